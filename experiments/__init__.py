@@ -1,0 +1,1 @@
+"""kequn experiments: training, tuning, segmentation, uplift, evaluation, fairness, tracking."""

@@ -1,0 +1,32 @@
+"""``kequn features``: point-in-time features and labels from a clean zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from pipelines import console
+
+
+@click.command("features")
+@click.option("--data", "clean_dir", type=click.Path(path_type=Path), required=True,
+              help="Clean-zone folder written by `kequn pseudonymise`.")
+@click.option("--snapshot", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="Snapshot date YYYY-MM-DD: features use only records up to it.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Feature table (.parquet).")
+@click.option("--horizon-days", type=int, default=90, show_default=True,
+              help="Label window after the snapshot.")
+def command(clean_dir: Path, snapshot: dt.datetime, out: Path, horizon_days: int) -> None:
+    """Build one row per pseudonymous customer as of the snapshot, labels from the horizon
+    after it, and a data dictionary (Markdown + JSON) beside the output.
+
+    \b
+    Example:
+      kequn features --data clean/ --snapshot 2024-06-30 --out features.parquet
+    """
+    from features.build import build_features
+
+    summary = build_features(clean_dir=clean_dir, snapshot=snapshot.date(), out=out, horizon_days=horizon_days)
+    console.result(summary["summary"])

@@ -1,0 +1,34 @@
+"""``kequn publish``: register a run's model and evaluate the gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipelines import console
+
+
+@click.command("publish")
+@click.option("--run", "run_id", required=True, help="MLflow run id of a `kequn train` run.")
+@click.option("--name", required=True, help="Registered model name.")
+@click.option("--gates", "gates_path", type=click.Path(path_type=Path), default=None,
+              help="Gates YAML (default: conf/gates.yaml).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help='Write {"name", "version", "approval_status", "gates"}.')
+def command(run_id: str, name: str, gates_path: Path | None, json_out: Path | None) -> None:
+    """Register the run's model as a new version, evaluate conf/gates.yaml (privacy lineage,
+    metric floors, no regression against @champion, fairness limits, positive Qini for uplift)
+    and tag the version approval_status=pending or rejected, with a model card.
+
+    \b
+    Example:
+      kequn publish --run 3f2a... --name churn-model --json publish.json
+    """
+    from pipelines.io import write_json
+    from pipelines.registry import publish
+
+    result = publish(run_id=run_id, name=name, gates_path=gates_path)
+    if json_out:
+        write_json(json_out, {k: result[k] for k in ("name", "version", "approval_status", "gates")})
+    console.result(result["summary"])

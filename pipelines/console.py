@@ -1,0 +1,57 @@
+"""Progress and summary output for the CLI.
+
+Progress goes to stderr (one line per stage with counts and timings), summaries to stdout.
+``--quiet`` silences progress. Never pass a data value to these functions: only counts, names
+of tables/columns, paths and timings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = bool(quiet)
+
+
+def is_quiet() -> bool:
+    return _quiet
+
+
+def info(message: str) -> None:
+    """A progress line on stderr (suppressed by ``--quiet``)."""
+    if not _quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def result(message: str) -> None:
+    """A summary line on stdout (always printed)."""
+    print(message, flush=True)
+
+
+class Stage:
+    """Handle yielded by :func:`stage`; ``done(text)`` sets the closing detail."""
+
+    def __init__(self) -> None:
+        self.detail = ""
+
+    def done(self, detail: str) -> None:
+        self.detail = detail
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[Stage]:
+    """Print ``name ...`` then ``name: <detail> (1.2 s)`` when the block ends."""
+    info(f"» {name} ...")
+    handle = Stage()
+    start = time.perf_counter()
+    yield handle
+    elapsed = time.perf_counter() - start
+    detail = f": {handle.detail}" if handle.detail else ""
+    info(f"✓ {name}{detail} ({elapsed:.1f} s)")
