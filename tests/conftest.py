@@ -1,0 +1,55 @@
+"""Shared fixtures: an isolated MLflow store per test and a way to make a small clean zone."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.io import sha256_file
+from pipelines.lineage import MANIFEST_NAME
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, monkeypatch) -> str:
+    """A fresh SQLite tracking store in the test's temp dir, set as MLFLOW_TRACKING_URI."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    return uri
+
+
+def make_clean_zone(directory: Path, tables: dict[str, pd.DataFrame], *, status: str = "passed") -> Path:
+    """Write ``tables`` as a clean zone with a minimal manifest, as `kequn pseudonymise` would.
+
+    For tests of the steps downstream of pseudonymisation; the real manifest carries more.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    outputs = []
+    for name, frame in tables.items():
+        path = directory / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        outputs.append({"table": name, "file": path.name, "sha256": sha256_file(path), "rows": len(frame)})
+    manifest = {
+        "manifest_id": uuid.uuid4().hex,
+        "status": status,
+        "policy_hash": "test-policy-hash",
+        "key_fingerprint": "test-key-fingerprint",
+        "outputs": outputs,
+        "residual_scan": {"clean": status == "passed", "findings": 0},
+    }
+    (directory / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def clean_zone_factory(tmp_path):
+    """``factory(tables, status="passed", name="clean") -> Path`` writing a clean zone under tmp_path."""
+
+    def factory(tables: dict[str, pd.DataFrame], *, status: str = "passed", name: str = "clean") -> Path:
+        return make_clean_zone(tmp_path / name, tables, status=status)
+
+    return factory
