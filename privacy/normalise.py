@@ -1,0 +1,123 @@
+"""Normalisation of raw values before matching, and canonical forms of identifiers.
+
+Two different jobs:
+
+* :func:`normalise_series` / :func:`to_halfwidth` clean what spreadsheets and keyboards do to
+  values (全角 full-width characters, stray whitespace, ``.0`` suffixes, leading apostrophes).
+  :func:`to_halfwidth` is length-preserving, so offsets found in its output are offsets in the
+  original text.
+* :func:`canonical_identifier` gives the one form of an identifier that tokens are computed
+  from, so ``138-1234-5678``, ``+86 138 1234 5678`` and ``13812345678`` get the same token.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from privacy import entities as E
+
+#: Full-width ASCII block (U+FF01..U+FF5E) → ASCII, ideographic space → space. One char → one
+#: char, so offsets are preserved.
+_HALFWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_HALFWIDTH[0x3000] = 0x20
+# Dashes and spaces that look like ASCII ones (en/em dash, minus, NBSP, narrow NBSP...).
+for _cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2212, 0xFE63):
+    _HALFWIDTH[_cp] = ord("-")
+for _cp in (0x00A0, 0x2002, 0x2003, 0x2009, 0x202F):
+    _HALFWIDTH[_cp] = 0x20
+HALFWIDTH_TABLE: dict[int, int] = dict(_HALFWIDTH)
+
+_SPREADSHEET_FLOAT = r"^(\d+)\.0+$"
+
+
+def to_halfwidth(s: pd.Series) -> pd.Series:
+    """Map full-width letters, digits and punctuation to ASCII; length-preserving.
+
+    Parameters
+    ----------
+    s:
+        Text values; missing values stay missing.
+
+    Returns
+    -------
+    pandas.Series
+        Same index, string dtype.
+    """
+    return _as_text(s).str.translate(HALFWIDTH_TABLE)
+
+
+def normalise_series(s: pd.Series) -> pd.Series:
+    """Clean a column of raw values for matching.
+
+    Full-width → half-width, surrounding whitespace stripped, a leading apostrophe (Excel's
+    "keep as text" mark) removed, and a spreadsheet float suffix (``"13812345678.0"``) dropped
+    from digit strings. Empty strings become missing.
+
+    Parameters
+    ----------
+    s:
+        Raw values of any dtype.
+
+    Returns
+    -------
+    pandas.Series
+        String dtype, same index.
+    """
+    out = to_halfwidth(s).str.strip()
+    out = out.str.replace(r"^'+", "", regex=True).str.strip()
+    out = out.str.replace(_SPREADSHEET_FLOAT, r"\1", regex=True)
+    return out.mask(out.str.len() == 0)
+
+
+def canonical_identifier(s: pd.Series, entity: str) -> pd.Series:
+    """Return the canonical form of identifiers of type ``entity`` (the input of tokens).
+
+    * ``CN_MOBILE``: the 11 digits, without ``+86``/``0086``, spaces, dashes or brackets.
+    * ``CN_LANDLINE``: digits only, area code with its leading ``0``.
+    * ``CN_RESIDENT_ID``: no separators, upper-case ``X``.
+    * ``BANK_CARD``: digits only.
+    * ``EMAIL_ADDRESS``: lower-case, no surrounding whitespace.
+    * ``CN_PASSPORT``, ``HK_MACAU_PERMIT``, ``CUSTOMER_NO``: upper-case, no separators.
+    * ``PERSON``: no whitespace inside (``张 三`` → ``张三``).
+    * anything else: :func:`normalise_series`.
+
+    Malformed values (wrong length or check digit) still get a canonical form: a typo is
+    still someone's identifier.
+
+    Parameters
+    ----------
+    s:
+        Raw values.
+    entity:
+        An entity constant from :mod:`privacy.entities`.
+
+    Returns
+    -------
+    pandas.Series
+        String dtype, same index; missing stays missing.
+    """
+    out = normalise_series(s)
+    if entity == E.CN_MOBILE:
+        digits = out.str.replace(r"\D", "", regex=True)
+        return digits.str.replace(r"^(?:0086|86)(?=1\d{10}$)", "", regex=True)
+    if entity == E.CN_LANDLINE:
+        digits = out.str.replace(r"\D", "", regex=True)
+        return digits.str.replace(r"^(?:0086|86)(?=[1-9]\d{8,10}$)", "0", regex=True)
+    if entity == E.BANK_CARD:
+        return out.str.replace(r"\D", "", regex=True)
+    if entity == E.CN_RESIDENT_ID:
+        return out.str.replace(r"[\s\-]", "", regex=True).str.upper()
+    if entity == E.EMAIL_ADDRESS:
+        return out.str.lower()
+    if entity in (E.CN_PASSPORT, E.HK_MACAU_PERMIT, E.CUSTOMER_NO):
+        return out.str.replace(r"[\s\-]", "", regex=True).str.upper()
+    if entity == E.PERSON:
+        return out.str.replace(r"\s+", "", regex=True)
+    return out
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Return ``s`` as a pandas string Series (missing values kept missing)."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return s
+    return s.astype("string")
