@@ -130,6 +130,14 @@ def ensure_writable_dir(path: Path) -> None:
         raise InputError(f"{path}: the folder {parent} is not writable")
 
 
+def make_dirs(path: Path) -> None:
+    """``mkdir -p`` with a one-line error when the folder cannot be created."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot create the folder ({exc.strerror})") from exc
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
@@ -138,7 +146,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = Path(path)
     ensure_writable_dir(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -173,7 +181,7 @@ def atomic_dir(path: str | os.PathLike[str], *, marker: str | None = None) -> It
     path = Path(path)
     check_output_dir(path, marker=marker)
     ensure_writable_dir(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

@@ -27,10 +27,11 @@ def command(n_customers: int, seed: int, out: Path, fmt: str, encoding: str) -> 
       kequn synth --customers 5000 --encoding gbk --out raw_gbk
     """
     from pipelines.errors import InputError
-    from pipelines.synth import generate
 
     if n_customers <= 0:
         raise InputError(f"--customers must be a positive integer. Got {n_customers}")
+    from pipelines.synth import generate
+
     with console.stage(f"synth {n_customers:,} customers") as st:
         summary = generate(n_customers=n_customers, seed=seed, out=out, fmt=fmt, encoding=encoding)
         st.done(", ".join(f"{t} {n:,}" for t, n in summary["rows"].items()))

@@ -1,0 +1,86 @@
+"""The CLI root: help, version, error handling and the demo's refusal of bad options."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.cli.main import COMMANDS, main
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli.main", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_help_lists_every_contract_command_without_heavy_imports():
+    code = ("import sys; from pipelines.cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('mlflow', 'xgboost', 'presidio_analyzer', 'optuna', 'sklearn') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in proc.stdout
+    for name in ("synth", "scan", "pseudonymise", "features", "train", "publish", "approve", "promote",
+                 "registry", "demo"):
+        assert name in proc.stdout
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_has_help_with_examples(command):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0
+    assert "Example" in proc.stdout
+
+
+def test_version():
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and "kequn" in proc.stdout
+
+
+def test_unknown_option_is_a_usage_error():
+    proc = run_cli("demo", "--no-such-option")
+    assert proc.returncode == 2
+    assert "No such option" in proc.stderr
+
+
+def test_unknown_command():
+    proc = run_cli("frobnicate")
+    assert proc.returncode == 2
+
+
+@pytest.mark.parametrize("n", ["0", "-5"])
+def test_demo_refuses_non_positive_customers(tmp_path, n):
+    proc = run_cli("demo", "--customers", n, "--out", str(tmp_path / "d"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"kequn: error: --customers must be a positive integer. Got {n}"
+    assert not (tmp_path / "d").exists()
+
+
+def test_demo_refuses_a_foreign_non_empty_folder(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.docx").write_text("precious", encoding="utf-8")
+    proc = run_cli("demo", "--customers", "10", "--out", str(out))
+    assert proc.returncode == 1
+    assert "not empty and is not an earlier kequn output" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.docx"]
+
+
+def test_demo_refuses_an_unwritable_folder():
+    # /proc refuses new entries even for root, so this holds in CI containers too.
+    proc = run_cli("demo", "--customers", "10", "--out", "/proc/kequn-demo")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("kequn: error: /proc/kequn-demo")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_kequn_error_is_one_line_and_exit_code_1(capsys):
+    # A KequnError raised by a command is one line on stderr and exit code 1.
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", "--customers", "0"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "kequn: error: --customers must be a positive integer. Got 0"
