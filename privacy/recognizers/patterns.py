@@ -1,0 +1,263 @@
+"""Regular expressions, context words and bulk validators shared by every detector.
+
+One place for these facts: the Presidio recognizers (one per file in this package) take their
+``PATTERNS``/``CONTEXT`` from here, and the vectorised span finder (:mod:`privacy.text`) and the
+column classifier (:mod:`privacy.classify`) compile the same expressions and call the same
+validators. Patterns run on half-width text (:func:`privacy.normalise.to_halfwidth`, which keeps
+offsets), and use explicit lookarounds instead of ``\\b``: in Chinese text ``\\b`` does not
+separate digits from adjacent Han characters (``卡号6222...``).
+
+Validators take NumPy arrays of *canonical* strings (separators removed) and return bool arrays;
+call them on distinct values only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from privacy.checksums import BIRTH_DATE_SLICE, gb11643_valid_array, luhn_valid_array
+
+# --- building blocks --------------------------------------------------------------------------
+#: No ASCII letter, digit or underscore before / after a match. Han characters, punctuation and
+#: the start/end of the text are fine, so ``卡号6222...`` matches but ``tk_3f9a...`` does not.
+L = r"(?<![0-9A-Za-z_])"
+R = r"(?![0-9A-Za-z_])"
+#: One optional separator inside a number (space or dash, after half-width normalisation).
+SEP = r"[ \-]?"
+HAN = "\u4e00-\u9fff"
+
+# --- resident ID (GB 11643) -------------------------------------------------------------------
+_MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+RESIDENT_ID_18 = L + r"[1-9]\d{5}" + SEP + r"(?:18|19|20)\d{2}" + _MMDD + SEP + r"\d{3}[0-9Xx]" + R
+RESIDENT_ID_15 = L + r"[1-9]\d{7}" + _MMDD + r"\d{3}" + R
+RESIDENT_ID_CONTEXT = ["身份证", "证件号", "证件号码", "身份号码", "公民身份", "id", "zjhm", "sfz"]
+#: GB/T 2260 province-level codes (first two digits of a resident ID).
+PROVINCE_CODES = frozenset({
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+    "65", "71", "81", "82", "83", "91",
+})
+LEGACY_BIRTH_SLICE = slice(6, 12)  # YYMMDD in a 15-digit ID (19YY)
+
+# --- mobile -----------------------------------------------------------------------------------
+MOBILE = L + r"(?:(?:\+|00)?86[ \-]?)?1[3-9]\d" + SEP + r"\d{4}" + SEP + r"\d{4}" + R
+MOBILE_CONTEXT = ["手机", "手机号", "电话", "联系方式", "致电", "来电", "号码", "tel", "mobile", "sjhm"]
+#: Mainland mobile prefixes (first three digits) in use.
+MOBILE_PREFIX_RE = r"^1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])"
+
+# --- landline ---------------------------------------------------------------------------------
+LANDLINE = L + r"(?:\(0\d{2,3}\)|0\d{2,3})[ \-]?[2-9]\d{6,7}(?:-\d{1,4})?" + R
+LANDLINE_CONTEXT = ["电话", "座机", "固话", "办公电话", "家庭电话", "联系电话", "tel", "phone"]
+LANDLINE_AREA_RE = r"^(?:010|02\d|0[3-9]\d{2})[2-9]\d{6,7}$"
+
+# --- bank card --------------------------------------------------------------------------------
+#: Issuer prefixes accepted for cards (UnionPay 62, Visa 4, Mastercard 5, JCB/Amex 3, domestic 9).
+CARD_FIRST = "[3-69]"
+BANK_CARD_PLAIN = L + CARD_FIRST + r"\d{15,18}" + R
+BANK_CARD_GROUPED = L + CARD_FIRST + r"\d{3}(?:[ \-]\d{4}){3}" + R
+BANK_CARD_GROUPED_TAIL = L + CARD_FIRST + r"\d{3}(?:[ \-]\d{4}){3}[ \-]\d{1,3}" + R
+BANK_CARD_CONTEXT = ["卡号", "银行卡", "借记卡", "信用卡", "储蓄卡", "账号", "帐号", "card", "kh"]
+
+# --- e-mail -----------------------------------------------------------------------------------
+EMAIL = (r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9][A-Za-z0-9\-]*"
+         r"(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}(?![A-Za-z])")
+EMAIL_CONTEXT = ["邮箱", "电子邮件", "邮件", "email", "e-mail", "mail", "yx"]
+
+# --- passport and Hong Kong-Macau permit --------------------------------------------------------
+PASSPORT = L + r"(?:[EGeg]\d{8}|[Ee][A-HJ-NP-Za-hj-np-z]\d{7}|[PSDpsd]\d{7})" + R
+PASSPORT_CONTEXT = ["护照", "passport", "hzhm"]
+HK_MACAU_PERMIT = L + r"(?:[CWcw]\d{8}|[Cc][A-HJ-NP-Za-hj-np-z]\d{7})" + R
+HK_MACAU_PERMIT_CONTEXT = ["港澳", "通行证", "往来港澳", "回乡证", "permit"]
+
+# --- customer number --------------------------------------------------------------------------
+CUSTOMER_NO = L + r"KH\d{8,12}" + R
+CUSTOMER_NO_CONTEXT = ["客户号", "客户编号", "客户代码", "customer", "khh"]
+
+# --- birth date (in text only with context) ---------------------------------------------------
+BIRTH_DATE = (r"(?<!\d)(?:19|20)\d{2}(?:[-/.年])(?:0?[1-9]|1[0-2])(?:[-/.月])"
+              r"(?:0?[1-9]|[12]\d|3[01])日?(?!\d)")
+BIRTH_DATE_CONTEXT = ["出生", "生日", "出生日期", "出生年月", "dob", "birth", "csrq"]
+
+# --- address ----------------------------------------------------------------------------------
+PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
+             "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州",
+             "云南", "陕西", "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港",
+             "澳门")
+_PROVINCE = ("(?:" + "|".join(PROVINCES) + ")"
+             "(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?")
+#: Prefecture-level cities that anchor an address written without its province.
+CITIES = ("广州", "深圳", "珠海", "汕头", "佛山", "东莞", "中山", "惠州", "江门", "湛江", "杭州", "宁波",
+          "温州", "嘉兴", "湖州", "绍兴", "金华", "台州", "南京", "苏州", "无锡", "常州", "南通", "扬州",
+          "徐州", "镇江", "盐城", "济南", "青岛", "烟台", "潍坊", "临沂", "淄博", "威海", "武汉", "宜昌",
+          "襄阳", "长沙", "株洲", "湘潭", "岳阳", "成都", "绵阳", "西安", "咸阳", "郑州", "洛阳", "开封",
+          "福州", "厦门", "泉州", "漳州", "合肥", "芜湖", "石家庄", "唐山", "保定", "廊坊", "沈阳", "大连",
+          "鞍山", "长春", "吉林", "哈尔滨", "大庆", "南昌", "赣州", "九江", "南宁", "桂林", "柳州", "昆明",
+          "大理", "贵阳", "遵义", "太原", "大同", "兰州", "海口", "三亚", "呼和浩特", "包头", "乌鲁木齐",
+          "银川", "西宁", "拉萨", "北京", "上海", "天津", "重庆")
+_CITY = f"[{HAN}]{{1,6}}?(?:市|自治州|州|盟|地区)"
+_KNOWN_CITY = "(?:" + "|".join(CITIES) + ")市"
+_DISTRICT = f"[{HAN}]{{1,6}}?(?:区|县|旗|镇|乡)"
+_STREET = f"[{HAN}0-9]{{0,12}}?(?:大道|大街|路|街|巷|弄|胡同|村)"
+_NUMBER = r"\d{1,5}(?:-\d{1,4})?号(?:院)?"
+_UNIT = r"(?:\d{1,3}(?:栋|幢|号楼|座))?(?:\d{1,2}单元)?(?:\d{1,5}室)?"
+#: An address anchored on a province (or a city, then a district) and ending at 号/栋/室.
+ADDRESS = (f"(?:{_PROVINCE}(?:{_CITY})?(?:{_DISTRICT})?|{_KNOWN_CITY}(?:{_DISTRICT})?)"
+           f"{_STREET}{_NUMBER}{_UNIT}")
+ADDRESS_CONTEXT = ["地址", "住址", "住在", "居住", "家住", "通讯地址", "联系地址", "dz"]
+
+# --- person names -----------------------------------------------------------------------------
+#: Words right before a name that say a person is named (longest first: alternation is ordered).
+NAME_PREFIX_CONTEXT = (
+    "紧急联系人", "共同借款人", "客户经理", "理财经理", "大堂经理", "客户姓名", "联系人", "代理人",
+    "委托人", "受托人", "受益人", "担保人", "持卡人", "介绍人", "推荐人", "经办人", "代办人", "陪同人",
+    "监护人", "收款人", "付款人", "申请人", "借款人", "开户人", "被保险人", "投保人", "户主", "配偶",
+    "丈夫", "妻子", "爱人", "老公", "老婆", "儿子", "女儿", "父亲", "母亲", "家属", "同事", "柜员",
+    "员工", "经理", "姓名", "客户", "本人", "专员", "顾问",
+)
+#: Words right after a name (titles, and verbs that follow a named caller).
+NAME_SUFFIX_CONTEXT = ("先生", "女士", "小姐", "经理", "老师", "师傅", "阿姨", "主任", "行长", "同志",
+                       "本人", "来电", "来行", "致电", "夫妇", "（客户）", "(客户)")
+#: Characters that end a name: a given name does not contain them (particles, common verbs).
+NAME_STOP_CHARS = ("来去到在于说称表反咨询办的了和与及等已要想需因对为是向给把被将从今昨本上下也都还"
+                   "就并但而或电致打申请投诉提出现近前后当该此其再又通告知签确认核实变更开销户号卡账款"
+                   "存取转汇理预约联系所您我他她们这那哪个名姓先女经老额面表示由自已曾")
+CONTEXT_PERSON = list(NAME_PREFIX_CONTEXT) + list(NAME_SUFFIX_CONTEXT)
+_PUNCT_AFTER_CONTEXT = r"(?:[:：]|是|为|系|叫)?[ ]?"
+
+
+@functools.lru_cache(maxsize=1)
+def surnames() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return ``(compound surnames, single surnames)`` from ``privacy/data/surnames.txt``."""
+    text = resources.files("privacy").joinpath("data/surnames.txt").read_text(encoding="utf-8")
+    compound: list[str] = []
+    single: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        for word in line.split():
+            target = compound if len(word) > 1 else single
+            if word not in target:
+                target.append(word)
+    return tuple(sorted(compound, key=len, reverse=True)), tuple(single)
+
+
+def surname_regex() -> str:
+    """Alternation of every surname, compound ones first (so 欧阳 wins over 欧)."""
+    compound, single = surnames()
+    return "(?:" + "|".join(compound) + "|[" + "".join(single) + "])"
+
+
+def given_name_regex() -> str:
+    """One or two given-name characters: Han, not a stop character, not the start of a title."""
+    titles = "|".join(t for t in NAME_SUFFIX_CONTEXT if not t.startswith(("(", "（")))
+    one = f"(?!{titles})[^{NAME_STOP_CHARS}\\W\\d_A-Za-z]"
+    return f"{one}(?:{one})?"
+
+
+def name_regex() -> str:
+    """A full name: surname then one or two given-name characters (no context)."""
+    return surname_regex() + given_name_regex()
+
+
+def person_prefix_regex() -> str:
+    """``<context word>[：]<name>`` with the name as group ``name``."""
+    ctx = "|".join(NAME_PREFIX_CONTEXT)
+    return f"(?:{ctx}){_PUNCT_AFTER_CONTEXT}(?P<name>{name_regex()})"
+
+
+def person_suffix_regex() -> str:
+    """``<name><title or verb>`` with the name as group ``name``."""
+    ctx = "|".join(_escape(t) for t in NAME_SUFFIX_CONTEXT)
+    return f"(?P<name>{name_regex()})(?={ctx})"
+
+
+def _escape(word: str) -> str:
+    return word.replace("(", r"\(").replace(")", r"\)")
+
+
+# --- canonical forms and bulk validators --------------------------------------------------------
+def digits_only(values: np.ndarray) -> np.ndarray:
+    """Remove every non-digit (keeps ``X``/``x`` at the end of IDs when ``keep_x``)."""
+    s = pd.Series(values, dtype="string")
+    return s.str.replace(r"[^0-9]", "", regex=True).to_numpy(dtype=object)
+
+
+def id_body(values: np.ndarray) -> np.ndarray:
+    """IDs without separators, upper-case ``X``."""
+    s = pd.Series(values, dtype="string")
+    return s.str.replace(r"[\s\-]", "", regex=True).str.upper().to_numpy(dtype=object)
+
+
+def _valid_dates(ymd: pd.Series) -> np.ndarray:
+    """``YYYYMMDD`` strings that are real dates between 1900-01-01 and today."""
+    parsed = pd.to_datetime(ymd, format="%Y%m%d", errors="coerce")
+    today = pd.Timestamp(dt.date.today())
+    return (parsed.notna() & (parsed >= pd.Timestamp("1900-01-01")) & (parsed <= today)).to_numpy()
+
+
+def resident_id_structure_valid(ids: np.ndarray) -> np.ndarray:
+    """Region prefix and birth date plausible (18 or 15 characters); check digit not tested."""
+    s = pd.Series(ids, dtype="string").fillna("")
+    n = s.str.len().to_numpy()
+    region_ok = s.str.slice(0, 2).isin(PROVINCE_CODES).to_numpy()
+    d18 = s.str.slice(BIRTH_DATE_SLICE.start, BIRTH_DATE_SLICE.stop)
+    d15 = "19" + s.str.slice(LEGACY_BIRTH_SLICE.start, LEGACY_BIRTH_SLICE.stop)
+    shape18 = s.str.fullmatch(r"\d{17}[0-9X]").fillna(False).to_numpy(dtype=bool)
+    shape15 = s.str.fullmatch(r"\d{15}").fillna(False).to_numpy(dtype=bool)
+    date_ok = np.where(n == 18, _valid_dates(d18), _valid_dates(d15))
+    return region_ok & date_ok & (((n == 18) & shape18) | ((n == 15) & shape15))
+
+
+def resident_id_valid(ids: np.ndarray) -> np.ndarray:
+    """GB 11643 IDs: structure valid and (18 characters) the MOD 11-2 check digit right.
+
+    Legacy 15-digit IDs have no check digit; structure alone decides.
+    """
+    ids = np.asarray(ids, dtype=object)
+    if ids.size == 0:
+        return np.zeros(0, dtype=bool)
+    structure = resident_id_structure_valid(ids)
+    lengths = np.fromiter((len(v) if isinstance(v, str) else 0 for v in ids), dtype=np.int64,
+                          count=ids.size)
+    check = gb11643_valid_array(ids)
+    return structure & ((lengths == 15) | check)
+
+
+def mobile_canonical(values: np.ndarray) -> np.ndarray:
+    """Mobile numbers as 11 digits (no ``+86``/``0086``, no separators)."""
+    s = pd.Series(values, dtype="string").str.replace(r"\D", "", regex=True)
+    return s.str.replace(r"^(?:0086|86)(?=1\d{10}$)", "", regex=True).to_numpy(dtype=object)
+
+
+def mobile_valid(canonical: np.ndarray) -> np.ndarray:
+    """11 digits with a mainland mobile prefix."""
+    s = pd.Series(canonical, dtype="string")
+    ok = s.str.fullmatch(r"\d{11}") & s.str.contains(MOBILE_PREFIX_RE, regex=True)
+    return ok.fillna(False).to_numpy(dtype=bool)
+
+
+def bank_card_valid(canonical: np.ndarray) -> np.ndarray:
+    """16-19 digits, a known issuer first digit and a correct Luhn check digit."""
+    canonical = np.asarray(canonical, dtype=object)
+    if canonical.size == 0:
+        return np.zeros(0, dtype=bool)
+    s = pd.Series(canonical, dtype="string")
+    shape = s.str.fullmatch(CARD_FIRST + r"\d{15,18}").fillna(False).to_numpy(dtype=bool)
+    return shape & luhn_valid_array(canonical)
+
+
+def landline_valid(canonical: np.ndarray) -> np.ndarray:
+    """Area code (010, 02x, 0xxx) and a 7-8 digit local number."""
+    s = pd.Series(canonical, dtype="string")
+    return s.str.fullmatch(LANDLINE_AREA_RE).fillna(False).to_numpy(dtype=bool)
+
+
+def email_valid(values: np.ndarray) -> np.ndarray:
+    """Shape of an e-mail address (one ``@``, a dotted domain)."""
+    s = pd.Series(values, dtype="string")
+    return s.str.fullmatch(EMAIL.replace(r"(?![A-Za-z])", "")).fillna(False).to_numpy(dtype=bool)
