@@ -1,0 +1,447 @@
+"""``kequn pseudonymise``: raw tables → clean zone (Parquet + manifest + privacy report).
+
+Steps, per table: read (every CSV column as text) → classify columns → apply the policy per
+column (``token`` | ``drop`` | ``generalise`` | ``redact`` | ``keep``) → publish columns that
+hold only numbers as numbers → k-anonymity over the quasi-identifiers (optionally suppress) →
+residual scan of the *output* with the same detectors. Then, in one atomic folder swap:
+``OUT/<table>.parquet`` (only when everything passed), ``OUT/manifest.json``,
+``OUT/privacy_report.json`` and ``OUT/privacy_report.html``.
+
+If the policy is not met or the residual scan finds a direct identifier, the reports and a
+manifest with ``status: "failed"`` are written, no table is published, and
+:class:`~pipelines.errors.PolicyNotMetError` is raised afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines import __version__, console
+from pipelines.errors import InputError, PolicyNotMetError
+from pipelines.io import (
+    atomic_dir,
+    detect_encoding,
+    read_table,
+    sha256_file,
+    write_json,
+    write_text,
+)
+from privacy import entities as E
+from privacy.checksums import gb11643_valid_array, luhn_valid_array
+from privacy.classify import ColumnFinding, classify_columns
+from privacy.generalise import age_band, numeric_if_possible, parse_dates, province_city, to_month
+from privacy.keys import key_fingerprint
+from privacy.normalise import canonical_identifier
+from privacy.policy import Policy, load_policy
+from privacy.risk import enforce_k
+from privacy.scan import residual_findings
+from privacy.text import find_spans, redact_texts
+from privacy.tokens import token_replacer, tokenise_series
+
+MANIFEST_NAME = "manifest.json"
+REPORT_JSON = "privacy_report.json"
+REPORT_HTML = "privacy_report.html"
+#: Placeholder of a whole structured value replaced with action ``redact``.
+REDACTED_VALUE = "<已删除>"
+
+#: Shape checks of canonical identifiers (malformed values are still tokenised, and counted).
+_SHAPES = {
+    E.CN_MOBILE: r"1[3-9]\d{9}",
+    E.CN_LANDLINE: r"0\d{9,11}",
+    E.EMAIL_ADDRESS: r"[^@\s]+@[^@\s]+\.[a-z]{2,}",
+    E.CN_PASSPORT: r"(?:[EGDSP]\d{8}|E[A-Z]\d{7}|[EGDSP]\d{7})",
+    E.HK_MACAU_PERMIT: r"[CHM]\d{8,10}|[CHM][A-Z]?\d{8}",
+}
+
+
+@dataclasses.dataclass
+class ColumnResult:
+    """What was done to one input column (no values)."""
+
+    column: str
+    entity: str
+    confidence: float
+    evidence: str
+    kind: str
+    action: str
+    outputs: list[str]
+    jrt_category: str | None
+    pipl_sensitive: bool | None
+    present: int = 0
+    malformed: int = 0
+    override: bool = False
+    mode: str | None = None
+    spans: dict[str, int] = dataclasses.field(default_factory=dict)
+    redacted_cells: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class TableResult:
+    """One table after pseudonymisation."""
+
+    table: str
+    path: Path
+    frame: pd.DataFrame
+    columns: list[ColumnResult]
+    output_entities: dict[str, str]
+    k_anonymity: dict[str, Any] | None = None
+    residual: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None, key: bytes,
+                 encoding: str | None = None) -> dict[str, Any]:
+    """Pseudonymise ``tables`` into the clean zone ``out`` under the policy.
+
+    Parameters
+    ----------
+    tables:
+        ``{table name: path}`` (:func:`pipelines.io.find_tables`).
+    out:
+        The clean-zone folder; replaced atomically (an earlier clean zone is accepted).
+    policy_path:
+        Policy YAML; ``None`` for conf/privacy_policy.yaml.
+    key:
+        The pseudonymisation key (:func:`privacy.keys.load_key`); never written anywhere.
+    encoding:
+        CSV encoding; detected (UTF-8 with/without BOM, GB18030/GBK) when ``None``.
+
+    Returns
+    -------
+    dict
+        ``summary`` (human-readable lines), ``status``, ``out``, ``manifest`` and the report
+        paths, ``tables`` (rows and columns per table), ``k_anonymity`` and ``residual_scan``.
+
+    Raises
+    ------
+    InputError, ConfigError
+        Unreadable/empty input, invalid policy: nothing is written.
+    PolicyNotMetError
+        After writing both reports and a failed manifest, when k-anonymity is not met or the
+        residual scan finds a direct identifier; no table is published.
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    policy = load_policy(policy_path)
+    fingerprint = key_fingerprint(key)
+
+    frames: dict[str, pd.DataFrame] = {}
+    inputs: list[dict[str, Any]] = []
+    with console.stage(f"read {len(tables)} table(s)") as st:
+        for name, path in tables.items():
+            path = Path(path)
+            frame = read_table(path, as_text=True, encoding=encoding)
+            if len(frame) == 0:
+                raise InputError(f"{path}: the table has a header but no rows")
+            enc = detect_encoding(path, encoding) if path.suffix.lower() == ".csv" else None
+            frames[name] = frame
+            inputs.append({"table": name, "path": str(path), "sha256": sha256_file(path), "rows": int(len(frame)),
+                           "encoding": enc})
+        st.done(f"{sum(len(f) for f in frames.values()):,} rows")
+
+    results: list[TableResult] = []
+    for name, frame in frames.items():
+        with console.stage(f"pseudonymise {name}") as st:
+            result = _pseudonymise_table(name, tables[name], frame, policy, key)
+            results.append(result)
+            st.done(_table_detail(result))
+
+    with console.stage("k-anonymity") as st:
+        for result in results:
+            _apply_k_anonymity(result, policy)
+        measured = [r for r in results if r.k_anonymity is not None]
+        st.done(f"{len(measured)} table(s) with quasi-identifiers")
+
+    with console.stage("residual scan of the output") as st:
+        for result in results:
+            result.residual = _residual(result.frame, result.table)
+        n_findings = sum(_finding_count(f) for r in results for f in r.residual)
+        st.done("clean" if n_findings == 0 else f"{n_findings} direct identifier finding(s)")
+
+    k_ok = all(r.k_anonymity is None or r.k_anonymity["met"] for r in results)
+    residual_clean = n_findings == 0
+    passed = k_ok and residual_clean
+    status = "passed" if passed else "failed"
+    reasons = []
+    if not k_ok:
+        failing = [r.table for r in results if r.k_anonymity is not None and not r.k_anonymity["met"]]
+        reasons.append(f"k-anonymity (k={policy.k_anonymity.k}) not met in table(s) {', '.join(failing)}")
+    if not residual_clean:
+        dirty = sorted({r.table for r in results if r.residual})
+        reasons.append(f"the residual scan found {n_findings} direct identifier(s) in table(s) {', '.join(dirty)}")
+
+    manifest_id = uuid.uuid4().hex
+    created_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    outputs: list[dict[str, Any]] = []
+    from privacy.report import build_report, render_html
+
+    with atomic_dir(out, marker=MANIFEST_NAME) as tmp:
+        if passed:
+            for result in results:
+                file = tmp / f"{result.table}.parquet"
+                result.frame.to_parquet(file, index=False)
+                outputs.append({"table": result.table, "file": file.name, "sha256": sha256_file(file),
+                                "rows": int(len(result.frame)), "columns": [str(c) for c in result.frame.columns]})
+        manifest = {
+            "manifest_id": manifest_id,
+            "status": status,
+            "created_at": created_at,
+            "tool": "kequn",
+            "tool_version": __version__,
+            "policy_hash": policy.hash,
+            "key_fingerprint": fingerprint,
+            "inputs": inputs,
+            "outputs": outputs,
+            "columns": {r.table: {c.column: {"entity": c.entity, "action": c.action, "outputs": c.outputs}
+                                  for c in r.columns} for r in results},
+            "k_anonymity": {r.table: _k_summary(r.k_anonymity) for r in results if r.k_anonymity is not None},
+            "residual_scan": {"clean": residual_clean, "findings": int(n_findings)},
+            "reasons": reasons,
+        }
+        report = build_report(manifest=manifest, policy=policy, results=results, reasons=reasons)
+        write_json(tmp / MANIFEST_NAME, manifest)
+        write_json(tmp / REPORT_JSON, report)
+        write_text(tmp / REPORT_HTML, render_html(report))
+
+    summary = _summary(results, manifest, out, time.perf_counter() - started)
+    if not passed:
+        raise PolicyNotMetError(f"{out}: {'; '.join(reasons)}; no table published, see {out / REPORT_HTML}")
+    return {
+        "summary": summary,
+        "status": status,
+        "out": str(out),
+        "manifest": str(out / MANIFEST_NAME),
+        "report_json": str(out / REPORT_JSON),
+        "report_html": str(out / REPORT_HTML),
+        "manifest_id": manifest_id,
+        "tables": {r.table: {"rows": int(len(r.frame)), "columns": [str(c) for c in r.frame.columns]}
+                   for r in results},
+        "k_anonymity": manifest["k_anonymity"],
+        "residual_scan": manifest["residual_scan"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# one table
+
+
+def _decide(policy: Policy, table: str, finding: ColumnFinding) -> tuple[str, str, dict[str, Any], bool]:
+    """Return ``(entity, action, options, override)`` for one column."""
+    override = policy.columns.get(f"{table}.{finding.column}")
+    entity = (override.entity if override and override.entity else finding.entity)
+    if override is not None:
+        return entity, override.action, dict(override.options), True
+    if entity == E.FREE_TEXT:
+        return entity, "redact" if policy.free_text.action == "redact" else policy.free_text.action, {}, False
+    if entity == E.NONE:
+        return entity, policy.unclassified.action, {}, False
+    rule = policy.rule_for(entity)
+    if rule is None:
+        # An entity the policy does not name: direct identifiers are dropped (fail safe).
+        return entity, "drop" if entity in E.DIRECT_IDENTIFIERS else "keep", {}, False
+    return entity, rule.action, dict(rule.options), False
+
+
+def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Policy, key: bytes) -> TableResult:
+    findings = classify_columns(frame, table)
+    by_column = {f.column: f for f in findings}
+    decided = {c: _decide(policy, table, by_column[c]) for c in map(str, frame.columns)}
+    person_cols = [c for c, (ent, *_rest) in decided.items() if ent == E.PERSON]
+    known_names = frame[person_cols[0]] if person_cols else None
+
+    taken = set(map(str, frame.columns))
+    out_cols: dict[str, pd.Series] = {}
+    out_entities: dict[str, str] = {}
+    results: list[ColumnResult] = []
+
+    def fresh(name: str, source: str) -> str:
+        candidate = name if name not in taken or name == source else f"{source}_{name}"
+        while candidate in out_cols:
+            candidate = f"{candidate}_"
+        taken.add(candidate)
+        return candidate
+
+    for column in map(str, frame.columns):
+        finding = by_column[column]
+        entity, action, options, override = decided[column]
+        rule = policy.rule_for(entity)
+        values = frame[column]
+        present = values.notna() & values.astype("string").str.strip().ne("").fillna(False)
+        res = ColumnResult(column=column, entity=entity, confidence=float(finding.confidence),
+                           evidence=str(finding.evidence), kind=str(finding.kind), action=action, outputs=[],
+                           jrt_category=rule.jrt_category if rule else None,
+                           pipl_sensitive=rule.pipl_sensitive if rule else None,
+                           present=int(present.sum()), override=override)
+        if action == "drop":
+            pass
+        elif action == "token":
+            out_cols[column] = tokenise_series(values, entity if entity != E.NONE else "VALUE", key)
+            out_entities[column] = "TOKEN"
+            res.outputs = [column]
+            res.malformed = _malformed(values, entity)
+        elif action == "generalise":
+            res.outputs, res.malformed = _generalise(values, entity, options, column, fresh, out_cols, out_entities)
+        elif action == "redact" and entity == E.FREE_TEXT:
+            mode = policy.free_text.mode
+            texts = values.astype("string").reset_index(drop=True)
+            names = known_names.reset_index(drop=True) if known_names is not None else None
+            spans = find_spans(texts, known_names=names)
+            replace = token_replacer(key) if mode == "token" else None
+            redacted = redact_texts(texts, spans, replace=replace)
+            out_cols[column] = pd.Series(redacted.to_numpy(), index=values.index, dtype="string")
+            out_entities[column] = E.FREE_TEXT
+            res.outputs, res.mode = [column], mode
+            res.spans = {str(k): int(v) for k, v in spans.groupby("entity").size().items()} if len(spans) else {}
+            res.redacted_cells = int(spans["row"].nunique()) if len(spans) else 0
+        elif action == "redact":
+            placeholder = E.TEXT_PLACEHOLDERS.get(entity, REDACTED_VALUE)
+            out_cols[column] = pd.Series(np.where(present.to_numpy(), placeholder, None), index=values.index,
+                                         dtype="string")
+            out_entities[column] = entity
+            res.outputs = [column]
+        else:  # keep
+            out_cols[column] = numeric_if_possible(values)
+            out_entities[column] = entity
+            res.outputs = [column]
+            if entity in E.DIRECT_IDENTIFIERS or entity in E.INDIRECT_IDENTIFIERS:
+                res.malformed = _malformed(values, entity)
+        results.append(res)
+    out_frame = pd.DataFrame(out_cols, index=frame.index).reset_index(drop=True)
+    return TableResult(table=table, path=Path(path), frame=out_frame, columns=results, output_entities=out_entities)
+
+
+def _generalise(values: pd.Series, entity: str, options: dict[str, Any], column: str, fresh: Any,
+                out_cols: dict[str, pd.Series], out_entities: dict[str, str]) -> tuple[list[str], int]:
+    """Add the generalised column(s) of ``values``; return their names and the unparseable count."""
+    present = int(values.notna().sum())
+    if entity == E.BIRTH_DATE:
+        bands = age_band(values, width=int(options.get("age_band_width", 10)),
+                         top_band=options.get("top_band", 90), reference_date=options.get("reference_date"))
+        name = fresh(str(options.get("output", "age_band")), column)
+        out_cols[name], out_entities[name] = bands, E.AGE
+        return [name], present - int(bands.notna().sum())
+    if entity == E.CN_ADDRESS:
+        parts = province_city(values)
+        names = []
+        for level in options.get("levels", ["province", "city"]):
+            name = fresh(level, column)
+            out_cols[name], out_entities[name] = parts[level], E.CITY
+            names.append(name)
+        parsed = parts["province"].notna() | parts["city"].notna()
+        return names, present - int(parsed.sum())
+    months = to_month(values)  # options {to: month}, checked by the policy
+    out_cols[column], out_entities[column] = months, entity
+    return [column], present - int(months.notna().sum())
+
+
+def _malformed(values: pd.Series, entity: str) -> int:
+    """How many present values of an identifier column fail its shape or check digit."""
+    canonical = canonical_identifier(values, entity)
+    present = canonical.notna()
+    if not present.any():
+        return 0
+    vals = canonical[present]
+    if entity == E.CN_RESIDENT_ID:
+        arr = vals.to_numpy(dtype=object)
+        ok = gb11643_valid_array(arr) | vals.str.fullmatch(r"\d{15}").fillna(False).to_numpy(dtype=bool)
+    elif entity == E.BANK_CARD:
+        ok = vals.str.fullmatch(r"\d{16,19}").fillna(False).to_numpy(dtype=bool) & luhn_valid_array(
+            vals.to_numpy(dtype=object))
+    elif entity == E.BIRTH_DATE:
+        ok = parse_dates(vals).notna().to_numpy()
+    elif entity in _SHAPES:
+        ok = vals.str.fullmatch(_SHAPES[entity]).fillna(False).to_numpy(dtype=bool)
+    else:
+        return 0
+    return int((~ok).sum())
+
+
+def _quasi_columns(result: TableResult, policy: Policy) -> list[str]:
+    wanted = set(policy.k_anonymity.quasi_identifiers)
+    return [c for c, ent in result.output_entities.items()
+            if (ent in wanted or c in wanted) and ent not in ("TOKEN", E.FREE_TEXT)]
+
+
+def _apply_k_anonymity(result: TableResult, policy: Policy) -> None:
+    qis = _quasi_columns(result, policy)
+    if not qis:
+        return
+    rule = policy.k_anonymity
+    frame, k_result = enforce_k(result.frame, qis, rule.k, on_violation=rule.on_violation,
+                                max_suppression_share=rule.max_suppression_share)
+    result.frame = frame
+    result.k_anonymity = k_result
+
+
+def _residual(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
+    findings = residual_findings(frame, table)
+    return [f for f in findings if f.get("entity", E.PERSON) in E.DIRECT_IDENTIFIERS]
+
+
+def _finding_count(finding: dict[str, Any]) -> int:
+    """A residual finding counts its ``count`` if it has one, else 1."""
+    count = finding.get("count", finding.get("n", 1))
+    try:
+        return max(int(count), 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _k_summary(k_result: dict[str, Any] | None) -> dict[str, Any] | None:
+    if k_result is None:
+        return None
+    after = k_result["after"]
+    return {"k": k_result["k"], "quasi_identifiers": k_result["quasi_identifiers"], "met": k_result["met"],
+            "action": k_result["action"], "min_class_size": after["min_class_size"],
+            "share_below_k": after["share_below_k"], "unique_records": after["unique_records"],
+            "suppressed_records": k_result["suppressed_records"],
+            "before": {key: k_result["before"][key] for key in ("min_class_size", "share_below_k", "unique_records")}}
+
+
+def _table_detail(result: TableResult) -> str:
+    counts: dict[str, int] = {}
+    for c in result.columns:
+        counts[c.action] = counts.get(c.action, 0) + 1
+    spans = sum(sum(c.spans.values()) for c in result.columns)
+    parts = [f"{len(result.frame):,} rows"] + [f"{n} {a}" for a, n in sorted(counts.items())]
+    if spans:
+        parts.append(f"{spans:,} spans redacted")
+    return ", ".join(parts)
+
+
+def _summary(results: list[TableResult], manifest: dict[str, Any], out: Path, seconds: float) -> str:
+    actions: dict[str, int] = {}
+    for r in results:
+        for c in r.columns:
+            actions[c.action] = actions.get(c.action, 0) + 1
+    spans = sum(sum(c.spans.values()) for r in results for c in r.columns)
+    malformed = sum(c.malformed for r in results for c in r.columns)
+    rows = sum(len(r.frame) for r in results)
+    lines = [
+        f"pseudonymise: {manifest['status'].upper()} - {len(results)} table(s), {rows:,} rows in {seconds:.1f} s",
+        "  columns: " + ", ".join(f"{n} {a}" for a, n in sorted(actions.items()))
+        + f"; {malformed:,} malformed identifier value(s) tokenised anyway",
+        f"  free text: {spans:,} PII span(s) redacted",
+    ]
+    for r in results:
+        k = r.k_anonymity
+        if k is not None:
+            after = k["after"]
+            lines.append(f"  k-anonymity {r.table}: k={k['k']} {'met' if k['met'] else 'NOT met'}, "
+                         f"min class {after['min_class_size'] if after['min_class_size'] is not None else '-'}, {after['share_below_k']:.1%} below k, "
+                         f"{after['unique_records']} unique, {k['suppressed_records']} suppressed")
+    rs = manifest["residual_scan"]
+    lines.append(f"  residual scan: {'clean' if rs['clean'] else str(rs['findings']) + ' finding(s)'}")
+    lines.append(f"  policy {manifest['policy_hash'][:12]}…, key fingerprint {manifest['key_fingerprint']}")
+    lines.append(f"  clean zone {out}  (report: {out / REPORT_HTML})")
+    return "\n".join(lines)
