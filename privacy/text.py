@@ -164,7 +164,7 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     # landlines: a valid area code is enough (0.6); context raises it
     s, e, t = _matches(rx["landline"], text)
     if s.size:
-        valid = _validate_unique(t, _landline_canonical, P.landline_valid)
+        valid = _validate_unique(t, P.landline_canonical, P.landline_valid)
         s, e = s[valid], e[valid]
         add(s, e, E.CN_LANDLINE, np.where(joined.has_context(s, P.LANDLINE_CONTEXT), 0.9, 0.6))
     # e-mail
@@ -188,12 +188,6 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
         s, e, _ = _matches(rx[key], text, "name")
         add(s, e, E.PERSON, 0.85)
     return out
-
-
-def _landline_canonical(values: np.ndarray) -> np.ndarray:
-    s = pd.Series(values, dtype="string").str.replace(r"-\d{1,4}$", "", regex=True)
-    s = s.str.replace(r"^\((0\d{2,3})\)", r"\1", regex=True)
-    return P.digits_only(s.to_numpy(dtype=object))
 
 
 def _known_name_spans(texts: pd.Series, names: pd.Series

@@ -251,6 +251,13 @@ def bank_card_valid(canonical: np.ndarray) -> np.ndarray:
     return shape & luhn_valid_array(canonical)
 
 
+def landline_canonical(values: np.ndarray) -> np.ndarray:
+    """Landline digits: area code with its ``0``, local number; brackets and extension removed."""
+    s = pd.Series(values, dtype="string").str.replace(r"-\d{1,4}$", "", regex=True)
+    s = s.str.replace(r"^\((0\d{2,3})\)", r"\1", regex=True)
+    return digits_only(s.to_numpy(dtype=object))
+
+
 def landline_valid(canonical: np.ndarray) -> np.ndarray:
     """Area code (010, 02x, 0xxx) and a 7-8 digit local number."""
     s = pd.Series(canonical, dtype="string")

@@ -1,0 +1,33 @@
+"""Chinese personal names (姓名) next to a context word."""
+
+from __future__ import annotations
+
+from presidio_analyzer import Pattern
+
+from privacy import entities as E
+from privacy.recognizers import patterns as P
+from privacy.recognizers.base import KequnPatternRecognizer
+
+
+def _prefix_pattern() -> str:
+    # Presidio uses the ``regex`` module, which allows a variable-width lookbehind: the span is
+    # the name only, not the context word before it.
+    ctx = "|".join(P.NAME_PREFIX_CONTEXT)
+    return f"(?<=(?:{ctx})(?:[:：]|是|为|系|叫)?[ ]?){P.name_regex()}"
+
+
+def _suffix_pattern() -> str:
+    return P.person_suffix_regex().replace("(?P<name>", "(?:")
+
+
+class CnPersonRecognizer(KequnPatternRecognizer):
+    """A surname from ``privacy/data/surnames.txt`` (compound surnames such as 欧阳, 司马 first)
+    and one or two given-name characters, right after a word that introduces a person (客户,
+    配偶, 代理人, 联系人, 客户经理 ...) or right before a title (先生, 女士, 经理 ...)."""
+
+    ENTITY = E.PERSON
+    PATTERNS = [
+        Pattern("cn_person_after_context", _prefix_pattern(), 0.85),
+        Pattern("cn_person_before_title", _suffix_pattern(), 0.85),
+    ]
+    CONTEXT = P.CONTEXT_PERSON
