@@ -1,0 +1,664 @@
+"""Point-in-time customer features and labels from a clean zone (``kequn features``).
+
+One row per customer whose relationship is open at the snapshot *s* (``open_date ≤ s`` and no
+``close_date ≤ s``). Features use only records dated on or before *s*; labels use only the
+horizon ``(s, s + horizon_days]`` (see :mod:`features.labels`). Every column is documented in
+:mod:`features.registry`; the data dictionary is written beside the table.
+
+Engine: the two large tables (``transactions``, ``accounts_monthly``) are aggregated by DuckDB
+straight from Parquet (measured fastest and leanest; see bench/RESULTS.md); the small tables
+and the assembly use pandas/NumPy on integer customer codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features import labels as labels_mod
+from features.config import FeatureConfig, ValueTier, load_feature_config, load_value_tiers
+from features.dictionary import dictionary_paths_for, write_dictionary_files
+from features.lifecycle import assign_stage
+from features.registry import (
+    FEATURES,
+    ID_COLUMN,
+    LABEL_COLUMNS,
+    REGISTRY_VERSION,
+    feature_names,
+    table_columns,
+)
+from pipelines import console
+from pipelines.errors import FeatureError, InputError, LineageError
+from pipelines.lineage import (
+    require_clean_table,
+    require_passing_manifest,
+    write_parquet_with_lineage,
+)
+from pipelines.schema import CHANNELS, PRODUCT_TYPES
+
+TEXT, DATE, NUMBER = "text", "date", "number"
+
+#: Columns the builder reads from each clean table, with the kind of value each must hold.
+REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
+    "customers": {"customer_no": TEXT, "gender": TEXT, "age_band": TEXT, "province": TEXT, "city": TEXT,
+                  "occupation": TEXT, "education": TEXT, "risk_level": TEXT, "open_date": DATE,
+                  "close_date": DATE},
+    "accounts_monthly": {"customer_no": TEXT, "month_end": DATE, "deposit_balance": NUMBER,
+                         "wealth_balance": NUMBER, "fund_balance": NUMBER, "insurance_balance": NUMBER,
+                         "aum": NUMBER},
+    "transactions": {"customer_no": TEXT, "txn_time": DATE, "amount": NUMBER, "direction": TEXT,
+                     "channel": TEXT, "txn_type": TEXT},
+    "products": {"customer_no": TEXT, "product_type": TEXT, "open_date": DATE, "maturity_date": DATE,
+                 "close_date": DATE, "amount": NUMBER, "used_amount": NUMBER},
+    "campaigns": {"customer_no": TEXT, "campaign_date": DATE, "treatment": NUMBER, "response": NUMBER,
+                  "response_date": DATE},
+    "service_notes": {"customer_no": TEXT, "note_time": DATE, "category": TEXT},
+}
+#: Tables aggregated by DuckDB straight from Parquet (the large ones).
+DUCKDB_TABLES = ("accounts_monthly", "transactions")
+
+RFM_WINDOWS = (30, 90, 180)
+TREND_PERIODS = 6  # six 30-day periods
+TREND_PERIOD_DAYS = 30
+CHANNEL_WINDOW = 180
+FLOW_WINDOW = 90
+SERVICE_WINDOW = 90
+MATURITY_WINDOWS = (30, 90)
+PASSIVE_TXN_TYPES = ("salary", "interest")
+COMPLAINT_CATEGORY = "投诉"
+DIGITAL_CHANNELS = ("mobile_app", "online")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The snapshot and the label horizon as NumPy days."""
+
+    snapshot: dt.date
+    horizon_days: int
+
+    @property
+    def s(self) -> np.datetime64:
+        return np.datetime64(self.snapshot, "D")
+
+    @property
+    def end(self) -> np.datetime64:
+        return self.s + np.timedelta64(self.horizon_days, "D")
+
+
+# ---------------------------------------------------------------------------------------------
+# input: the firewall, tables, columns and dtypes
+# ---------------------------------------------------------------------------------------------
+
+def _table_paths(clean_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Check the manifest and every needed table; return the manifest and the table paths."""
+    if not clean_dir.is_dir():
+        raise InputError(f"{clean_dir}: no such folder (--data expects a clean zone from `kequn pseudonymise`)")
+    manifest = require_passing_manifest(clean_dir)
+    paths: dict[str, Path] = {}
+    for table, columns in REQUIRED_COLUMNS.items():
+        path = clean_dir / f"{table}.parquet"
+        if not path.is_file():
+            raise FeatureError(f"{clean_dir}: table {table!r} is missing (no {path.name} in the clean zone)")
+        require_clean_table(path)  # listed in the manifest, unchanged since pseudonymisation
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise FeatureError(f"table {table!r} ({path}): not a readable Parquet file") from exc
+        for column, kind in columns.items():
+            if column not in schema.names:
+                raise FeatureError(f"table {table!r}: missing column {column!r} ({path.name})")
+            _check_arrow_type(table, column, kind, schema.field(column).type)
+        paths[table] = path
+    return manifest, paths
+
+
+def _base_type(typ: pa.DataType) -> pa.DataType:
+    return typ.value_type if pa.types.is_dictionary(typ) else typ
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ) or getattr(pa.types, "is_string_view",
+                                                                              lambda _t: False)(typ)
+
+
+def _check_arrow_type(table: str, column: str, kind: str, typ: pa.DataType) -> None:
+    """Refuse a column whose stored type cannot hold ``kind`` (text is parsed and checked later)."""
+    base = _base_type(typ)
+    if pa.types.is_null(base) or _is_text(base):
+        return
+    ok = {
+        TEXT: False,
+        DATE: pa.types.is_timestamp(base) or pa.types.is_date(base),
+        NUMBER: pa.types.is_integer(base) or pa.types.is_floating(base) or pa.types.is_decimal(base)
+        or pa.types.is_boolean(base),
+    }[kind]
+    if not ok:
+        expected = {TEXT: "text", DATE: "a date or timestamp", NUMBER: "a number"}[kind]
+        raise FeatureError(f"table {table!r}, column {column!r}: expected {expected}. Got dtype {base}")
+
+
+def _to_days(series: pd.Series, table: str, column: str) -> np.ndarray:
+    """A date/timestamp column (datetime, date objects or ISO text) as ``datetime64[D]``; NaT if empty."""
+    try:
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            parsed = series
+            if getattr(series.dtype, "tz", None) is not None:
+                parsed = series.dt.tz_localize(None)
+        else:
+            text = series.astype("string").str.strip().replace("", pd.NA)
+            parsed = pd.to_datetime(series.where(text.notna()), errors="coerce", format="ISO8601")
+            bad = int((parsed.isna() & text.notna()).sum())
+            if bad:
+                raise FeatureError(f"table {table!r}, column {column!r}: expected dates (YYYY-MM-DD); "
+                                   f"{bad} value(s) do not parse")
+    except (TypeError, ValueError) as exc:
+        raise FeatureError(f"table {table!r}, column {column!r}: expected dates. Got dtype {series.dtype}") from exc
+    return parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+
+
+def _to_number(series: pd.Series, table: str, column: str) -> np.ndarray:
+    """A numeric column (numbers or numeric text) as float64; NaN if empty."""
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        return series.to_numpy(dtype="float64", na_value=np.nan)
+    text = series.astype("string").str.strip().replace("", pd.NA)
+    values = pd.to_numeric(text, errors="coerce")
+    bad = int((values.isna() & text.notna()).sum())
+    if bad:
+        raise FeatureError(f"table {table!r}, column {column!r}: expected numbers; {bad} value(s) are not numeric")
+    return values.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _to_text(series: pd.Series) -> np.ndarray:
+    return series.astype("string").to_numpy(dtype=object, na_value=None)
+
+
+def _read_small(path: Path, table: str) -> dict[str, np.ndarray]:
+    """Read a small table with pandas and convert each needed column to its kind."""
+    columns = REQUIRED_COLUMNS[table]
+    frame = pd.read_parquet(path, columns=list(columns))
+    out: dict[str, np.ndarray] = {}
+    for column, kind in columns.items():
+        if kind == DATE:
+            out[column] = _to_days(frame[column], table, column)
+        elif kind == NUMBER:
+            out[column] = _to_number(frame[column], table, column)
+        else:
+            out[column] = _to_text(frame[column])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# DuckDB over Parquet for the large tables
+# ---------------------------------------------------------------------------------------------
+
+class _Duck:
+    """A DuckDB connection with typed column expressions for the large tables."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        import duckdb
+
+        self.duckdb = duckdb
+        self.con = duckdb.connect()
+        self.con.execute("SET preserve_insertion_order = false")
+        self.paths = paths
+        self.types = {t: pq.read_schema(paths[t]) for t in DUCKDB_TABLES}
+
+    def source(self, table: str) -> str:
+        return "read_parquet('" + str(self.paths[table]).replace("'", "''") + "')"
+
+    def expr(self, table: str, column: str) -> str:
+        """SQL for a column converted to its kind; text is parsed with TRY_CAST (checked by validate)."""
+        kind = REQUIRED_COLUMNS[table][column]
+        base = _base_type(self.types[table].field(column).type)
+        quoted = f'"{column}"'
+        if kind == TEXT:
+            return f"CAST({quoted} AS VARCHAR)"
+        if _is_text(base) or pa.types.is_null(base):
+            target = "TIMESTAMP" if kind == DATE else "DOUBLE"
+            return f"TRY_CAST(NULLIF(trim(CAST({quoted} AS VARCHAR)), '') AS {target})"
+        if kind == DATE:
+            return f"CAST({quoted} AS TIMESTAMP)"
+        return f"CAST({quoted} AS DOUBLE)"
+
+    def validate_text_columns(self, table: str) -> None:
+        """Count text values of date/number columns that do not parse; raise naming the column."""
+        checks = []
+        for column, kind in REQUIRED_COLUMNS[table].items():
+            base = _base_type(self.types[table].field(column).type)
+            if kind != TEXT and _is_text(base):
+                raw = f"NULLIF(trim(CAST(\"{column}\" AS VARCHAR)), '')"
+                checks.append((column, kind, f"count(*) FILTER (WHERE {raw} IS NOT NULL AND "
+                                             f"{self.expr(table, column)} IS NULL)"))
+        if not checks:
+            return
+        row = self.con.execute(f"SELECT {', '.join(c[2] for c in checks)} FROM {self.source(table)}").fetchone()
+        for (column, kind, _), bad in zip(checks, row, strict=True):
+            if bad:
+                what = "dates (YYYY-MM-DD)" if kind == DATE else "numbers"
+                raise FeatureError(f"table {table!r}, column {column!r}: expected {what}; "
+                                   f"{bad} value(s) do not parse")
+
+    def fetch(self, sql: str) -> pd.DataFrame:
+        try:
+            return self.con.execute(sql).df()
+        except self.duckdb.Error as exc:
+            # DuckDB messages can quote a value; name the failure only.
+            raise FeatureError(f"the clean zone cannot be aggregated ({type(exc).__name__}); "
+                               "check the column types of transactions and accounts_monthly") from exc
+
+
+def _date_sql(day: np.datetime64) -> str:
+    return f"DATE '{np.datetime_as_string(day, unit='D')}'"
+
+
+def _month_index(day: np.datetime64) -> int:
+    return int(day.astype("datetime64[M]").astype(np.int64))
+
+
+def _data_range(duck: _Duck) -> tuple[np.datetime64 | None, np.datetime64 | None, np.datetime64 | None,
+                                       np.datetime64 | None]:
+    """(first and last date of accounts_monthly.month_end and transactions.txn_time), as days."""
+    me = duck.expr("accounts_monthly", "month_end")
+    tt = duck.expr("transactions", "txn_time")
+    a = duck.con.execute(f"SELECT CAST(min({me}) AS DATE), CAST(max({me}) AS DATE) "
+                         f"FROM {duck.source('accounts_monthly')}").fetchone()
+    t = duck.con.execute(f"SELECT CAST(min({tt}) AS DATE), CAST(max({tt}) AS DATE) "
+                         f"FROM {duck.source('transactions')}").fetchone()
+
+    def day(v: Any) -> np.datetime64 | None:
+        return None if v is None else np.datetime64(v, "D")
+
+    return day(a[0]), day(a[1]), day(t[0]), day(t[1])
+
+
+def _check_snapshot(duck: _Duck, window: Window) -> None:
+    a_lo, a_hi, t_lo, t_hi = _data_range(duck)
+    if a_lo is None:
+        raise FeatureError("table 'accounts_monthly', column 'month_end': no dated rows; cannot place the snapshot")
+    lo = min(d for d in (a_lo, t_lo) if d is not None)
+    hi = max(d for d in (a_hi, t_hi) if d is not None)
+    if window.s < lo or window.s > hi:
+        raise FeatureError(
+            f"snapshot {window.snapshot} is outside the data's date range {lo}..{hi} "
+            "(tables 'accounts_monthly' column 'month_end', 'transactions' column 'txn_time')")
+    if window.end > hi:
+        console.info(f"! the label horizon ends {window.end}, after the last dated record {hi}: "
+                     "labels see only part of the window")
+
+
+def _transaction_aggregates(duck: _Duck, window: Window) -> pd.DataFrame:
+    """One row per customer with at least one transaction on or before the snapshot."""
+    ts = duck.expr("transactions", "txn_time")
+    s = _date_sql(window.s)
+    next_day = _date_sql(window.s + np.timedelta64(1, "D"))
+    passive = ", ".join(f"'{t}'" for t in PASSIVE_TXN_TYPES)
+    parts = [
+        "min(age) AS last_age",
+        f"min(age) FILTER (WHERE txn_type IS NULL OR txn_type NOT IN ({passive})) AS last_active_age",
+    ]
+    for w in RFM_WINDOWS:
+        parts.append(f"count(*) FILTER (WHERE age < {w}) AS txn_count_{w}d")
+        parts.append(f"coalesce(sum(amount) FILTER (WHERE age < {w}), 0) AS txn_amount_{w}d")
+    f = FLOW_WINDOW
+    parts += [
+        f"coalesce(sum(amount) FILTER (WHERE age < {f} AND direction = 'in'), 0) AS inflow",
+        f"coalesce(sum(amount) FILTER (WHERE age < {f} AND direction = 'out'), 0) AS outflow",
+        f"count(*) FILTER (WHERE age < {f} AND txn_type = 'salary') AS salary_n",
+        f"coalesce(sum(amount) FILTER (WHERE age < {f} AND txn_type = 'salary' AND direction = 'in'), 0) AS salary_in",
+    ]
+    for ch in CHANNELS:
+        parts.append(f"count(*) FILTER (WHERE age < {CHANNEL_WINDOW} AND channel = '{ch}') AS ch_{ch}")
+    for k in range(TREND_PERIODS):
+        lo, hi = k * TREND_PERIOD_DAYS, (k + 1) * TREND_PERIOD_DAYS
+        parts.append(f"count(*) FILTER (WHERE age >= {lo} AND age < {hi}) AS period_{k}")
+    sql = f"""
+        SELECT cid, {', '.join(parts)}
+        FROM (
+            SELECT {duck.expr('transactions', 'customer_no')} AS cid,
+                   date_diff('day', CAST(ts AS DATE), {s}) AS age,
+                   {duck.expr('transactions', 'amount')} AS amount,
+                   {duck.expr('transactions', 'direction')} AS direction,
+                   {duck.expr('transactions', 'channel')} AS channel,
+                   {duck.expr('transactions', 'txn_type')} AS txn_type
+            FROM (SELECT *, {ts} AS ts FROM {duck.source('transactions')})
+            WHERE ts < {next_day}
+        )
+        GROUP BY cid
+    """
+    return duck.fetch(sql)
+
+
+def _account_aggregates(duck: _Duck, window: Window) -> tuple[pd.DataFrame, bool]:
+    """Month-end balances around the snapshot and at the end of the label window.
+
+    Returns the per-customer frame and whether a month-end exists in ``(s, s+h]``.
+    """
+    me = duck.expr("accounts_monthly", "month_end")
+    src = duck.source("accounts_monthly")
+    s, end = _date_sql(window.s), _date_sql(window.end)
+    ref_day, label_day = duck.con.execute(
+        f"SELECT max(CAST(me AS DATE)) FILTER (WHERE CAST(me AS DATE) <= {s}), "
+        f"max(CAST(me AS DATE)) FILTER (WHERE CAST(me AS DATE) > {s} AND CAST(me AS DATE) <= {end}) "
+        f"FROM (SELECT {me} AS me FROM {src})").fetchone()
+    ref = _month_index(np.datetime64(ref_day, "D")) if ref_day is not None else -10**9
+    lab = _month_index(np.datetime64(label_day, "D")) if label_day is not None else -10**9
+    cols = {c: duck.expr("accounts_monthly", c) for c in
+            ("aum", "deposit_balance", "wealth_balance", "fund_balance", "insurance_balance")}
+    sql = f"""
+        SELECT cid,
+          max(aum) FILTER (WHERE mi = {ref}) AS aum,
+          max(deposit_balance) FILTER (WHERE mi = {ref}) AS aum_deposit,
+          max(wealth_balance) FILTER (WHERE mi = {ref}) AS aum_wealth,
+          max(fund_balance) FILTER (WHERE mi = {ref}) AS aum_fund,
+          max(insurance_balance) FILTER (WHERE mi = {ref}) AS aum_insurance,
+          max(aum) FILTER (WHERE mi = {ref - 3}) AS aum_m3,
+          max(aum) FILTER (WHERE mi = {ref - 6}) AS aum_m6,
+          stddev_samp(aum) FILTER (WHERE mi > {ref - 6} AND mi <= {ref}) AS aum_sd6,
+          avg(aum) FILTER (WHERE mi > {ref - 6} AND mi <= {ref}) AS aum_mean6,
+          max(aum) FILTER (WHERE mi = {lab} AND is_label) AS aum_label_end
+        FROM (
+            SELECT {duck.expr('accounts_monthly', 'customer_no')} AS cid,
+                   (year(me) * 12 + month(me) - 1 - {1970 * 12}) AS mi,
+                   CAST(me AS DATE) > {s} AS is_label,
+                   {', '.join(f'{expr} AS {name}' for name, expr in cols.items())}
+            FROM (SELECT *, {me} AS me FROM {src})
+            WHERE me IS NOT NULL AND CAST(me AS DATE) <= {end}
+        )
+        WHERE (NOT is_label AND mi >= {ref - 6} AND mi <= {ref}) OR (is_label AND mi = {lab})
+        GROUP BY cid
+    """
+    return duck.fetch(sql), label_day is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# assembly
+# ---------------------------------------------------------------------------------------------
+
+def _codes(index: pd.Index, ids: np.ndarray) -> np.ndarray:
+    return index.get_indexer(pd.Index(ids, dtype=object))
+
+
+def _align(index: pd.Index, agg: pd.DataFrame) -> pd.DataFrame:
+    """Reindex a per-customer aggregate onto the customer order (missing customers → NaN)."""
+    if agg.empty:
+        return pd.DataFrame(index=range(len(index)), columns=agg.columns, dtype="float64")
+    agg = agg.set_index(agg["cid"].astype(object)).drop(columns="cid")
+    return agg.reindex(pd.Index(index, dtype=object)).reset_index(drop=True)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(num.shape, np.nan)
+    ok = np.isfinite(num) & np.isfinite(den) & (den > 0)
+    np.divide(num, den, out=out, where=ok)
+    return out
+
+
+def _count(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    keep = mask & (codes >= 0)
+    return np.bincount(codes[keep], minlength=n).astype(np.int64)
+
+
+def _value_tier(aum: np.ndarray, tiers: list[ValueTier]) -> pd.Categorical:
+    names = [t.name for t in tiers]
+    conditions = [aum >= t.min_aum for t in tiers]
+    tier = np.select(conditions, names, default="")
+    return pd.Categorical(np.where(tier == "", None, tier), categories=names[::-1])
+
+
+def _customers(data: dict[str, np.ndarray], window: Window) -> tuple[pd.Index, dict[str, np.ndarray], np.ndarray]:
+    """Customers open at the snapshot: their ID index, their columns, and close_date."""
+    ids = data["customer_no"]
+    if pd.isna(pd.Series(ids, dtype=object)).any():
+        raise FeatureError("table 'customers', column 'customer_no': has empty values")
+    is_open = ~(data["open_date"] > window.s) & ~(data["close_date"] <= window.s)
+    if not is_open.any():
+        raise FeatureError(f"table 'customers', columns 'open_date'/'close_date': no customer is open at "
+                           f"the snapshot {window.snapshot}")
+    sel = {k: v[is_open] for k, v in data.items()}
+    index = pd.Index(sel["customer_no"], dtype=object)
+    if index.has_duplicates:
+        raise FeatureError("table 'customers', column 'customer_no': customer numbers are not unique")
+    return index, sel, sel["close_date"]
+
+
+def _product_features(data: dict[str, np.ndarray], codes: np.ndarray, n: int, window: Window) -> dict[str, Any]:
+    s = window.s
+    held = (data["open_date"] <= s) & ~(data["close_date"] <= s)
+    ptype = data["product_type"]
+    out: dict[str, Any] = {}
+    held_types = np.zeros((n, len(PRODUCT_TYPES)), dtype=bool)
+    for i, p in enumerate(PRODUCT_TYPES):
+        held_types[:, i] = _count(codes, held & (ptype == p), n) > 0
+        out[f"holds_{p}"] = held_types[:, i].astype(np.int8)
+    out["n_products"] = held_types.sum(axis=1).astype(np.int64)
+    out["n_holdings"] = _count(codes, held, n)
+    for w in MATURITY_WINDOWS:
+        due = data["maturity_date"]
+        out[f"maturing_{w}d"] = _count(codes, held & (due > s) & (due <= s + np.timedelta64(w, "D")), n)
+    ok = codes >= 0
+    card = held & ok & (ptype == "credit_card")
+    limit = np.bincount(codes[card], np.nan_to_num(data["amount"][card]), minlength=n)
+    used = np.bincount(codes[card], np.nan_to_num(data["used_amount"][card]), minlength=n)
+    out["credit_card_utilisation"] = _ratio(used, limit)
+    loan = held & ok & (ptype == "loan")
+    out["loan_outstanding"] = np.bincount(codes[loan], np.nan_to_num(data["used_amount"][loan]), minlength=n)
+    recent = (data["open_date"] <= s) & (data["open_date"] > s - np.timedelta64(180, "D"))
+    out["products_opened_180d"] = _count(codes, recent, n)
+    return out
+
+
+def _service_features(data: dict[str, np.ndarray], codes: np.ndarray, n: int, window: Window) -> dict[str, Any]:
+    day = data["note_time"]
+    recent = (day <= window.s) & (day > window.s - np.timedelta64(SERVICE_WINDOW, "D"))
+    return {
+        "complaints_90d": _count(codes, recent & (data["category"] == COMPLAINT_CATEGORY), n),
+        "service_contacts_90d": _count(codes, recent, n),
+    }
+
+
+def _campaign_features(data: dict[str, np.ndarray], codes: np.ndarray, n: int, window: Window) -> dict[str, Any]:
+    before = data["campaign_date"] <= window.s
+    return {
+        "campaigns_before": _count(codes, before, n),
+        "campaigns_treated_before": _count(codes, before & (data["treatment"] == 1), n),
+        "campaign_responses_before": _count(codes, before & (data["response"] == 1)
+                                            & (data["response_date"] <= window.s), n),
+    }
+
+
+def _activity_features(tx: pd.DataFrame, tenure: np.ndarray) -> dict[str, Any]:
+    def col(name: str) -> np.ndarray:
+        return tx[name].to_numpy(dtype="float64", na_value=np.nan)
+
+    has = ~np.isnan(col("last_age"))
+    out: dict[str, Any] = {"has_transactions": has.astype(np.int8), "recency_days": col("last_age")}
+    for w in RFM_WINDOWS:
+        out[f"txn_count_{w}d"] = np.nan_to_num(col(f"txn_count_{w}d")).astype(np.int64)
+        out[f"txn_amount_{w}d"] = np.nan_to_num(col(f"txn_amount_{w}d"))
+    inflow, outflow = np.nan_to_num(col("inflow")), np.nan_to_num(col("outflow"))
+    out["inflow_outflow_ratio_90d"] = _ratio(inflow, outflow)
+    out["salary_flag_90d"] = (np.nan_to_num(col("salary_n")) > 0).astype(np.int8)
+    out["salary_share_90d"] = _ratio(np.nan_to_num(col("salary_in")), inflow)
+    active = col("last_active_age")
+    out["dormancy_days"] = np.where(np.isnan(active), tenure, active)
+    periods = np.column_stack([np.nan_to_num(col(f"period_{k}")) for k in range(TREND_PERIODS)])
+    # period_0 is the most recent; x runs oldest (0) to newest (TREND_PERIODS-1)
+    x = np.arange(TREND_PERIODS)[::-1].astype("float64")
+    xc = x - x.mean()
+    out["txn_trend_6m"] = periods @ xc / float(xc @ xc)
+    channels = {ch: np.nan_to_num(col(f"ch_{ch}")) for ch in CHANNELS}
+    total = sum(channels.values())
+    for ch in CHANNELS:
+        out[f"share_{ch}"] = _ratio(channels[ch], total)
+    digital = sum(channels[ch] for ch in DIGITAL_CHANNELS)
+    out["digital_share"] = _ratio(digital, total)
+    out["digital_adopter"] = (digital > 0).astype(np.int8)
+    return out
+
+
+def _value_features(acc: pd.DataFrame, tiers: list[ValueTier]) -> dict[str, Any]:
+    def col(name: str) -> np.ndarray:
+        return acc[name].to_numpy(dtype="float64", na_value=np.nan)
+
+    aum = col("aum")
+    out: dict[str, Any] = {name: col(name) for name in
+                           ("aum", "aum_deposit", "aum_wealth", "aum_fund", "aum_insurance")}
+    out["aum_change_3m"] = _ratio(aum, col("aum_m3")) - 1
+    out["aum_change_6m"] = _ratio(aum, col("aum_m6")) - 1
+    out["aum_volatility_6m"] = _ratio(col("aum_sd6"), col("aum_mean6"))
+    out["value_tier"] = _value_tier(aum, tiers)
+    return out
+
+
+def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
+                     config: FeatureConfig | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Compute the feature table (ID, features, labels) without writing it.
+
+    Returns
+    -------
+    frame, manifest
+        The table with the columns of :func:`features.registry.table_columns`, and the clean
+        zone's manifest.
+    """
+    if horizon_days < 1:
+        raise InputError(f"--horizon-days must be at least 1. Got {horizon_days}")
+    config = config or load_feature_config()
+    tiers = load_value_tiers()
+    window = Window(snapshot, horizon_days)
+    with console.stage("check clean zone") as st:
+        manifest, paths = _table_paths(Path(clean_dir))
+        duck = _Duck(paths)
+        for table in DUCKDB_TABLES:
+            duck.validate_text_columns(table)
+        _check_snapshot(duck, window)
+        st.done(f"{len(paths)} tables, manifest passed")
+    with console.stage("customers, products, campaigns, service notes") as st:
+        small = {t: _read_small(paths[t], t) for t in REQUIRED_COLUMNS if t not in DUCKDB_TABLES}
+        index, cust, close_date = _customers(small["customers"], window)
+        n = len(index)
+        tenure = (window.s - cust["open_date"]).astype("timedelta64[D]").astype("float64")
+        tenure[np.isnat(cust["open_date"])] = np.nan
+        codes = {t: _codes(index, small[t]["customer_no"]) for t in ("products", "campaigns", "service_notes")}
+        cols: dict[str, Any] = {}
+        cols.update(_product_features(small["products"], codes["products"], n, window))
+        cols.update(_service_features(small["service_notes"], codes["service_notes"], n, window))
+        cols.update(_campaign_features(small["campaigns"], codes["campaigns"], n, window))
+        cols["tenure_days"] = tenure
+        for name in ("gender", "age_band", "province", "city", "occupation", "education", "risk_level"):
+            cols[name] = pd.Categorical(pd.Series(cust[name], dtype="string"))
+        st.done(f"{n} customers open at {snapshot}")
+    with console.stage("transactions (DuckDB)") as st:
+        tx = _align(index, _transaction_aggregates(duck, window))
+        cols.update(_activity_features(tx, tenure))
+        st.done(f"{int(cols['has_transactions'].sum())} customers with transactions")
+    with console.stage("accounts_monthly (DuckDB)") as st:
+        acc_raw, has_label_month = _account_aggregates(duck, window)
+        acc = _align(index, acc_raw)
+        cols.update(_value_features(acc, tiers))
+        st.done(f"{int(np.isfinite(cols['aum']).sum())} customers with AUM at the snapshot month")
+    frame = pd.DataFrame({ID_COLUMN: pd.Series(np.asarray(index, dtype=object), dtype="string")})
+    for feat in FEATURES:
+        if feat.name == "lifecycle_stage":
+            continue
+        values = cols[feat.name]
+        frame[feat.name] = pd.Series(values).astype(feat.dtype)
+    frame["lifecycle_stage"] = assign_stage(frame, config.lifecycle)
+    with console.stage("labels") as st:
+        label_cols = labels_mod.build_labels(
+            n=n, window=(window.s, window.end), close_date=close_date,
+            aum=cols["aum"], aum_label_end=acc["aum_label_end"].to_numpy(dtype="float64", na_value=np.nan)
+            if has_label_month else None,
+            products=small["products"], product_codes=codes["products"],
+            campaigns=small["campaigns"], campaign_codes=codes["campaigns"], config=config)
+        for name in LABEL_COLUMNS:
+            frame[name] = label_cols[name]
+        st.done(", ".join(f"{k} {v:.3f}" for k, v in labels_mod.label_rates(frame).items()))
+    frame = frame[table_columns()]
+    return frame, manifest
+
+
+def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_days: int = 90) -> dict[str, Any]:
+    """Build the feature table of a clean zone at ``snapshot`` and write it with its dictionary.
+
+    Parameters
+    ----------
+    clean_dir:
+        Folder written by ``kequn pseudonymise`` (its manifest must have status ``passed``).
+    snapshot:
+        Features use records dated on or before this day; labels the ``horizon_days`` after it.
+    out:
+        The ``.parquet`` file to write; ``<stem>.dictionary.md`` and ``<stem>.dictionary.json``
+        are written beside it.
+    horizon_days:
+        Length of the label window after the snapshot.
+
+    Returns
+    -------
+    dict
+        ``summary`` (one line for the CLI), ``n_rows``, ``n_features``, ``label_rates``,
+        ``out``, ``dictionary_paths`` and ``seconds``.
+
+    Raises
+    ------
+    LineageError
+        The folder is not a passing clean zone (raw data is refused).
+    FeatureError
+        A table or column is missing or has the wrong type, or the snapshot is outside the data.
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    clean_dir = Path(clean_dir)
+    if out.suffix.lower() != ".parquet":
+        raise InputError(f"--out {out}: the feature table must be a .parquet file. Got suffix {out.suffix!r}")
+    try:
+        if out.resolve().is_relative_to(clean_dir.resolve()):
+            raise InputError(f"--out {out}: write the feature table outside the clean zone {clean_dir}")
+    except (OSError, ValueError):  # pragma: no cover - unresolvable paths are caught when writing
+        pass
+    config = load_feature_config()
+    frame, manifest = compute_features(clean_dir, snapshot, horizon_days, config)
+    lineage = {
+        "kind": "features",
+        "manifest_id": manifest["manifest_id"],
+        "policy_hash": manifest["policy_hash"],
+        "key_fingerprint": manifest["key_fingerprint"],
+        "clean_dir": str(clean_dir.resolve()),
+        "status": "passed",
+        "snapshot": snapshot.isoformat(),
+        "horizon_days": horizon_days,
+        "feature_registry_version": REGISTRY_VERSION,
+        "churn_aum_fall_share": config.churn.aum_fall_share,
+        "propensity_target_product": config.propensity.target_product,
+    }
+    with console.stage("write") as st:
+        write_parquet_with_lineage(frame, out, lineage)
+        md_path, json_path = dictionary_paths_for(out)
+        write_dictionary_files(md_path, json_path, config=config)
+        st.done(f"{out}")
+    rates = labels_mod.label_rates(frame)
+    seconds = round(time.perf_counter() - start, 2)
+    n_features = len(feature_names())
+    summary = (f"features: {len(frame)} customers × {n_features} features at {snapshot} "
+               f"(horizon {horizon_days} d) → {out}; labels: "
+               + ", ".join(f"{k} {v:.3f}" for k, v in rates.items())
+               + f"; dictionary {md_path.name}, {json_path.name}; {seconds:.1f} s")
+    return {
+        "summary": summary,
+        "n_rows": len(frame),
+        "n_features": n_features,
+        "label_rates": rates,
+        "out": str(out),
+        "dictionary_paths": [str(md_path), str(json_path)],
+        "seconds": seconds,
+    }
+
+
+__all__ = ["build_features", "compute_features", "REQUIRED_COLUMNS", "FeatureError", "LineageError"]

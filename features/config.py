@@ -1,0 +1,93 @@
+"""Settings of the feature builder: conf/features.yaml and the value tiers of conf/segments.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from conf import default_path
+from pipelines.errors import ConfigError
+from pipelines.schema import PRODUCT_TYPES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChurnConfig(_Strict):
+    aum_fall_share: float = Field(0.5, gt=0, le=1)
+
+
+class PropensityConfig(_Strict):
+    target_product: str = "fund"
+
+    @field_validator("target_product")
+    @classmethod
+    def _known_product(cls, value: str) -> str:
+        if value not in PRODUCT_TYPES:
+            raise ValueError(f"must be one of {', '.join(PRODUCT_TYPES)}; got {value!r}")
+        return value
+
+
+class LifecycleConfig(_Strict):
+    acquisition_max_tenure_days: int = Field(90, ge=0)
+    churn_min_dormancy_days: int = Field(90, ge=1)
+    churn_max_aum_change_3m: float = Field(-0.3, lt=0)
+    activation_max_txn_count_90d: int = Field(2, ge=0)
+    growth_min_aum_change_6m: float = 0.1
+    growth_min_products: int = Field(3, ge=1)
+
+
+class FeatureConfig(_Strict):
+    churn: ChurnConfig = ChurnConfig()
+    propensity: PropensityConfig = PropensityConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
+
+
+class ValueTier(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+    label_zh: str = ""
+    min_aum: float = Field(ge=0)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such configuration file") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _first_error(path: Path, exc: ValidationError) -> ConfigError:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    return ConfigError(f"{path}: {where}: {err['msg']}")
+
+
+def load_feature_config(path: str | Path | None = None) -> FeatureConfig:
+    """Read and validate conf/features.yaml (or ``path``); unknown keys are an error."""
+    path = Path(path) if path is not None else default_path("features.yaml")
+    try:
+        return FeatureConfig.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        raise _first_error(path, exc) from exc
+
+
+def load_value_tiers(path: str | Path | None = None) -> list[ValueTier]:
+    """The value tiers of conf/segments.yaml, sorted from the highest ``min_aum`` down."""
+    path = Path(path) if path is not None else default_path("segments.yaml")
+    raw = _read_yaml(path).get("value_tiers")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{path}: value_tiers must be a non-empty list")
+    try:
+        tiers = [ValueTier.model_validate(t) for t in raw]
+    except ValidationError as exc:
+        raise _first_error(path, exc) from exc
+    return sorted(tiers, key=lambda t: t.min_aum, reverse=True)
