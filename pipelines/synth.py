@@ -78,7 +78,13 @@ from pipelines import __version__
 from pipelines import _synth_data as D
 from pipelines.errors import InputError
 from pipelines.io import atomic_dir, write_json
-from pipelines.schema import DEFAULT_HORIZON_DAYS, DEFAULT_SNAPSHOT, HISTORY_END, HISTORY_START
+from pipelines.schema import (
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_SNAPSHOT,
+    HISTORY_END,
+    HISTORY_START,
+    RAW_TABLES,
+)
 from privacy.checksums import gb11643_check_digits_array, luhn_check_digits_array
 
 MARKER = ".kequn-synth"
@@ -186,10 +192,49 @@ def _bytes(mat: np.ndarray) -> np.ndarray:
     return mat.view(f"S{mat.shape[1]}").ravel()
 
 
+_SIX: list[np.ndarray] = []
+
+
+def _six_digits() -> np.ndarray:
+    """ASCII codes of 000000..999999 as a ``(10**6, 6)`` table (built once, 6 MB)."""
+    if not _SIX:
+        _SIX.append(_digits(np.arange(10**6), 6) + 48)
+    return _SIX[0]
+
+
+def _num_codes(x: np.ndarray, width: int, prefix: str = "") -> np.ndarray:
+    """Zero-padded numbers with a prefix as an ``(n, len(prefix) + width)`` ASCII code matrix."""
+    x = np.asarray(x, dtype=np.int64)
+    chunks = -(-width // 6)
+    codes = np.empty((x.size, 6 * chunks), dtype=np.uint8)
+    for k in range(chunks):  # gather six digits at a time from a table of 000000..999999
+        codes[:, 6 * (chunks - 1 - k):6 * (chunks - k)] = _six_digits()[(x // 10 ** (6 * k)) % 10**6]
+    codes = codes[:, 6 * chunks - width:]
+    if prefix:
+        head = np.broadcast_to(np.frombuffer(prefix.encode("ascii"), dtype=np.uint8), (x.size, len(prefix)))
+        codes = np.hstack([head, codes])
+    return codes
+
+
 def _num(x: np.ndarray, width: int, prefix: str = "") -> np.ndarray:
     """Zero-padded numbers as text with a prefix (``U`` array)."""
-    s = _bytes(_digits(x, width) + 48).astype(f"U{width}")
-    return np.char.add(prefix, s) if prefix else s
+    return _bytes(_num_codes(x, width, prefix)).astype(f"U{width + len(prefix)}")
+
+
+def _num_array(x: np.ndarray, width: int, prefix: str = "") -> pa.Array:
+    """Zero-padded numbers with a prefix as an Arrow string array, built without per-row objects."""
+    codes = np.ascontiguousarray(_num_codes(x, width, prefix))
+    n, w = codes.shape
+    offsets = np.arange(0, n * w + 1, w, dtype=np.int64)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(codes)]
+                                 ).cast(pa.string())
+
+
+def _take(values: pa.Array | tuple[str, ...], indices: np.ndarray) -> pa.Array:
+    """``values[indices]`` as an Arrow string array (categoricals and per-customer columns)."""
+    if isinstance(values, tuple):
+        values = pa.array(list(values), type=pa.string())
+    return values.take(pa.array(np.asarray(indices, dtype=np.int64)))
 
 
 def _cat(*parts: Any) -> np.ndarray:
@@ -525,25 +570,32 @@ class _Writer:
         self.ascii_only = ascii_only
         self.rows = 0
         self._pq: pq.ParquetWriter | None = None
+        self._csv: pacsv.CSVWriter | None = None
         self._fh = open(path, "wb") if fmt == "csv" else None  # noqa: SIM115 - closed in close()
+        self._direct = encoding == "utf-8" or ascii_only  # UTF-8 bytes are already right
 
     def write(self, table: pa.Table) -> None:
         if self.fmt == "parquet":
             if self._pq is None:
                 self._pq = pq.ParquetWriter(self.path, table.schema, compression="zstd")
             self._pq.write_table(table)
+        elif self._direct:
+            if self._csv is None:
+                self._csv = pacsv.CSVWriter(self._fh, table.schema)
+            self._csv.write_table(table)
         else:
             buf = pa.BufferOutputStream()
             pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=self.rows == 0))
             data = buf.getvalue().to_pybytes()
-            if self.encoding.lower() != "utf-8" and not self.ascii_only:
-                data = data.decode("utf-8").encode(self.encoding)
+            data = data.decode("utf-8").encode(self.encoding)
             self._fh.write(data)
         self.rows += table.num_rows
 
     def close(self) -> None:
         if self._pq is not None:
             self._pq.close()
+        if self._csv is not None:
+            self._csv.close()
         if self._fh is not None:
             self._fh.close()
 
@@ -612,6 +664,7 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
             return p
 
         c = _customers(stream("customers"), n)
+        c["customer_no_pa"] = _str_array(c["customer_no"])
         rng = stream("cards")
         cards1 = _cards(rng, n)
         cards2 = _cards(rng, n)
@@ -625,6 +678,22 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         complaint = np.zeros(n, dtype=bool)
         sel = (nr["cat"] == "投诉") & (nr["secs"] // 86400 > SNAP - 90) & (nr["secs"] // 86400 <= SNAP)
         complaint[nr["cust"][sel]] = True
+        t = pa.table({
+            "note_id": _str_array(note_id), "customer_no": _take(c["customer_no_pa"], nr["cust"]),
+            "note_time": _ts_array(nr["secs"]), "category": _str_array(nr["cat"]),
+            "staff_no": _str_array(_num(rng.integers(1, max(20, n // 150), nr["cust"].size), 5, "ST")),
+            "note": _str_array(note_text),
+        })
+        rows["service_notes"] = _write(target("service_notes"), t, fmt, encoding)
+
+        order = np.argsort(np.concatenate([i for i, _, _ in pii]), kind="stable")
+        t = pa.table({
+            "note_id": _str_array(np.concatenate([note_id[i] for i, _, _ in pii])[order]),
+            "entity_type": _str_array(np.concatenate([np.full(i.size, e) for i, e, _ in pii])[order]),
+            "value": _str_array(np.concatenate([v.astype(str) for _, _, v in pii])[order]),
+        })
+        rows["notes_pii"] = _write(target("notes_pii", truth=True), t, fmt, encoding)
+        del note_text, pii, note_id  # the free text is written; keep memory low
 
         # ---- churn drivers and label
         rng = stream("churn")
@@ -653,10 +722,10 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         takes_fund = elig & (rng.random(n) < p_prop)
 
         # ---- customers
-        cust_no = c["customer_no"]
+        all_cards = pa.concat_arrays([_str_array(cards1), _str_array(cards2)])
         closed = c["close"] < NEVER
         t = pa.table({
-            "customer_no": _str_array(cust_no), "name": _str_array(c["name"]),
+            "customer_no": c["customer_no_pa"], "name": _str_array(c["name"]),
             "gender": _str_array(np.where(c["male"], "男", "女")),
             "id_number": _str_array(c["id_number"]), "birth_date": _date_array(c["birth"]),
             "mobile": _str_array(c["mobile"]), "email": _str_array(c["email"]),
@@ -667,6 +736,9 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
             "close_date": _date_array(np.where(closed, c["close"], 0), ~closed),
         })
         rows["customers"] = _write(target("customers"), t, fmt, encoding)
+        for key in ("name", "id_number", "mobile", "email", "address", "occupation", "education", "branch_code"):
+            del c[key]
+        del t
 
         # ---- accounts_monthly and transactions, block by block
         w_acc = _Writer(target("accounts_monthly"), fmt, encoding, ascii_only=True)
@@ -677,7 +749,7 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
                 idx = np.arange(b0, min(n, b0 + BLOCK))
                 brng = stream(f"block{b0 // BLOCK}")
                 w_acc.write(_monthly_block(brng, c, idx, drop, fall))
-                tbl = _txn_block(brng, c, idx, cards1, cards2, has2, fall, txn_seq)
+                tbl = _txn_block(brng, c, idx, all_cards, has2, fall, txn_seq)
                 txn_seq += tbl.num_rows
                 w_txn.write(tbl)
         finally:
@@ -696,18 +768,9 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         camp = _campaigns(rng, c, group, effect)
         rows["campaigns"] = _write(target("campaigns"), camp, fmt, encoding, ascii_only=True)
 
-        # ---- service notes
-        t = pa.table({
-            "note_id": _str_array(note_id), "customer_no": _str_array(cust_no[nr["cust"]]),
-            "note_time": _ts_array(nr["secs"]), "category": _str_array(nr["cat"]),
-            "staff_no": _str_array(_num(rng.integers(1, max(20, n // 150), nr["cust"].size), 5, "ST")),
-            "note": _str_array(note_text),
-        })
-        rows["service_notes"] = _write(target("service_notes"), t, fmt, encoding)
-
         # ---- ground truth
         t = pa.table({
-            "customer_no": _str_array(cust_no), "value_tier": _str_array(_tier(c["aum_snap"])),
+            "customer_no": c["customer_no_pa"], "value_tier": _str_array(_tier(c["aum_snap"])),
             "segment": _str_array(np.array(SEGMENTS)[c["seg"]]),
             "churn_prob": pa.array(np.round(churn_prob, 6), from_pandas=True),
             "churned": pa.array(churned.astype(np.int8)),
@@ -715,16 +778,10 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
             "treatment_effect": pa.array(np.round(effect, 6)),
         })
         rows["customers_truth"] = _write(target("customers_truth", truth=True), t, fmt, encoding, ascii_only=True)
-        order = np.argsort(np.concatenate([i for i, _, _ in pii]), kind="stable")
-        t = pa.table({
-            "note_id": _str_array(np.concatenate([note_id[i] for i, _, _ in pii])[order]),
-            "entity_type": _str_array(np.concatenate([np.full(i.size, e) for i, e, _ in pii])[order]),
-            "value": _str_array(np.concatenate([v.astype(str) for _, _, v in pii])[order]),
-        })
-        rows["notes_pii"] = _write(target("notes_pii", truth=True), t, fmt, encoding)
         write_json(tmp / MARKER, {"seed": seed, "n_customers": n, "format": fmt, "encoding": encoding,
                                   "version": __version__, "generator": GENERATOR_VERSION})
-    return {"rows": rows, "paths": paths}
+    order = (*RAW_TABLES, "customers_truth", "notes_pii")
+    return {"rows": {k: rows[k] for k in order}, "paths": {k: paths[k] for k in order}}
 
 
 def _monthly_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.ndarray,
@@ -742,15 +799,17 @@ def _monthly_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.n
     mix = c["mix"][idx][r]
     total = aum[r, m]
     bal = np.round(total[:, None] * mix, 2)
-    cols = {"customer_no": _str_array(c["customer_no"][idx][r]), "month_end": _date_array(MONTH_ENDS[m])}
+    cols = {"customer_no": _take(c["customer_no_pa"], idx[r]),
+            "month_end": _take(_date_array(MONTH_ENDS), m)}
     for j, name in enumerate(("deposit_balance", "wealth_balance", "fund_balance", "insurance_balance")):
         cols[name] = pa.array(bal[:, j])
     cols["aum"] = pa.array(np.round(bal.sum(axis=1), 2))
     return pa.table(cols)
 
 
-def _txn_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.ndarray, cards1: np.ndarray,
-               cards2: np.ndarray, has2: np.ndarray, fall: np.ndarray, seq0: int) -> pa.Table:
+def _txn_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.ndarray, all_cards: pa.Array,
+               has2: np.ndarray, fall: np.ndarray, seq0: int) -> pa.Table:
+    """Transactions of one block of customers, sorted by customer and time."""
     seg = c["seg"][idx]
     start = np.maximum(c["open"][idx], HSTART)
     end = np.minimum(np.minimum(c["close"][idx], c["active_end"][idx]), HEND + 1)
@@ -761,7 +820,7 @@ def _txn_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.ndarr
     k = owner.size
     day = start[owner] + (rng.random(k) * span[owner]).astype(np.int64)
     secs = day * 86400 + rng.integers(7 * 3600, 23 * 3600, k)
-    order = np.lexsort((secs, owner))
+    order = np.argsort((owner.astype(np.int64) << 34) + secs - HSTART * 86400)
     owner, secs = owner[order], secs[order]
     gidx = idx[owner]
     s = seg[owner]
@@ -778,16 +837,16 @@ def _txn_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.ndarr
     amount = np.where(fallen, np.round(c["aum_snap"][gidx] * 0.3, 2), amount)
     inflow = inflow & ~fallen
     ttype = np.where(fallen, 1, ttype)
-    card = np.where(has2[gidx] & (rng.random(k) < 0.3), cards2[gidx], cards1[gidx])
+    card = gidx + len(has2) * (has2[gidx] & (rng.random(k) < 0.3))
     return pa.table({
-        "txn_id": _str_array(_num(np.arange(seq0 + 1, seq0 + k + 1), 12, "T")),
-        "customer_no": _str_array(c["customer_no"][gidx]),
-        "card_no": _str_array(card),
+        "txn_id": _num_array(np.arange(seq0 + 1, seq0 + k + 1), 12, "T"),
+        "customer_no": _take(c["customer_no_pa"], gidx),
+        "card_no": _take(all_cards, card),
         "txn_time": _ts_array(secs),
         "amount": pa.array(amount),
-        "direction": _str_array(np.where(inflow, "in", "out")),
-        "channel": _str_array(np.array(CHANNELS)[channel]),
-        "txn_type": _str_array(np.array(TXN_TYPES)[ttype]),
+        "direction": _take(("out", "in"), inflow.astype(np.int8)),
+        "channel": _take(CHANNELS, channel),
+        "txn_type": _take(TXN_TYPES, ttype),
     })
 
 
@@ -852,8 +911,8 @@ def _products(rng: np.random.Generator, c: dict[str, np.ndarray], td_rate: np.nd
     m = cat["cust"].size
     no_mat = cat["maturity"] < 0
     return pa.table({
-        "holding_id": _str_array(_num(np.arange(1, m + 1), 12, "H")),
-        "customer_no": _str_array(c["customer_no"][cat["cust"]]),
+        "holding_id": _num_array(np.arange(1, m + 1), 12, "H"),
+        "customer_no": _take(c["customer_no_pa"], cat["cust"]),
         "product_type": _str_array(cat["type"]),
         "open_date": _date_array(cat["open"]),
         "maturity_date": _date_array(np.where(no_mat, 0, cat["maturity"]), no_mat),
@@ -880,7 +939,7 @@ def _campaigns(rng: np.random.Generator, c: dict[str, np.ndarray], group: np.nda
         rday = day + rng.integers(1, 31, who.size)
         frames.append(pa.table({
             "campaign_id": pa.array(np.full(who.size, cid)).cast(pa.string()),
-            "customer_no": _str_array(c["customer_no"][who]),
+            "customer_no": _take(c["customer_no_pa"], who),
             "campaign_date": _date_array(np.full(who.size, day)),
             "channel": _str_array(channel),
             "treatment": pa.array(treat.astype(np.int8)),
