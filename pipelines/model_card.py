@@ -1,0 +1,122 @@
+"""Model cards (Markdown + HTML) for published model versions.
+
+A card states the intended and out-of-scope use, the training data lineage (clean-zone
+manifest, policy hash, privacy report), the held-out metrics, fairness and uplift results, the
+gate outcomes and caveats. It is rendered from ``pipelines/templates/model_card.{md,html}.j2``;
+the HTML is self-contained and every value is escaped (Jinja2 autoescape).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+INTENDED_USE = {
+    "churn": "Rank existing retail customers by their risk of leaving (attrition) within the label "
+             "horizon, to prioritise retention contact by relationship managers.",
+    "propensity": "Rank existing retail customers by their propensity to take up a product, to choose "
+                  "whom to offer it to in a marketing campaign.",
+    "uplift": "Estimate how much a marketing treatment changes each customer's response, to target "
+              "those who are persuadable rather than those who would respond anyway.",
+    "segment": "Group customers into behavioural segments to describe the customer base and "
+               "tailor service and communication.",
+}
+OUT_OF_SCOPE = [
+    "Credit, lending, pricing or any decision with legal or similarly significant effect on a person "
+    "(PIPL Art. 24 gives individuals the right to refuse decisions made solely by automated means).",
+    "Differential transaction terms (price, fees, rates) between customers or groups.",
+    "Customers, products or periods outside the training data (other banks, new products, after a "
+    "major policy change) without re-validation.",
+    "Re-identifying customers: inputs are pseudonymised and must stay so.",
+]
+CAVEATS = [
+    "Metrics are measured on one held-out split of historical data; performance drifts as customer "
+    "behaviour changes, so monitor and retrain.",
+    "Fairness is measured only for the listed attributes; groups below the minimum size are excluded "
+    "from the gaps and are not evidence of fairness.",
+    "Protected attributes are used for measurement; a model that excludes them can still act on proxies.",
+]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def _fairness_rows(fairness: dict[str, Any] | None, metrics: dict[str, float]) -> dict[str, Any] | None:
+    """Summary of the fairness report, or of the run's fairness_* metrics when no report exists."""
+    if fairness and fairness.get("attributes"):
+        rows = [{"attribute": attr,
+                 "dpd": _fmt(r["aggregates"].get("demographic_parity_difference")),
+                 "dpr": _fmt(r["aggregates"].get("demographic_parity_ratio")),
+                 "eod": _fmt(r["aggregates"].get("equalized_odds_difference")),
+                 "small": ", ".join(r.get("excluded_small_groups", [])) or "none"}
+                for attr, r in fairness["attributes"].items()]
+        return {"threshold": _fmt(fairness.get("threshold")), "min_group_size": fairness.get("min_group_size"),
+                "rows": rows}
+    prefix = "fairness_demographic_parity_ratio_"
+    attrs = sorted(k[len(prefix):] for k in metrics if k.startswith(prefix))
+    if not attrs:
+        return None
+    rows = [{"attribute": a,
+             "dpd": _fmt(metrics.get(f"fairness_demographic_parity_difference_{a}")),
+             "dpr": _fmt(metrics.get(f"fairness_demographic_parity_ratio_{a}")),
+             "eod": _fmt(metrics.get(f"fairness_equalized_odds_difference_{a}")),
+             "small": "see report"} for a in attrs]
+    return {"threshold": "—", "min_group_size": "—", "rows": rows}
+
+
+def card_context(*, name: str, version: str, run: Any, gates: dict[str, dict[str, Any]],
+                 approval_status: str, published_by: str, published_at: str,
+                 fairness: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything a card shows, as plain values (no personal data: tags, metrics and gate text)."""
+    tags, metrics = dict(run.data.tags), dict(run.data.metrics)
+    task = tags.get("kequn.task", "unknown")
+    clean_dir = tags.get("kequn.clean_dir", "")
+    uplift_keys = ("test_qini_auc", "test_auuc", "test_uplift_at_30")
+    caveats = list(CAVEATS)
+    failed = [g for g, r in gates.items() if not r["passed"]]
+    if failed:
+        caveats.insert(0, f"Gates failed: {', '.join(failed)}; this version must not be promoted.")
+    return {
+        "name": name, "version": str(version), "task": task, "run_id": run.info.run_id,
+        "author": tags.get("kequn.author", "unknown"), "published_by": published_by,
+        "published_at": published_at, "approval_status": approval_status,
+        "use": {"intended": INTENDED_USE.get(task, "Not stated for this task."), "out_of_scope": OUT_OF_SCOPE},
+        "lineage": {
+            "manifest_id": tags.get("kequn.manifest_id", "not recorded"),
+            "policy_hash": tags.get("kequn.policy_hash", "not recorded"),
+            "key_fingerprint": tags.get("kequn.key_fingerprint", "not recorded"),
+            "privacy_report": str(Path(clean_dir) / "privacy_report.html") if clean_dir else "not recorded",
+        },
+        "metrics": [(k, _fmt(v)) for k, v in sorted(metrics.items())
+                    if not k.startswith("fairness_") and k not in uplift_keys],
+        "uplift": [(k, _fmt(metrics[k])) for k in uplift_keys if k in metrics],
+        "fairness": _fairness_rows(fairness, metrics),
+        "gates": [{"name": g, "passed": r["passed"],
+                   "result": ("pass" if r["passed"] else "FAIL") if r.get("applicable", True) else "n/a",
+                   "detail": r["detail"]} for g, r in gates.items()],
+        "caveats": caveats,
+    }
+
+
+def render(context: dict[str, Any]) -> tuple[str, str]:
+    """Render the card as ``(markdown, html)``."""
+    import jinja2
+
+    env_md = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
+                                keep_trailing_newline=True)
+    env_html = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    md_context = dict(context)
+    # Table cells in Markdown must not break the table.
+    md_context["gates"] = [{**g, "detail": g["detail"].replace("|", "\\|").replace("\n", " ")}
+                           for g in context["gates"]]
+    markdown = env_md.get_template("model_card.md.j2").render(**md_context)
+    html = env_html.get_template("model_card.html.j2").render(**context)
+    return markdown, html

@@ -1,0 +1,394 @@
+"""The governed MLflow Model Registry: publish → gates → approve (four eyes) → promote → audit.
+
+Open-source MLflow has aliases but no approval workflow and no separation of duties. kequn adds
+them with version tags and one rule per command, checked **before** anything is written, so a
+refused command leaves the registry unchanged:
+
+- :func:`publish` registers ``runs:/<run_id>/model`` as a new version, evaluates
+  conf/gates.yaml (:mod:`pipelines.gates`), tags ``approval_status`` = ``pending`` or
+  ``rejected`` with the gate results, and logs a model card to the run (``model_card/``);
+- :func:`approve` moves a *pending* version to ``approved``, refusing the run's author;
+- :func:`promote` points an alias (default ``champion``) at an *approved* version, recording the
+  previous holder, so promoting that one again is a one-command rollback;
+- :func:`registry_listing` prints versions with aliases, status, key metrics, gates and people.
+
+Every action is appended to the audit log and mirrored in version tags (:mod:`pipelines.audit`).
+
+Version tags written: ``approval_status``, ``kequn.task``, ``kequn.author``, ``kequn.run_id``,
+``kequn.gates`` (JSON), ``kequn.published_by``/``_at``, ``kequn.model_card``,
+``kequn.approved_by``/``_at``/``kequn.approval_reason``, ``kequn.held.<alias>`` (when it got the
+alias), ``kequn.previous.<alias>`` (the holder it replaced), ``kequn.replaced.<alias>``,
+``kequn.audit.<n>`` and ``kequn.last_action``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pipelines import audit, console
+from pipelines.errors import RegistryError
+from pipelines.gates import GATE_NAMES, evaluate_gates, load_gates
+
+STATUS_TAG = "approval_status"
+PENDING, REJECTED, APPROVED = "pending", "rejected", "approved"
+MODEL_ARTIFACT = "model"
+KEY_METRICS = ("test_roc_auc", "test_qini_auc", "silhouette")
+MAX_GATES_TAG_CHARS = 4500
+
+
+def _client() -> Any:
+    # Artifact downloads (test set, fairness report) must not draw progress bars on stderr.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from mlflow import MlflowClient
+
+    from experiments.tracking import configure_tracking
+
+    configure_tracking()
+    return MlflowClient()
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def _get_run(client: Any, run_id: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    if not run_id or not run_id.strip():
+        raise RegistryError("--run: an MLflow run id is required")
+    try:
+        return client.get_run(run_id.strip())
+    except MlflowException:
+        from experiments.tracking import tracking_uri
+
+        raise RegistryError(f"run {run_id!r}: no such MLflow run in {tracking_uri()}") from None
+
+
+def _model_source(client: Any, run: Any) -> tuple[str, str | None]:
+    """``(source URI, logged model id)`` of the run's model logged under ``model``."""
+    run_id = run.info.run_id
+    try:
+        logged = client.search_logged_models(experiment_ids=[run.info.experiment_id],
+                                             filter_string=f"source_run_id='{run_id}'")
+    except Exception:  # an older store without logged models
+        logged = []
+    for model in logged:
+        if model.name == MODEL_ARTIFACT:
+            return f"models:/{model.model_id}", model.model_id
+    if any(a.path == f"{MODEL_ARTIFACT}/MLmodel" for a in client.list_artifacts(run_id, MODEL_ARTIFACT)):
+        return f"runs:/{run_id}/{MODEL_ARTIFACT}", None
+    raise RegistryError(f"run {run_id}: no model logged under artifact path {MODEL_ARTIFACT!r}; "
+                        "publish runs of `kequn train`")
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise RegistryError("--name: a registered model name is required")
+    return name
+
+
+def _registered_model(client: Any, name: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_registered_model(name)
+    except MlflowException:
+        raise RegistryError(f"model {name!r}: no such registered model (see `kequn registry`)") from None
+
+
+def _get_version(client: Any, name: str, version: Any) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    name = _check_name(name)
+    _registered_model(client, name)
+    text = str(version).strip()
+    if not text.isdigit():
+        raise RegistryError(f"--version: a version number is required. Got {version!r}")
+    try:
+        return client.get_model_version(name, text)
+    except MlflowException:
+        raise RegistryError(f"model {name!r} has no version {text} (see `kequn registry --name {name}`)") from None
+
+
+def _record(client: Any, mv: Any, entry: dict[str, Any], extra_tags: dict[str, str]) -> None:
+    """Write ``extra_tags`` and the audit mirror tags on ``mv``, then append the audit log."""
+    tags = dict(extra_tags)
+    tags.update(audit.mirror_tags(dict(mv.tags or {}), entry))
+    for key, value in tags.items():
+        client.set_model_version_tag(mv.name, mv.version, key, value)
+    audit.append(entry)
+
+
+def _fairness_report(run_id: str) -> dict[str, Any] | None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/fairness/fairness_report.json"))
+    except (MlflowException, OSError, json.JSONDecodeError):
+        return None
+
+
+def _gates_tag(gates: dict[str, dict[str, Any]]) -> str:
+    compact = {g: {"passed": r["passed"], "applicable": r.get("applicable", True), "detail": r["detail"]}
+               for g, r in gates.items()}
+    text = json.dumps(compact, ensure_ascii=False, sort_keys=True)
+    if len(text) > MAX_GATES_TAG_CHARS:
+        text = json.dumps({g: {"passed": r["passed"], "detail": r["detail"][:300]} for g, r in gates.items()},
+                          ensure_ascii=False, sort_keys=True)[:MAX_GATES_TAG_CHARS]
+    return text
+
+
+def publish(*, run_id: str, name: str, gates_path: str | Path | None = None) -> dict[str, Any]:
+    """Register a run's model as a new version, evaluate the gates and write its model card.
+
+    Parameters
+    ----------
+    run_id : str
+        MLflow run id of a ``kequn train`` run (tags ``kequn.task``, ``kequn.author``, lineage).
+    name : str
+        Registered model name (created on first publish).
+    gates_path : path, optional
+        Gates YAML (default ``conf/gates.yaml``).
+
+    Returns
+    -------
+    dict
+        ``name``, ``version``, ``approval_status`` (``pending`` or ``rejected``), ``gates``
+        (gate -> ``{"passed", "applicable", "detail", "checks"}``), ``model_card`` and ``summary``.
+
+    Raises
+    ------
+    ConfigError
+        For an invalid gates file (nothing is registered).
+    RegistryError
+        For an unknown run or a run without a model or task tag (nothing is registered).
+    """
+    from experiments.tracking import AUTHOR_TAG, current_user
+
+    gates_cfg = load_gates(gates_path)
+    name = _check_name(name)
+    client = _client()
+    run = _get_run(client, run_id)
+    run_id = run.info.run_id
+    tags = dict(run.data.tags)
+    task = tags.get("kequn.task")
+    if not task:
+        raise RegistryError(f"run {run_id}: no kequn.task tag; publish runs of `kequn train`")
+    source, model_id = _model_source(client, run)
+
+    with console.stage("gates") as st:
+        gates = evaluate_gates(run, name=name, candidate_uri=source, gates=gates_cfg, client=client)
+        failed = [g for g in GATE_NAMES if not gates[g]["passed"]]
+        st.done("all passed" if not failed else f"failed: {', '.join(failed)}")
+    status = REJECTED if failed else PENDING
+    publisher, published_at = current_user(), audit.utc_now()
+
+    from mlflow.exceptions import MlflowException
+
+    with console.stage("register") as st:
+        try:
+            client.get_registered_model(name)
+        except MlflowException:
+            client.create_registered_model(name, tags={"kequn.managed": "true"})
+        mv = client.create_model_version(name, source, run_id=run_id, model_id=model_id,
+                                         description=f"kequn {task} model from run {run_id}")
+        st.done(f"{name} v{mv.version}")
+
+    with console.stage("model card") as st:
+        from pipelines import model_card
+
+        context = model_card.card_context(name=name, version=mv.version, run=run, gates=gates,
+                                          approval_status=status, published_by=publisher,
+                                          published_at=published_at, fairness=_fairness_report(run_id))
+        markdown, html = model_card.render(context)
+        with tempfile.TemporaryDirectory() as tmp:
+            stem = f"model_card_v{mv.version}"
+            Path(tmp, f"{stem}.md").write_text(markdown, encoding="utf-8")
+            Path(tmp, f"{stem}.html").write_text(html, encoding="utf-8")
+            client.log_artifacts(run_id, tmp, "model_card")
+        card = f"runs:/{run_id}/model_card/{stem}.html"
+        st.done(card)
+
+    entry = audit.make_entry("publish" if status == PENDING else "reject", actor=publisher, model=name,
+                             version=mv.version, reason="gates passed" if not failed else
+                             f"gates failed: {', '.join(failed)}", run_id=run_id, approval_status=status,
+                             gates={g: r["passed"] for g, r in gates.items()})
+    _record(client, mv, entry, {
+        STATUS_TAG: status, "kequn.task": task, "kequn.author": tags.get(AUTHOR_TAG, ""),
+        "kequn.run_id": run_id, "kequn.gates": _gates_tag(gates), "kequn.published_by": publisher,
+        "kequn.published_at": published_at, "kequn.model_card": card,
+    })
+    if failed:
+        reasons = " | ".join(gates[g]["detail"] for g in failed)
+        summary = f"{name} v{mv.version}: rejected ({reasons})"
+    else:
+        summary = f"{name} v{mv.version}: pending approval (all gates passed); model card {card}"
+    return {"name": name, "version": str(mv.version), "approval_status": status, "gates": gates,
+            "model_card": card, "summary": summary}
+
+
+def approve(*, name: str, version: Any, approver: str, reason: str = "") -> dict[str, Any]:
+    """Approve a pending version; the approver must not be the training run's author.
+
+    Raises
+    ------
+    RegistryError
+        For an unknown model or version, a version that is not pending (rejected, already
+        approved, never published by kequn), an empty approver, or the author approving their
+        own run. Nothing is written then.
+    """
+    approver = (approver or "").strip()
+    if not approver:
+        raise RegistryError("--approver: the approving person is required")
+    client = _client()
+    mv = _get_version(client, name, version)
+    label = f"model {mv.name!r} v{mv.version}"
+    tags = dict(mv.tags or {})
+    status = tags.get(STATUS_TAG)
+    if status == REJECTED:
+        failed = [g for g, r in json.loads(tags.get("kequn.gates", "{}")).items() if not r.get("passed")]
+        raise RegistryError(f"{label} was rejected by its gates ({', '.join(failed) or 'see kequn.gates'}); "
+                            "approving a rejected version is not allowed; publish a new run instead")
+    if status == APPROVED:
+        raise RegistryError(f"{label} is already approved (by {tags.get('kequn.approved_by', '?')})")
+    if status != PENDING:
+        raise RegistryError(f"{label} was not published with `kequn publish` (no approval_status); "
+                            "only pending versions can be approved")
+    author = tags.get("kequn.author", "").strip()
+    if not author and mv.run_id:
+        author = dict(_get_run(client, mv.run_id).data.tags).get("kequn.author", "").strip()
+    if not author:
+        raise RegistryError(f"{label}: its run has no kequn.author tag, so four-eyes approval cannot be checked")
+    if author.casefold() == approver.casefold():
+        raise RegistryError(f"{label}: {approver!r} is the author of its training run; approving one's own "
+                            "run is not allowed (four eyes): ask another reviewer")
+    now = audit.utc_now()
+    entry = audit.make_entry("approve", actor=approver, model=mv.name, version=mv.version, reason=reason,
+                             run_id=mv.run_id, author=author)
+    _record(client, mv, entry, {STATUS_TAG: APPROVED, "kequn.approved_by": approver,
+                                "kequn.approved_at": now, "kequn.approval_reason": reason})
+    return {"name": mv.name, "version": str(mv.version), "approval_status": APPROVED,
+            "summary": f"{mv.name} v{mv.version}: approved by {approver} (author {author})"}
+
+
+def promote(*, name: str, version: Any, alias: str = "champion", by: str, reason: str = "") -> dict[str, Any]:
+    """Point ``models:/NAME@ALIAS`` at an approved version, recording the previous holder.
+
+    Promoting a version that held the alias before is recorded as a ``rollback``.
+
+    Raises
+    ------
+    RegistryError
+        For an unknown model or version, a version that is not approved, an empty ``by`` or
+        alias, or a version that already holds the alias. Nothing is written then.
+    """
+    from mlflow.exceptions import MlflowException
+
+    by, alias = (by or "").strip(), (alias or "").strip()
+    if not by:
+        raise RegistryError("--by: the promoting person is required")
+    if not alias:
+        raise RegistryError("--alias: an alias name is required")
+    client = _client()
+    mv = _get_version(client, name, version)
+    label = f"model {mv.name!r} v{mv.version}"
+    tags = dict(mv.tags or {})
+    status = tags.get(STATUS_TAG)
+    if status != APPROVED:
+        hint = {PENDING: "it is pending; a reviewer must run `kequn approve` first",
+                REJECTED: "it was rejected by its gates"}.get(status, "it was never published with `kequn publish`")
+        raise RegistryError(f"{label} is not approved ({hint}); only approved versions can be promoted")
+    try:
+        previous = client.get_model_version_by_alias(mv.name, alias)
+    except MlflowException:
+        previous = None
+    if previous is not None and str(previous.version) == str(mv.version):
+        raise RegistryError(f"{label} already holds @{alias}")
+    rollback = f"kequn.held.{alias}" in tags
+    now = audit.utc_now()
+    try:
+        client.set_registered_model_alias(mv.name, alias, mv.version)
+    except MlflowException as exc:
+        raise RegistryError(f"--alias {alias!r}: refused by MLflow ({_first_line(exc)})") from None
+    prev_version = str(previous.version) if previous is not None else None
+    entry = audit.make_entry("rollback" if rollback else "promote", actor=by, model=mv.name, version=mv.version,
+                             reason=reason, alias=alias, previous=prev_version, run_id=mv.run_id)
+    extra = {f"kequn.held.{alias}": now, f"kequn.previous.{alias}": prev_version or "none"}
+    _record(client, mv, entry, extra)
+    if previous is not None:
+        client.set_model_version_tag(mv.name, previous.version, f"kequn.replaced.{alias}",
+                                     f"by v{mv.version} at {now}")
+    verb = "rolled back" if rollback else "promoted"
+    was = f"; previous @{alias} was v{prev_version} (promote it again to roll back)" if prev_version else ""
+    return {"name": mv.name, "version": str(mv.version), "alias": alias, "previous": prev_version,
+            "action": entry["action"], "summary": f"{mv.name} v{mv.version}: {verb} to @{alias} by {by}{was}"}
+
+
+def _gates_cell(tags: dict[str, str]) -> str:
+    try:
+        gates = json.loads(tags.get("kequn.gates", ""))
+    except json.JSONDecodeError:
+        return "-"
+    marks = [("✓" if r.get("passed") else "✗") + g for g, r in gates.items() if r.get("applicable", True)]
+    return " ".join(marks) or "-"
+
+
+def _metric_cell(metrics: dict[str, float]) -> str:
+    shown = [f"{k}={metrics[k]:.3f}" for k in KEY_METRICS if k in metrics]
+    return " ".join(shown) or "-"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def registry_listing(*, name: str | None = None) -> str:
+    """A readable table of registered models and their versions.
+
+    Columns: version, aliases, approval status, key metrics (``test_roc_auc``,
+    ``test_qini_auc``, ``silhouette``), gate results, author and approver.
+
+    Raises
+    ------
+    RegistryError
+        When ``name`` is given and no such registered model exists.
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    if name is not None:
+        models = [_registered_model(client, _check_name(name))]
+    else:
+        models = sorted(client.search_registered_models(max_results=1000), key=lambda m: m.name)
+    if not models:
+        return "no registered models yet (publish a run with `kequn publish --run RUN_ID --name MODEL`)"
+    blocks = []
+    header = ["version", "aliases", "status", "metrics", "gates", "author", "approver"]
+    for model in models:
+        by_version: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            by_version.setdefault(str(version), []).append(f"@{alias}")
+        escaped = model.name.replace("'", "\\'")
+        versions = sorted(client.search_model_versions(f"name='{escaped}'"), key=lambda v: int(v.version))
+        rows = []
+        for mv in versions:
+            tags = dict(mv.tags or {})
+            try:
+                metrics = dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
+            except MlflowException:
+                metrics = {}
+            rows.append([f"v{mv.version}", ",".join(sorted(by_version.get(str(mv.version), []))) or "-",
+                         tags.get(STATUS_TAG, "-"), _metric_cell(metrics), _gates_cell(tags),
+                         tags.get("kequn.author", "-") or "-", tags.get("kequn.approved_by", "-")])
+        body = _table(header, rows) if rows else "(no versions)"
+        blocks.append(f"{model.name}\n{body}")
+    return "\n\n".join(blocks)

@@ -1,0 +1,76 @@
+"""Real MLflow runs shaped like `kequn train` runs, for the registry and gates tests.
+
+Mirrors the training contract: a model under artifact path ``model`` (sklearn, predict_proba
+as pyfunc), tags ``kequn.author`` / ``kequn.task`` / lineage, metrics ``test_roc_auc`` and
+``fairness_*`` (from experiments.fairness), artifact ``eval/test_set.parquet`` (held-out
+features + label, no ids).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.tracking import AUTHOR_TAG, current_user
+
+N = 400
+
+
+def bank_frame(seed: int = 0) -> pd.DataFrame:
+    """Pseudonymised-looking features with a churn label driven mostly by aum_trend."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"aum_trend": rng.normal(size=N), "txn_count_90d": rng.normal(size=N)})
+    logit = 2.5 * frame["aum_trend"] + 0.8 * frame["txn_count_90d"]
+    frame["churn_label"] = (logit + rng.normal(size=N) > 0).astype(int)
+    frame["gender"] = np.where(np.arange(N) % 2 == 0, "男", "女")
+    return frame
+
+
+def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_dir: Path | None = None,
+             fairness_override: dict[str, float] | None = None, with_model: bool = True,
+             seed: int = 0) -> str:
+    """Train and log one run; ``strength`` good (uses both features) or weak (aum_trend blinded)."""
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    from experiments.fairness import assess_and_log
+    from experiments.tracking import configure_tracking
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    configure_tracking()
+    data = bank_frame(seed)
+    train, test = data.iloc[: N // 2], data.iloc[N // 2:].reset_index(drop=True)
+    features = ["aum_trend", "txn_count_90d"]
+    x_train = train[features].copy()
+    if strength == "weak":
+        x_train["aum_trend"] = np.random.default_rng(seed + 1).normal(size=len(x_train))
+    model = LogisticRegression().fit(x_train, train["churn_label"])
+    score = model.predict_proba(test[features])[:, 1]
+    mlflow.set_experiment(f"kequn-{task}")
+    with mlflow.start_run() as run:
+        tags = {AUTHOR_TAG: current_user(), "kequn.task": task, "kequn.manifest_id": "m-123",
+                "kequn.policy_hash": "test-policy-hash", "kequn.key_fingerprint": "kf"}
+        if clean_dir is not None:
+            manifest = json.loads((clean_dir / "manifest.json").read_text(encoding="utf-8"))
+            tags.update({"kequn.clean_dir": str(clean_dir), "kequn.manifest_id": manifest["manifest_id"],
+                         "kequn.policy_hash": manifest["policy_hash"]})
+        mlflow.set_tags(tags)
+        from sklearn.metrics import roc_auc_score
+
+        mlflow.log_metric("test_roc_auc", float(roc_auc_score(test["churn_label"], score)))
+        assess_and_log(test["churn_label"].to_numpy(), score, test[["gender"]], threshold=0.5, min_group_size=30)
+        if fairness_override:
+            mlflow.log_metrics(fairness_override)
+        if with_model:
+            signature = mlflow.models.infer_signature(test[features], score)
+            mlflow.sklearn.log_model(model, name="model", signature=signature, pyfunc_predict_fn="predict_proba",
+                                     pip_requirements=["scikit-learn"])  # skip slow inference
+        folder = tmp / f"eval_{run.info.run_id}"
+        folder.mkdir()
+        test[[*features, "churn_label"]].to_parquet(folder / "test_set.parquet", index=False)
+        mlflow.log_artifact(str(folder / "test_set.parquet"), "eval")
+    return run.info.run_id
