@@ -27,10 +27,12 @@ the report.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ __all__ = [
     "UpliftModel",
     "arms_check",
     "fit_learner",
+    "tracked_run",
     "train_uplift",
 ]
 
@@ -351,6 +354,20 @@ def _resolve_id(frame: pd.DataFrame, id_col: str | None, path) -> str | None:
     return next((c for c in ID_CANDIDATES if c in frame.columns), None)
 
 
+def _feature_columns(frame: pd.DataFrame, prepared: Any, **kwargs: Any) -> list[str]:
+    """Feature columns: the shared selection of :func:`experiments.data.prepare` when available
+    (no ids, tokens, labels, protected attributes or dates), else every other column."""
+    if prepared is None and importlib.util.find_spec("experiments.data") is not None:
+        from experiments import data as data_mod
+
+        if hasattr(data_mod, "prepare"):
+            prepared = data_mod.prepare(frame, task="uplift", **kwargs)
+    if prepared is not None:
+        return list(prepared.spec.features)
+    skip = {kwargs.get("id_col"), kwargs.get("label"), kwargs.get("treatment")}
+    return [c for c in frame.columns if c not in skip]
+
+
 def _sensitive(frame: pd.DataFrame, protected: list[str] | None, path) -> pd.DataFrame:
     cols = [c for c in ("gender", "age_band") if c in frame.columns]
     for col in protected or []:
@@ -359,6 +376,35 @@ def _sensitive(frame: pd.DataFrame, protected: list[str] | None, path) -> pd.Dat
         if col not in cols:
             cols.append(col)
     return frame[cols]
+
+
+@contextlib.contextmanager
+def tracked_run(task: str, experiment: str | None, lineage: Any, *, seed: int, digest: str | None,
+                frame: pd.DataFrame, path: Path, label: str | None, exclude: list[str]) -> Iterator[str]:
+    """One MLflow run with the platform's tags (author, task, lineage, code and package versions);
+    it ends FAILED when the block raises. Yields the run id.
+
+    Uses the shared helpers of :mod:`experiments.train` when present, else a minimal equivalent.
+    """
+    import mlflow
+
+    try:
+        from experiments.data import table_digest
+        from experiments.train import log_dataset, parent_run, run_tags
+    except ImportError:
+        from experiments.tracking import AUTHOR_TAG, configure_tracking, current_user
+
+        configure_tracking()
+        mlflow.set_experiment(experiment or f"kequn-{task}")
+        tags = {AUTHOR_TAG: current_user(), "kequn.task": task, "kequn.seed": str(seed), **lineage.tags()}
+        with mlflow.start_run(tags=tags) as run:  # ends FAILED on an exception
+            yield run.info.run_id
+        return
+    digest = digest or table_digest(frame)
+    tags = run_tags(task, lineage, seed, digest)
+    with parent_run(task, experiment, run_name=f"{task}-{digest[:8]}-seed{seed}", tags=tags) as logger:
+        log_dataset(frame, path=path, lineage=lineage, digest=digest, label=label, exclude=exclude)
+        yield logger.run_id
 
 
 # --------------------------------------------------------------------------- training
@@ -493,16 +539,25 @@ def _plots(y, t, s, s_resp, deciles: pd.DataFrame) -> dict[str, bytes]:
     return out
 
 
-def _fairness(y, s, sensitive: pd.DataFrame, threshold: float) -> list[str]:
-    """Call the shared fairness assessment when the module exists; return warnings otherwise."""
+def _fairness(y, s, sensitive: pd.DataFrame, cut: float) -> tuple[dict[str, float], list[str]]:
+    """The shared fairness assessment of "selected for the campaign" (top 30% by uplift).
+
+    ``experiments.fairness`` expects scores and threshold in [0, 1]; uplift lies in [-1, 1], so
+    both are mapped by ``(u + 1) / 2``, which selects exactly the same customers.
+    """
     if sensitive.empty:
-        return []
+        return {}, []
     if importlib.util.find_spec("experiments.fairness") is None:
-        return ["fairness assessment skipped (experiments.fairness is not available)"]
+        return {}, ["fairness assessment skipped (experiments.fairness is not available)"]
     from experiments import fairness
 
-    fairness.assess_and_log(y, s, sensitive.reset_index(drop=True), threshold=threshold)
-    return []
+    score = (np.clip(s, -1.0, 1.0) + 1.0) / 2.0
+    threshold = min(max((cut + 1.0) / 2.0, 0.0), 1.0)
+    result = fairness.assess_and_log(np.asarray(y, dtype=int), score,
+                                     sensitive.astype("string").reset_index(drop=True), threshold=threshold)
+    metrics = {k: float(v) for k, v in (result.get("metrics") or {}).items()
+               if isinstance(v, (int, float)) and math.isfinite(v)}
+    return metrics, []
 
 
 def _fmt(value: float, spec: str = ".3f") -> str:
@@ -512,7 +567,8 @@ def _fmt(value: float, spec: str = ".3f") -> str:
 def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = None, positive: str | None = None,
                  treatment: str | None = None, id_col: str | None = None, protected: list[str] | None = None,
                  trials: int = 20, timeout: float | None = None, experiment: str | None = None,
-                 seed: int = 42) -> dict[str, Any]:
+                 seed: int = 42, prepared: Any = None, frame: pd.DataFrame | None = None,
+                 lineage: Any = None, digest: str | None = None) -> dict[str, Any]:
     """Train, select, tune and evaluate uplift models on a clean table; log one MLflow run.
 
     Parameters
@@ -533,6 +589,10 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
         Optuna trials (and time limit in seconds) for tuning the chosen learner.
     experiment, seed:
         MLflow experiment name (default ``kequn-uplift``) and random seed.
+    prepared, frame, lineage, digest:
+        Passed by :func:`experiments.train.run_training`: the prepared table (its feature
+        selection is reused), the loaded table, its lineage and content digest. Loaded here
+        when not given.
 
     Returns
     -------
@@ -547,15 +607,15 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
     """
     import mlflow
 
-    from experiments.tracking import AUTHOR_TAG, configure_tracking, current_user
     from experiments.uplift_report import write_uplift_report
 
     if trials < 0:
         raise TrainingError(f"--trials must be at least 0. Got {trials}")
     path = Path(data)
-    with console.stage("load clean table") as st:
-        frame, lineage = _load(path)
-        st.done(f"{len(frame)} rows, {frame.shape[1]} columns")
+    if frame is None or lineage is None:
+        with console.stage("load clean table") as st:
+            frame, lineage = _load(path)
+            st.done(f"{len(frame)} rows, {frame.shape[1]} columns")
     treatment = treatment or DEFAULT_TREATMENT
     label = label or DEFAULT_LABEL
     if treatment not in frame.columns:
@@ -564,15 +624,22 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
         raise TrainingError(f"{path}: label column {label!r} not found; pass --label COL")
     if treatment == label:
         raise TrainingError(f"--treatment and --label name the same column {label!r}")
+    warnings: list[str] = []
+    keep = frame[treatment].notna() & frame[label].notna()
+    if not keep.all():
+        warnings.append(f"{int((~keep).sum())} rows without {treatment!r} or {label!r} were left out")
+        frame = frame.loc[keep].reset_index(drop=True)
+        prepared = None  # its rows no longer line up with the frame
     t_all = _binary(frame[treatment], what="treatment", column=treatment, positive=None)
     y_all = _binary(frame[label], what="label", column=label, positive=positive)
-    warnings = check_arms(t_all, y_all, treatment=treatment, label=label)
+    warnings += check_arms(t_all, y_all, treatment=treatment, label=label)
     id_name = _resolve_id(frame, id_col, path)
     sensitive = _sensitive(frame, protected, path)
-    exclude = tuple(c for c in (id_name, treatment, label) if c)
-    feature_frame = frame.drop(columns=list(exclude))
-    encoder = TableEncoder(exclude=()).fit(feature_frame)
-    feature_frame = feature_frame[encoder.input_columns]
+    features = _feature_columns(frame, prepared, label=label, positive=positive, id_col=id_name,
+                                treatment=treatment, protected=list(protected or []))
+    exclude = tuple(c for c in frame.columns if c not in features)
+    encoder = TableEncoder(exclude=exclude).fit(frame)
+    feature_frame = frame[encoder.input_columns]
     X_all = encoder.transform(feature_frame)
 
     arms = arms_check(X_all, t_all)
@@ -674,13 +741,15 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
         "lineage": lineage.tags(),
     }
 
-    configure_tracking()
-    mlflow.set_experiment(experiment or "kequn-uplift")
-    tags = {AUTHOR_TAG: current_user(), "kequn.task": "uplift", **lineage.tags()}
-    with mlflow.start_run(tags=tags) as run:
+    with tracked_run("uplift", experiment, lineage, seed=seed, digest=digest, frame=frame, path=path,
+                     label=label, exclude=[id_name] if id_name else []) as run_id:
         mlflow.log_params({"learner": chosen, "label": label, "treatment": treatment, "positive": positive,
                            "trials": trials, "timeout": timeout, "seed": seed, "n_features": X.shape[1],
                            **{f"xgb_{k}": v for k, v in params.items()}})
+        fairness_metrics, fairness_warnings = _fairness(yte, s, sensitive.iloc[test_idx], cut)
+        warnings += fairness_warnings
+        metrics.update(fairness_metrics)
+        report["metrics"].update(fairness_metrics)
         mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
         with tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)
@@ -696,10 +765,8 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
             mlflow.log_artifact(str(eval_dir / "test_set.parquet"), artifact_path="eval")
         mlflow.pyfunc.log_model(name="model", python_model=model,
                                 signature=_signature(test_frame, encoder))
-        warnings += _fairness(yte, s, sensitive.iloc[test_idx], cut)
         if warnings:
             mlflow.set_tag("kequn.warnings", " | ".join(warnings)[:4900])
-        run_id = run.info.run_id
 
     lines = [f"uplift run {run_id}: learner {chosen}, test Qini {_fmt(metrics['test_qini_auc'])} "
              f"(response model {_fmt(metrics['test_response_model_qini_auc'])}), AUUC "
