@@ -1,0 +1,127 @@
+"""Gates: validated configuration and each gate's verdict with readable failure text."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from pipelines.errors import ConfigError
+from pipelines.gates import (
+    DEFAULT_GATES,
+    Threshold,
+    fairness_gate,
+    load_gates,
+    privacy_gate,
+    quality_gate,
+    uplift_gate,
+)
+
+
+@pytest.fixture
+def gates():
+    return load_gates(DEFAULT_GATES)
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "gates.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_gates_file_is_valid(gates):
+    assert [str(t) for t in gates.floors["churn"]] == ["test_roc_auc >= 0.6"]
+    assert str(gates.min_qini) == "test_qini_auc > 0"
+    assert {str(t) for t in gates.fairness_limits} == {"demographic_parity_ratio >= 0.8",
+                                                       "equalized_odds_difference <= 0.2"}
+    assert gates.config.quality.regression.tolerance == 0.01
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("qualty: {}\n", "unknown key 'qualty'"),
+    ("quality:\n  floors:\n    churn: {test_auc: '>= 0.6'}\n",
+     "quality.floors.churn.test_auc: unknown metric for task churn; known: test_roc_auc"),
+    ("quality:\n  floors:\n    segment: {test_roc_auc: '>= 0.6'}\n", "unknown metric for task segment"),
+    ("quality:\n  floors:\n    churn: {test_roc_auc: 'at least 0.6'}\n",
+     "threshold must look like '>= 0.6' (op one of >=, >, <=, <). Got 'at least 0.6'"),
+    ("quality:\n  floors:\n    chrun: {test_roc_auc: '>= 0.6'}\n", "unknown task"),
+    ("quality:\n  regression: {tolerance: -1}\n", "quality.regression.tolerance"),
+    ("quality:\n  regression:\n    metric: {churn: test_brier}\n", "non-recomputable metric 'test_brier'"),
+    ("fairness:\n  limits: {disparate_impact: '>= 0.8'}\n", "fairness.limits.disparate_impact: unknown metric"),
+    ("fairness:\n  limits:\n    demographic_parity_ratio: '>= 0.8'\n  colour: red\n", "unknown key 'fairness.colour'"),
+    ("privacy: [1, 2\n", "not valid YAML"),
+    ("- a\n- b\n", "must be a mapping"),
+])
+def test_bad_gates_files_are_one_line_config_errors(tmp_path, text, message):
+    with pytest.raises(ConfigError) as info:
+        load_gates(write(tmp_path, text))
+    assert message in str(info.value)
+    assert str(tmp_path / "gates.yaml") in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_gates_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such gates file"):
+        load_gates(tmp_path / "none.yaml")
+
+
+def test_threshold_failure_text_names_gate_metric_threshold_and_value():
+    floor = Threshold.parse("quality", "test_roc_auc", ">= 0.6", "where")
+    check = floor.check(0.55)
+    assert not check["passed"]
+    assert check["detail"] == "quality: test_roc_auc = 0.5500, needs >= 0.6: FAILED"
+    assert floor.check(0.6)["passed"]
+    assert "was not logged" in floor.check(None)["detail"] and not floor.check(float("nan"))["passed"]
+    assert not Threshold.parse("uplift", "test_qini_auc", "> 0", "w").check(0.0)["passed"]
+
+
+def test_quality_and_uplift_gates(gates):
+    assert quality_gate("churn", {"test_roc_auc": 0.71}, gates)["passed"]
+    low = quality_gate("propensity", {"test_roc_auc": 0.52}, gates)
+    assert not low["passed"] and "0.5200, needs >= 0.6" in low["detail"]
+    assert not quality_gate("churn", {}, gates)["passed"]
+    assert quality_gate("segment", {"silhouette": 0.2}, gates)["passed"]
+    assert not uplift_gate("uplift", {"test_qini_auc": -0.01}, gates)["passed"]
+    assert uplift_gate("uplift", {"test_qini_auc": 0.03}, gates)["passed"]
+    assert uplift_gate("churn", {}, gates)["applicable"] is False
+
+
+def test_fairness_gate_per_attribute(gates):
+    metrics = {"fairness_demographic_parity_ratio_gender": 0.91, "fairness_equalized_odds_difference_gender": 0.05,
+               "fairness_demographic_parity_ratio_city_tier": 0.7, "fairness_equalized_odds_difference_city_tier": 0.1,
+               "fairness_n_small_groups_age_band": 3.0}
+    result = fairness_gate("churn", metrics, gates)
+    assert not result["passed"]
+    failed = [c["metric"] for c in result["checks"] if not c["passed"]]
+    assert failed == ["demographic_parity_ratio[city_tier]"]  # extra --protected attributes are checked too
+    assert "demographic_parity_ratio[age_band] not measured" in result["detail"]  # small groups: noted, not failed
+    assert fairness_gate("churn", {k: v for k, v in metrics.items() if "city" not in k}, gates)["passed"]
+    assert not fairness_gate("churn", {"test_roc_auc": 0.8}, gates)["passed"]  # no report at all
+    assert fairness_gate("segment", {}, gates)["applicable"] is False
+
+
+def _tags(clean, manifest_id):
+    return {"kequn.manifest_id": manifest_id, "kequn.policy_hash": "test-policy-hash", "kequn.clean_dir": str(clean)}
+
+
+def test_privacy_gate(gates, tmp_path, clean_zone_factory):
+    clean = clean_zone_factory({"customers": pd.DataFrame({"gender": ["女"]})})
+    manifest = json.loads((clean / "manifest.json").read_text(encoding="utf-8"))
+    assert privacy_gate(_tags(clean, manifest["manifest_id"]), gates)["passed"]
+    other = privacy_gate(_tags(clean, "another-id"), gates)
+    assert not other["passed"] and "another manifest" in other["detail"]
+    assert "no lineage tags" in privacy_gate({}, gates)["detail"]
+
+    manifest["residual_scan"] = {"clean": False, "findings": 2}
+    (clean / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    dirty = privacy_gate(_tags(clean, manifest["manifest_id"]), gates)
+    assert not dirty["passed"] and "residual scan found 2" in dirty["detail"]
+
+    failed = clean_zone_factory({"customers": pd.DataFrame({"gender": ["女"]})}, status="failed", name="bad")
+    failed_id = json.loads((failed / "manifest.json").read_text(encoding="utf-8"))["manifest_id"]
+    assert "status is 'failed'" in privacy_gate(_tags(failed, failed_id), gates)["detail"]
+
+    gone = _tags(tmp_path / "deleted", "m-1")
+    assert privacy_gate(gone, gates)["passed"]
+    strict = load_gates(write(tmp_path, "privacy: {require_manifest_on_disk: true}\n"))
+    assert not privacy_gate(gone, strict)["passed"]
