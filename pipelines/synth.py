@@ -126,6 +126,8 @@ BASE_RESPONSE = np.array([0.05, 0.55, 0.02, 0.35])
 VALUE_TIERS = (("private_banking", 6_000_000), ("high_net_worth", 1_000_000), ("potential", 50_000),
                ("mass", 0))
 CHURN_RATE = 0.12
+#: log-odds added by each churn driver (the intercept is calibrated to CHURN_RATE)
+CHURN_WEIGHTS = {"aum_decline": 2.4, "dormant": 2.0, "complaint": 2.3, "rate_sensitive_maturity": 1.9}
 PROPENSITY_RATE = 0.08
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -702,8 +704,9 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         drop = np.where(decline, rng.uniform(0.35, 0.75, n), 0.0)
         dormant = c["active_end"] < SNAP - 120
         td_rate = open_at_snap & (c["open"] < SNAP - 200) & (rng.random(n) < np.array([.06, .10, .16, .16, .04])[c["seg"]])
-        z = (1.7 * decline + 1.5 * dormant + 1.6 * complaint + 1.3 * td_rate + 0.25 * (c["seg"] == 0)
-             + rng.normal(0, 0.3, n))
+        z = (CHURN_WEIGHTS["aum_decline"] * decline + CHURN_WEIGHTS["dormant"] * dormant
+             + CHURN_WEIGHTS["complaint"] * complaint + CHURN_WEIGHTS["rate_sensitive_maturity"] * td_rate
+             + 0.25 * (c["seg"] == 0) + rng.normal(0, 0.25, n))
         churn_prob = np.full(n, np.nan)
         churn_prob[open_at_snap] = _calibrate(z[open_at_snap], CHURN_RATE)
         churned = open_at_snap & (rng.random(n) < np.nan_to_num(churn_prob))
