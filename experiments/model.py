@@ -1,0 +1,112 @@
+"""The logged binary model: an MLflow pyfunc that scores a clean table.
+
+:class:`BinaryScorer` holds the XGBoost booster and the :class:`~experiments.data.FeatureSpec`;
+its ``predict`` selects the feature columns of whatever clean table it gets (ids and labels are
+ignored), restores the category dtypes and returns the positive-class score. The signature
+lists only feature columns (numbers as ``double``, categories as ``string``); the input example
+is synthetic (column medians and most frequent categories), never a real row.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+try:
+    from mlflow.pyfunc import PythonModel
+except ImportError:  # pragma: no cover - mlflow is a dependency
+    PythonModel = object  # type: ignore[misc,assignment]
+
+from experiments.data import FeatureSpec
+
+BOOSTER_FILE = "booster.ubj"
+SPEC_FILE = "feature_spec.json"
+ARTIFACT_PATH = "model"
+
+
+class BinaryScorer(PythonModel):
+    """pyfunc model: clean table in, positive-class score (float) out."""
+
+    def load_context(self, context: Any) -> None:
+        import xgboost as xgb
+
+        self.booster = xgb.Booster()
+        self.booster.load_model(context.artifacts["booster"])
+        self.booster.set_param({"nthread": 2})
+        self.spec = FeatureSpec.from_dict(json.loads(Path(context.artifacts["spec"]).read_text(encoding="utf-8")))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
+        return score(self.booster, self.spec, model_input)
+
+
+def score(booster: Any, spec: FeatureSpec, frame: pd.DataFrame) -> np.ndarray:
+    """Positive-class scores of ``frame`` (any clean table holding the feature columns)."""
+    import xgboost as xgb
+
+    X = spec.transform(pd.DataFrame(frame))
+    return booster.predict(xgb.DMatrix(X, enable_categorical=True, nthread=2)).astype("float64")
+
+
+def signature_frame(spec: FeatureSpec, X: pd.DataFrame, source: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A one-row synthetic frame with the model's input schema: medians and most frequent
+    categories (aggregates, not a row of the table).
+
+    Numeric columns keep the clean table's kind (``source`` dtypes): integer columns are
+    declared ``long`` and others ``double``, so that scoring a clean table passes MLflow's
+    schema enforcement (which refuses int64 → float64).
+    """
+    row: dict[str, Any] = {}
+    for col in spec.features:
+        if col in spec.categories:
+            counts = X[col].value_counts()
+            value: Any = str(counts.index[0]) if len(counts) else (spec.categories[col] or [""])[0]
+            row[col] = pd.Series([value], dtype=object)
+            continue
+        median = X[col].median()
+        median = float(median) if pd.notna(median) else 0.0
+        kind = source[col].dtype if source is not None and col in source.columns else np.dtype("float64")
+        if pd.api.types.is_bool_dtype(kind):
+            row[col] = pd.Series([bool(median >= 0.5)], dtype=bool)
+        elif pd.api.types.is_integer_dtype(kind):
+            row[col] = pd.Series([int(round(median))], dtype="int64")
+        else:
+            row[col] = pd.Series([median], dtype="float64")
+    return pd.DataFrame(row)
+
+
+def log_binary_model(booster: Any, spec: FeatureSpec, X_train: pd.DataFrame, workdir: Path,
+                     source: pd.DataFrame | None = None) -> Any:
+    """Log the pyfunc under artifact path ``model`` with a signature and a synthetic example."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    booster_path = workdir / BOOSTER_FILE
+    spec_path = workdir / SPEC_FILE
+    booster.save_model(str(booster_path))
+    spec_path.write_text(json.dumps(spec.to_dict(), ensure_ascii=False), encoding="utf-8")
+    example = signature_frame(spec, X_train, source)
+    with warnings.catch_warnings():  # integer columns are declared long on purpose (see signature_frame)
+        warnings.simplefilter("ignore", UserWarning)
+        signature = infer_signature(example, np.zeros(1, dtype="float64"))
+    return mlflow.pyfunc.log_model(
+        name=ARTIFACT_PATH,
+        python_model=BinaryScorer(),
+        artifacts={"booster": str(booster_path), "spec": str(spec_path)},
+        signature=signature,
+        input_example=example,
+        pip_requirements=pip_requirements(),
+    )
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the scorer (given explicitly: inferring them costs seconds)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "xgboost", "pandas", "numpy", "pyarrow")] + [
+        f"kequn=={version('kequn')}"]
