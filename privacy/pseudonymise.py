@@ -164,7 +164,7 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
 
     with console.stage("residual scan of the output") as st:
         for result in results:
-            result.residual = _residual(result.frame, result.table)
+            result.residual = _residual(result)
         n_findings = sum(_finding_count(f) for r in results for f in r.residual)
         st.done("clean" if n_findings == 0 else f"{n_findings} direct identifier finding(s)")
 
@@ -383,9 +383,33 @@ def _apply_k_anonymity(result: TableResult, policy: Policy) -> None:
     result.k_anonymity = k_result
 
 
-def _residual(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
-    findings = residual_findings(frame, table)
-    return [f for f in findings if f.get("entity", E.PERSON) in E.DIRECT_IDENTIFIERS]
+def _residual(result: TableResult) -> list[dict[str, Any]]:
+    """The residual scan of one output table, plus a span sweep of kept text columns.
+
+    :func:`privacy.scan.residual_findings` checks identifier-shaped cells and free-text
+    columns. A kept column the classifier saw as ``NONE`` can still carry an identifier inside
+    short text (``"手机13912345678已更新"``), so every kept text column is also searched span by
+    span, over its distinct values only.
+    """
+    findings = [f for f in residual_findings(result.frame, result.table)
+                if f.get("entity", E.PERSON) in E.DIRECT_IDENTIFIERS]
+    flagged = {(f.get("column"), f.get("entity")) for f in findings}
+    for column, entity in result.output_entities.items():
+        values = result.frame[column]
+        if entity in ("TOKEN", E.FREE_TEXT) or not (pd.api.types.is_string_dtype(values) or values.dtype == object):
+            continue
+        distinct = pd.Series(values.dropna().unique(), dtype="string")
+        if distinct.empty:
+            continue
+        spans = find_spans(distinct)
+        if spans.empty:
+            continue
+        spans = spans[spans["entity"].isin(list(E.DIRECT_IDENTIFIERS - {E.PERSON}))]
+        for ent, n in spans.groupby("entity").size().items():
+            if (column, ent) not in flagged:
+                findings.append({"table": result.table, "column": column, "entity": str(ent), "count": int(n),
+                                 "level": "kept_text_span"})
+    return findings
 
 
 def _finding_count(finding: dict[str, Any]) -> int:
