@@ -47,11 +47,13 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
 }
 FAIRNESS_METRICS = ("demographic_parity_ratio", "demographic_parity_difference", "equalized_odds_difference")
 #: Metrics the regression gate can recompute on the held-out set for both models.
-REGRESSION_METRICS = ("test_roc_auc",)
+REGRESSION_METRICS = ("test_roc_auc", "test_qini_auc")
 GATE_NAMES = ("privacy", "quality", "regression", "fairness", "uplift")
 DEFAULT_GATES = Path(__file__).resolve().parents[1] / "conf" / "gates.yaml"
 TEST_SET_ARTIFACT = "eval/test_set.parquet"
 DEFAULT_LABELS = {"churn": "churn_label", "propensity": "propensity_label", "uplift": "response"}
+#: Label column of a binary run's held-out set (experiments.binary.EVAL_LABEL).
+EVAL_LABEL = "_label"
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
@@ -101,8 +103,8 @@ class PrivacyConfig(_Strict):
 class RegressionConfig(_Strict):
     alias: str = "champion"
     tolerance: float = Field(default=0.01, ge=0.0)
-    metric: dict[Task, str] = Field(default_factory=lambda: {"churn": "test_roc_auc",
-                                                             "propensity": "test_roc_auc"})
+    metric: dict[Task, str] = Field(default_factory=lambda: {"churn": "test_roc_auc", "propensity": "test_roc_auc",
+                                                             "uplift": "test_qini_auc"})
 
 
 class QualityConfig(_Strict):
@@ -320,18 +322,31 @@ def positive_scores(model_uri: str, frame: Any) -> Any:
     return arr
 
 
-def _metric_function(metric: str) -> Callable[[Any, Any], float]:
+def _metric_function(metric: str) -> Callable[[Any, Any, Any], float]:
+    """The function training used for ``metric``: ``fn(y, score, treatment)``."""
+    if metric == "test_qini_auc":
+        from experiments.uplift_metrics import qini_coefficient
+
+        return lambda y, s, t: float(qini_coefficient(y, t, s))
     from sklearn.metrics import roc_auc_score
 
-    return {"test_roc_auc": lambda y, s: float(roc_auc_score(y, s))}[metric]
+    return lambda y, s, t: float(roc_auc_score(y, s))
 
 
 def label_column(tags: dict[str, str], params: dict[str, str], task: str, columns: Any) -> str:
-    """The label column of the held-out set: run tag ``kequn.label``, param ``label``, task default."""
-    for candidate in (tags.get("kequn.label"), params.get("label"), DEFAULT_LABELS.get(task), "label"):
+    """The label column of the held-out set: tag ``kequn.label``, ``_label``, param ``label``, task default."""
+    for candidate in (tags.get("kequn.label"), EVAL_LABEL, params.get("label"), DEFAULT_LABELS.get(task), "label"):
         if candidate and candidate in columns:
             return candidate
     raise RegistryError(f"{TEST_SET_ARTIFACT}: no label column found (set run tag kequn.label)")
+
+
+def treatment_column(tags: dict[str, str], params: dict[str, str], columns: Any) -> str | None:
+    """The treatment column of an uplift run's held-out set, if any."""
+    for candidate in (tags.get("kequn.treatment"), params.get("treatment"), "treatment"):
+        if candidate and candidate in columns:
+            return candidate
+    return None
 
 
 def regression_gate(run: Any, task: str, name: str, candidate_uri: str, gates: Gates,
@@ -365,19 +380,24 @@ def regression_gate(run: Any, task: str, name: str, candidate_uri: str, gates: G
     except RegistryError as exc:
         return _result(False, f"regression: {exc}")
     y = test[label].to_numpy()
-    features = test.drop(columns=[c for c in (label, run.data.tags.get("kequn.treatment", "treatment"))
-                                  if c in test.columns])
+    treatment = treatment_column(run.data.tags, run.data.params, test.columns) if task == "uplift" else None
+    if task == "uplift" and treatment is None:
+        return _result(False, f"regression: {TEST_SET_ARTIFACT} has no treatment column; {metric} undefined")
+    t = test[treatment].to_numpy() if treatment else None
+    features = test.drop(columns=[c for c in (label, treatment) if c])
     if len(np.unique(y)) < 2:
         return _result(False, f"regression: {TEST_SET_ARTIFACT} holds one class only; {metric} undefined")
     fn = _metric_function(metric)
     scores = {}
     for who, uri in (("candidate", candidate_uri), ("champion", f"models:/{name}/{champion.version}")):
         try:
-            scores[who] = fn(y, positive_scores(uri, features))
+            scores[who] = fn(y, positive_scores(uri, features), t)
         except RegistryError as exc:
             return _result(False, f"regression: cannot score the {who}: {exc}")
         except Exception as exc:  # a foreign model may fail in many ways; report the type only
             return _result(False, f"regression: cannot score the {who} on the held-out set ({type(exc).__name__})")
+    if any(math.isnan(v) for v in scores.values()):
+        return _result(False, f"regression: {metric} is undefined on the held-out set (no signal to compare)")
     floor = scores["champion"] - reg.tolerance
     passed = scores["candidate"] >= floor
     check = {"metric": metric, "threshold": f">= {floor:.4f}", "value": scores["candidate"], "passed": passed,
