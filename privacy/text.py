@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from privacy import entities as E
-from privacy.normalise import to_halfwidth
+from privacy.normalise import HALFWIDTH_TABLE, to_halfwidth
 from privacy.recognizers import patterns as P
 
 SPAN_COLUMNS = ["row", "start", "end", "entity", "score"]
@@ -39,13 +39,21 @@ CONTEXT_WINDOW = 12
 #: a boundary.
 _SEP = "\x00"
 
-_PREFILTER_DIGITS = r"\d{4}"
+_PREFILTER_DIGITS = r"[0-9]{4}"
+#: Characters :func:`privacy.normalise.to_halfwidth` changes (full-width block, odd spaces/dashes).
+_WIDE = "[" + "".join(chr(c) for c in sorted(HALFWIDTH_TABLE)) + "]"
 
 
 @functools.lru_cache(maxsize=1)
 def _compiled() -> dict[str, re.Pattern[str]]:
     """Compile every expression once."""
+    titles = "|".join(P.escape_context(t) for t in P.NAME_SUFFIX_CONTEXT)
     return {
+        # cheap scans that locate candidate regions
+        "run": re.compile(r"[0-9(+][0-9 ()+\-]{4,}"),
+        "at": re.compile("@"),
+        "title": re.compile(titles),
+        # the recognizers' expressions, run on the candidate regions
         "id18": re.compile(P.RESIDENT_ID_18),
         "id15": re.compile(P.RESIDENT_ID_15),
         "mobile": re.compile(P.MOBILE),
@@ -53,20 +61,23 @@ def _compiled() -> dict[str, re.Pattern[str]]:
         "card_plain": re.compile(P.BANK_CARD_PLAIN),
         "card_grouped": re.compile(P.BANK_CARD_GROUPED),
         "card_tail": re.compile(P.BANK_CARD_GROUPED_TAIL),
-        "email": re.compile(P.EMAIL),
         "passport": re.compile(P.PASSPORT),
         "permit": re.compile(P.HK_MACAU_PERMIT),
         "customer_no": re.compile(P.CUSTOMER_NO),
-        "birth_date": re.compile(P.BIRTH_DATE),
+        "email": re.compile(P.EMAIL),
+        "name_before_title": re.compile(f"(?P<name>{P.name_regex()})(?=\x01)"),
+        # expressions that start with a literal or a character class: run on the whole text
+        "birth_date": re.compile(P.birth_date_in_context_regex()),
         "address": re.compile(P.ADDRESS),
         "person_prefix": re.compile(P.person_prefix_regex()),
-        "person_suffix": re.compile(P.person_suffix_regex()),
+        "person_sentence": re.compile(P.person_sentence_regex()),
     }
 
 
 @functools.lru_cache(maxsize=1)
 def _person_prefilter() -> str:
-    words = sorted(set(P.NAME_PREFIX_CONTEXT) | set(P.NAME_SUFFIX_CONTEXT), key=len, reverse=True)
+    words = sorted(set(P.NAME_PREFIX_CONTEXT) | set(P.NAME_SUFFIX_CONTEXT) | set(P.NAME_SENTENCE_VERBS),
+                   key=len, reverse=True)
     return "|".join(re.escape(w) for w in words)
 
 
@@ -77,12 +88,13 @@ def _empty_spans() -> pd.DataFrame:
 
 
 class _Joined:
-    """Candidate cells joined into one string, with the map back to rows."""
+    """Candidate cells joined into one string (each cell preceded by ``\\x00``), with the map
+    back to rows."""
 
     def __init__(self, texts: list[str], rows: np.ndarray) -> None:
-        self.text = _SEP.join(texts)
+        self.text = _SEP + _SEP.join(texts)
         lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-        self.starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
+        self.starts = (np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]) + 1).astype(np.int64)
         self.rows = rows
 
     def locate(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,10 +110,32 @@ class _Joined:
         lo = np.maximum(self.starts[cell_idx], starts - CONTEXT_WINDOW)
         lowered = [w.lower() for w in words]
         text = self.text
-        # one short slice per weak-pattern candidate (passports, permits, landlines, dates)
+        # one short slice per weak-pattern candidate (passports, permits, landlines)
         return np.fromiter((any(w in text[a:b].lower() for w in lowered)
                             for a, b in zip(lo.tolist(), starts.tolist(), strict=True)),
                            dtype=bool, count=len(starts))
+
+
+class _Windows:
+    """Short regions of the joined text (with a little context either side), joined again.
+
+    The specific expressions then scan a few percent of the text instead of all of it; their
+    lookarounds still see the real neighbouring characters.
+    """
+
+    def __init__(self, text: str, lo: np.ndarray, hi: np.ndarray, suffix: str = "") -> None:
+        lo = np.maximum(lo, 0)
+        hi = np.minimum(hi, len(text))
+        pieces = [text[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
+        lengths = (hi - lo) + len(suffix) + 1
+        self.text = _SEP + (suffix + _SEP).join(pieces) + suffix
+        self.starts = (np.concatenate([[0], np.cumsum(lengths)[:-1]]) + 1).astype(np.int64)
+        self.origin = lo.astype(np.int64)
+
+    def to_joined(self, pos: np.ndarray) -> np.ndarray:
+        """Positions in the window text → positions in the joined text."""
+        idx = np.searchsorted(self.starts, pos, side="right") - 1
+        return self.origin[idx] + (pos - self.starts[idx])
 
 
 def _matches(regex: re.Pattern[str], text: str, group: str | int = 0
@@ -112,6 +146,19 @@ def _matches(regex: re.Pattern[str], text: str, group: str | int = 0
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, dtype=object)
     s, e, t = zip(*spans, strict=True)
     return np.asarray(s, np.int64), np.asarray(e, np.int64), np.asarray(t, dtype=object)
+
+
+def _window_matches(regex: re.Pattern[str], win: _Windows, group: str | int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Matches of ``regex`` in the windows, as positions in the joined text (deduplicated)."""
+    s, e, t = _matches(regex, win.text, group)
+    if s.size == 0:
+        return s, e, t
+    s2 = win.to_joined(s)
+    e2 = s2 + (e - s)
+    _, first = np.unique(s2 * 4096 + (e2 - s2), return_index=True)  # overlapping windows
+    first.sort()
+    return s2[first], e2[first], t[first]
 
 
 def _validate_unique(values: np.ndarray, canon: Callable[[np.ndarray], np.ndarray],
@@ -139,54 +186,66 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
         if keep2.any():
             out.append((s[keep2], e[keep2], entity, score[keep2]))
 
-    # resident IDs: valid check digit → 1.0; right structure, wrong check digit, with context → 0.6
-    for key in ("id18", "id15"):
-        s, e, t = _matches(rx[key], text)
+    # --- numbers and codes: locate digit runs, scan them (2 characters of context before:
+    # KH / E / C prefixes and letters that disqualify a match; 1 after)
+    rs, re_, _ = _matches(rx["run"], text)
+    if rs.size:
+        win = _Windows(text, rs - 2, re_ + 1)
+        # resident IDs: valid check digit → 1.0; right structure, wrong check digit, context → 0.6
+        for key in ("id18", "id15"):
+            s, e, t = _window_matches(rx[key], win)
+            if s.size:
+                valid = _validate_unique(t, P.id_body, P.resident_id_valid)
+                structure = _validate_unique(t, P.id_body, P.resident_id_structure_valid)
+                typo = structure & ~valid
+                score = np.where(valid, 1.0, 0.0)
+                if typo.any():
+                    ctx = joined.has_context(s[typo], P.RESIDENT_ID_CONTEXT)
+                    score[np.flatnonzero(typo)[ctx]] = 0.6
+                add(s, e, E.CN_RESIDENT_ID, score)
+        # bank cards (plain, grouped by 4, grouped with a 1-3 digit tail)
+        for key in ("card_plain", "card_grouped", "card_tail"):
+            s, e, t = _window_matches(rx[key], win)
+            if s.size:
+                add(s, e, E.BANK_CARD, 0.95, _validate_unique(t, P.digits_only, P.bank_card_valid))
+        s, e, t = _window_matches(rx["mobile"], win)
         if s.size:
-            valid = _validate_unique(t, P.id_body, P.resident_id_valid)
-            structure = _validate_unique(t, P.id_body, P.resident_id_structure_valid)
-            typo = structure & ~valid
-            score = np.where(valid, 1.0, 0.0)
-            if typo.any():
-                ctx = joined.has_context(s[typo], P.RESIDENT_ID_CONTEXT)
-                score[np.flatnonzero(typo)[ctx]] = 0.6
-            add(s, e, E.CN_RESIDENT_ID, score)
-    # bank cards (plain, grouped by 4, grouped with a 1-3 digit tail)
-    for key in ("card_plain", "card_grouped", "card_tail"):
-        s, e, t = _matches(rx[key], text)
+            add(s, e, E.CN_MOBILE, 0.9, _validate_unique(t, P.mobile_canonical, P.mobile_valid))
+        # landlines: a valid area code is enough (0.6); context raises it
+        s, e, t = _window_matches(rx["landline"], win)
         if s.size:
-            valid = _validate_unique(t, P.digits_only, P.bank_card_valid)
-            add(s, e, E.BANK_CARD, 0.95, valid)
-    # mobiles
-    s, e, t = _matches(rx["mobile"], text)
-    if s.size:
-        add(s, e, E.CN_MOBILE, 0.9, _validate_unique(t, P.mobile_canonical, P.mobile_valid))
-    # landlines: a valid area code is enough (0.6); context raises it
-    s, e, t = _matches(rx["landline"], text)
-    if s.size:
-        valid = _validate_unique(t, P.landline_canonical, P.landline_valid)
-        s, e = s[valid], e[valid]
-        add(s, e, E.CN_LANDLINE, np.where(joined.has_context(s, P.LANDLINE_CONTEXT), 0.9, 0.6))
-    # e-mail
-    s, e, _ = _matches(rx["email"], text)
-    add(s, e, E.EMAIL_ADDRESS, 1.0)
-    # customer numbers
-    s, e, _ = _matches(rx["customer_no"], text)
-    add(s, e, E.CUSTOMER_NO, 0.9)
-    # passports, permits, birth dates: only with a context word
-    for key, entity, words in (("passport", E.CN_PASSPORT, P.PASSPORT_CONTEXT),
-                               ("permit", E.HK_MACAU_PERMIT, P.HK_MACAU_PERMIT_CONTEXT),
-                               ("birth_date", E.BIRTH_DATE, P.BIRTH_DATE_CONTEXT)):
-        s, e, _ = _matches(rx[key], text)
-        if s.size:
-            add(s, e, entity, np.where(joined.has_context(s, words), 0.85, 0.3))
-    # addresses
+            valid = _validate_unique(t, P.landline_canonical, P.landline_valid)
+            s, e = s[valid], e[valid]
+            add(s, e, E.CN_LANDLINE, np.where(joined.has_context(s, P.LANDLINE_CONTEXT), 0.9, 0.6))
+        s, e, _ = _window_matches(rx["customer_no"], win)
+        add(s, e, E.CUSTOMER_NO, 0.9)
+        # passports and permits: only with a context word
+        for key, entity, words in (("passport", E.CN_PASSPORT, P.PASSPORT_CONTEXT),
+                                   ("permit", E.HK_MACAU_PERMIT, P.HK_MACAU_PERMIT_CONTEXT)):
+            s, e, _ = _window_matches(rx[key], win)
+            if s.size:
+                add(s, e, entity, np.where(joined.has_context(s, words), 0.85, 0.3))
+    # --- e-mail: around each @
+    ats, _, _ = _matches(rx["at"], text)
+    if ats.size:
+        s, e, _ = _window_matches(rx["email"], _Windows(text, ats - 64, ats + 256))
+        add(s, e, E.EMAIL_ADDRESS, 1.0)
+    # --- birth dates right after 出生/生日; addresses anchored on a province or city
+    s, e, _ = _matches(rx["birth_date"], text, "date")
+    add(s, e, E.BIRTH_DATE, 0.85)
     s, e, _ = _matches(rx["address"], text)
     add(s, e, E.CN_ADDRESS, 0.85)
-    # names next to a context word
-    for key in ("person_prefix", "person_suffix"):
-        s, e, _ = _matches(rx[key], text, "name")
+    # --- names: after a context word, before a title (scan the 5 characters before each
+    # title), at a sentence start before a verb
+    s, e, _ = _matches(rx["person_prefix"], text, "name")
+    add(s, e, E.PERSON, 0.85)
+    ts, _, _ = _matches(rx["title"], text)
+    if ts.size:
+        win = _Windows(text, ts - 5, ts, suffix="\x01")
+        s, e, _ = _window_matches(rx["name_before_title"], win, "name")
         add(s, e, E.PERSON, 0.85)
+    s, e, _ = _matches(rx["person_sentence"], text, "name")
+    add(s, e, E.PERSON, 0.7)
     return out
 
 
@@ -239,8 +298,11 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.
                          f"{len(texts)}; they must be aligned")
     if len(texts) == 0:
         return _empty_spans()
-    norm = to_halfwidth(texts.reset_index(drop=True))
-    filled = norm.fillna("")
+    filled = texts.reset_index(drop=True).astype("string").fillna("")
+    wide = filled.str.contains(_WIDE, regex=True).to_numpy(dtype=bool)
+    if wide.any():  # full-width digits/letters are a minority: translate only those cells
+        filled = filled.copy()
+        filled[wide] = to_halfwidth(filled[wide])
     mask = (filled.str.contains(_PREFILTER_DIGITS, regex=True)
             | filled.str.contains("@", regex=False)
             | filled.str.contains("号", regex=False)
@@ -267,28 +329,39 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.
 
 def _resolve_overlaps(spans: pd.DataFrame) -> pd.DataFrame:
     """Keep the best span wherever spans overlap (higher score, then longer, then earlier)."""
-    spans = spans.assign(length=spans["end"] - spans["start"])
-    spans = spans.sort_values(["row", "score", "length", "start"],
-                              ascending=[True, False, False, True], kind="mergesort")
+    spans = spans.drop_duplicates(["row", "start", "end", "entity"])
+    spans = spans.sort_values(["row", "start", "end"], kind="mergesort").reset_index(drop=True)
     row = spans["row"].to_numpy()
     start = spans["start"].to_numpy()
     end = spans["end"].to_numpy()
-    keep = np.ones(len(spans), dtype=bool)
-    # only rows with more than one span can overlap
-    multi = np.flatnonzero(np.r_[row[1:] == row[:-1], False] | np.r_[False, row[1:] == row[:-1]])
+    # a span overlaps an earlier one of its row iff it starts before the running max end
+    same_row = np.r_[False, row[1:] == row[:-1]]
+    run_max = pd.Series(end).groupby(row).cummax().to_numpy()
+    prev_end = np.r_[-1, run_max[:-1]]
+    clash = same_row & (start < prev_end)
+    if clash.any():
+        bad_rows = np.unique(row[clash])
+        sub = spans[np.isin(row, bad_rows)]
+        keep = pd.Series(True, index=spans.index)
+        keep.loc[sub.index] = _greedy_keep(sub)
+        spans = spans[keep.to_numpy()]
+    return spans[SPAN_COLUMNS].reset_index(drop=True).astype(
+        {"row": "int64", "start": "int64", "end": "int64", "entity": "object", "score": "float64"})
+
+
+def _greedy_keep(spans: pd.DataFrame) -> np.ndarray:
+    """Greedy choice in priority order for the (few) rows whose spans overlap."""
+    order = spans.assign(length=spans["end"] - spans["start"]).sort_values(
+        ["row", "score", "length", "start"], ascending=[True, False, False, True], kind="mergesort")
+    keep = pd.Series(False, index=spans.index)
     taken: dict[int, list[tuple[int, int]]] = {}
-    for i in multi.tolist():  # a few spans per row; greedy in priority order
-        r = int(row[i])
-        a, b = int(start[i]), int(end[i])
+    for idx, r, a, b in zip(order.index.tolist(), order["row"].tolist(), order["start"].tolist(),
+                            order["end"].tolist(), strict=True):
         occupied = taken.setdefault(r, [])
-        if any(a < y and x < b for x, y in occupied):
-            keep[i] = False
-        else:
+        if not any(a < y and x < b for x, y in occupied):
             occupied.append((a, b))
-    out = spans.loc[keep, SPAN_COLUMNS].sort_values(["row", "start"], kind="mergesort")
-    out = out.reset_index(drop=True)
-    return out.astype({"row": "int64", "start": "int64", "end": "int64", "entity": "object",
-                       "score": "float64"})
+            keep.loc[idx] = True
+    return keep.to_numpy()
 
 
 def span_counts(spans: pd.DataFrame) -> dict[str, int]:

@@ -32,9 +32,9 @@ SEP = r"[ \-]?"
 HAN = "\u4e00-\u9fff"
 
 # --- resident ID (GB 11643) -------------------------------------------------------------------
-_MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
-RESIDENT_ID_18 = L + r"[1-9]\d{5}" + SEP + r"(?:18|19|20)\d{2}" + _MMDD + SEP + r"\d{3}[0-9Xx]" + R
-RESIDENT_ID_15 = L + r"[1-9]\d{7}" + _MMDD + r"\d{3}" + R
+_MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+RESIDENT_ID_18 = L + r"[1-9][0-9]{5}" + SEP + r"(?:18|19|20)[0-9]{2}" + _MMDD + SEP + r"[0-9]{3}[0-9Xx]" + R
+RESIDENT_ID_15 = L + r"[1-9][0-9]{7}" + _MMDD + r"[0-9]{3}" + R
 RESIDENT_ID_CONTEXT = ["身份证", "证件号", "证件号码", "身份号码", "公民身份", "id", "zjhm", "sfz"]
 #: GB/T 2260 province-level codes (first two digits of a resident ID).
 PROVINCE_CODES = frozenset({
@@ -45,22 +45,22 @@ PROVINCE_CODES = frozenset({
 LEGACY_BIRTH_SLICE = slice(6, 12)  # YYMMDD in a 15-digit ID (19YY)
 
 # --- mobile -----------------------------------------------------------------------------------
-MOBILE = L + r"(?:(?:\+|00)?86[ \-]?)?1[3-9]\d" + SEP + r"\d{4}" + SEP + r"\d{4}" + R
+MOBILE = L + r"(?:\(?(?:\+|00)?86\)?[ \-]?)?1[3-9][0-9]" + SEP + r"[0-9]{4}" + SEP + r"[0-9]{4}" + R
 MOBILE_CONTEXT = ["手机", "手机号", "电话", "联系方式", "致电", "来电", "号码", "tel", "mobile", "sjhm"]
 #: Mainland mobile prefixes (first three digits) in use.
-MOBILE_PREFIX_RE = r"^1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])"
+MOBILE_PREFIX_RE = r"^1(?:3[0-9]|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8[0-9]|9[0-35-9])"
 
 # --- landline ---------------------------------------------------------------------------------
-LANDLINE = L + r"(?:\(0\d{2,3}\)|0\d{2,3})[ \-]?[2-9]\d{6,7}(?:-\d{1,4})?" + R
+LANDLINE = L + r"(?:\(0[0-9]{2,3}\)|0[0-9]{2,3})[ \-]?[2-9][0-9]{6,7}(?:-[0-9]{1,4})?" + R
 LANDLINE_CONTEXT = ["电话", "座机", "固话", "办公电话", "家庭电话", "联系电话", "tel", "phone"]
-LANDLINE_AREA_RE = r"^(?:010|02\d|0[3-9]\d{2})[2-9]\d{6,7}$"
+LANDLINE_AREA_RE = r"^(?:010|02[0-9]|0[3-9][0-9]{2})[2-9][0-9]{6,7}$"
 
 # --- bank card --------------------------------------------------------------------------------
 #: Issuer prefixes accepted for cards (UnionPay 62, Visa 4, Mastercard 5, JCB/Amex 3, domestic 9).
 CARD_FIRST = "[3-69]"
-BANK_CARD_PLAIN = L + CARD_FIRST + r"\d{15,18}" + R
-BANK_CARD_GROUPED = L + CARD_FIRST + r"\d{3}(?:[ \-]\d{4}){3}" + R
-BANK_CARD_GROUPED_TAIL = L + CARD_FIRST + r"\d{3}(?:[ \-]\d{4}){3}[ \-]\d{1,3}" + R
+BANK_CARD_PLAIN = L + CARD_FIRST + r"[0-9]{15,18}" + R
+BANK_CARD_GROUPED = L + CARD_FIRST + r"[0-9]{3}(?:[ \-][0-9]{4}){3}" + R
+BANK_CARD_GROUPED_TAIL = L + CARD_FIRST + r"[0-9]{3}(?:[ \-][0-9]{4}){3}[ \-][0-9]{1,3}" + R
 BANK_CARD_CONTEXT = ["卡号", "银行卡", "借记卡", "信用卡", "储蓄卡", "账号", "帐号", "card", "kh"]
 
 # --- e-mail -----------------------------------------------------------------------------------
@@ -69,27 +69,25 @@ EMAIL = (r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9][A-Za-
 EMAIL_CONTEXT = ["邮箱", "电子邮件", "邮件", "email", "e-mail", "mail", "yx"]
 
 # --- passport and Hong Kong-Macau permit --------------------------------------------------------
-PASSPORT = L + r"(?:[EGeg]\d{8}|[Ee][A-HJ-NP-Za-hj-np-z]\d{7}|[PSDpsd]\d{7})" + R
+PASSPORT = L + r"(?:[EGeg][0-9]{8}|[Ee][A-HJ-NP-Za-hj-np-z][0-9]{7}|[PSDpsd][0-9]{7})" + R
 PASSPORT_CONTEXT = ["护照", "passport", "hzhm"]
-HK_MACAU_PERMIT = L + r"(?:[CWcw]\d{8}|[Cc][A-HJ-NP-Za-hj-np-z]\d{7})" + R
+HK_MACAU_PERMIT = L + r"(?:[CWcw][0-9]{8}|[Cc][A-HJ-NP-Za-hj-np-z][0-9]{7})" + R
 HK_MACAU_PERMIT_CONTEXT = ["港澳", "通行证", "往来港澳", "回乡证", "permit"]
 
 # --- customer number --------------------------------------------------------------------------
-CUSTOMER_NO = L + r"KH\d{8,12}" + R
+CUSTOMER_NO = L + r"KH[0-9]{8,12}" + R
 CUSTOMER_NO_CONTEXT = ["客户号", "客户编号", "客户代码", "customer", "khh"]
 
 # --- birth date (in text only with context) ---------------------------------------------------
-BIRTH_DATE = (r"(?<!\d)(?:19|20)\d{2}(?:[-/.年])(?:0?[1-9]|1[0-2])(?:[-/.月])"
-              r"(?:0?[1-9]|[12]\d|3[01])日?(?!\d)")
-BIRTH_DATE_CONTEXT = ["出生", "生日", "出生日期", "出生年月", "dob", "birth", "csrq"]
+BIRTH_DATE = (r"(?<![0-9])(?:19|20)[0-9]{2}(?:[-/.年])(?:0?[1-9]|1[0-2])(?:[-/.月])"
+              r"(?:0?[1-9]|[12][0-9]|3[01])日?(?![0-9])")
+BIRTH_DATE_CONTEXT = ["出生", "生日", "出生日期", "出生年月", "dob", "DOB", "birth", "Birth", "csrq"]
 
 # --- address ----------------------------------------------------------------------------------
 PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
              "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州",
              "云南", "陕西", "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港",
              "澳门")
-_PROVINCE = ("(?:" + "|".join(PROVINCES) + ")"
-             "(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?")
 #: Prefecture-level cities that anchor an address written without its province.
 CITIES = ("广州", "深圳", "珠海", "汕头", "佛山", "东莞", "中山", "惠州", "江门", "湛江", "杭州", "宁波",
           "温州", "嘉兴", "湖州", "绍兴", "金华", "台州", "南京", "苏州", "无锡", "常州", "南通", "扬州",
@@ -100,14 +98,16 @@ CITIES = ("广州", "深圳", "珠海", "汕头", "佛山", "东莞", "中山", 
           "大理", "贵阳", "遵义", "太原", "大同", "兰州", "海口", "三亚", "呼和浩特", "包头", "乌鲁木齐",
           "银川", "西宁", "拉萨", "北京", "上海", "天津", "重庆")
 _CITY = f"[{HAN}]{{1,6}}?(?:市|自治州|州|盟|地区)"
-_KNOWN_CITY = "(?:" + "|".join(CITIES) + ")市"
+#: A province or known city name starts an address (a literal alternation: fast to scan for).
+_ANCHOR = "(?:" + "|".join(sorted(set(PROVINCES) | set(CITIES), key=len, reverse=True)) + ")"
 _DISTRICT = f"[{HAN}]{{1,6}}?(?:区|县|旗|镇|乡)"
 _STREET = f"[{HAN}0-9]{{0,12}}?(?:大道|大街|路|街|巷|弄|胡同|村)"
-_NUMBER = r"\d{1,5}(?:-\d{1,4})?号(?:院)?"
-_UNIT = r"(?:\d{1,3}(?:栋|幢|号楼|座))?(?:\d{1,2}单元)?(?:\d{1,5}室)?"
-#: An address anchored on a province (or a city, then a district) and ending at 号/栋/室.
-ADDRESS = (f"(?:{_PROVINCE}(?:{_CITY})?(?:{_DISTRICT})?|{_KNOWN_CITY}(?:{_DISTRICT})?)"
-           f"{_STREET}{_NUMBER}{_UNIT}")
+_NUMBER = r"[0-9]{1,5}(?:-[0-9]{1,4})?号(?:院)?"
+_ESTATE = f"(?:[{HAN}]{{1,6}}?(?:花园|家园|华庭|名苑|公寓|大厦|广场|小区|新村|苑|城|府|园|庭))?"
+_UNIT = _ESTATE + r"(?:[0-9]{1,3}(?:栋|幢|号楼|座))?(?:[0-9]{1,2}单元)?(?:[0-9]{1,5}室)?"
+
+ADDRESS = (f"{_ANCHOR}(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?"
+           f"(?:{_CITY})?(?:{_DISTRICT})?{_STREET}{_NUMBER}{_UNIT}")
 ADDRESS_CONTEXT = ["地址", "住址", "住在", "居住", "家住", "通讯地址", "联系地址", "dz"]
 
 # --- person names -----------------------------------------------------------------------------
@@ -117,11 +117,16 @@ NAME_PREFIX_CONTEXT = (
     "委托人", "受托人", "受益人", "担保人", "持卡人", "介绍人", "推荐人", "经办人", "代办人", "陪同人",
     "监护人", "收款人", "付款人", "申请人", "借款人", "开户人", "被保险人", "投保人", "户主", "配偶",
     "丈夫", "妻子", "爱人", "老公", "老婆", "儿子", "女儿", "父亲", "母亲", "家属", "同事", "柜员",
-    "员工", "经理", "姓名", "客户", "本人", "专员", "顾问",
+    "员工", "经理", "姓名", "客户", "本人", "专员", "顾问", "自称", "回访", "致电",
 )
 #: Words right after a name (titles, and verbs that follow a named caller).
 NAME_SUFFIX_CONTEXT = ("先生", "女士", "小姐", "经理", "老师", "师傅", "阿姨", "主任", "行长", "同志",
-                       "本人", "来电", "来行", "致电", "夫妇", "（客户）", "(客户)")
+                       "本人", "来电", "来行", "致电", "夫妇", "客户", "（客户）", "(客户)")
+#: Verbs that follow a name written at the start of a sentence (``王芳咨询...``, ``，李伟表示...``).
+NAME_SENTENCE_VERBS = ("咨询", "投诉", "表示", "反映", "办理", "申请", "要求", "来电", "致电", "称",
+                       "由", "对", "的", "于", "已", "在", "到", "同意", "确认", "签字", "接听")
+#: Characters that can start a sentence in a note (cell start is the ``\x00`` separator).
+SENTENCE_START = "\x00，。；：！？、,.;:!? \n（("
 #: Characters that end a name: a given name does not contain them (particles, common verbs).
 NAME_STOP_CHARS = ("来去到在于说称表反咨询办的了和与及等已要想需因对为是向给把被将从今昨本上下也都还"
                    "就并但而或电致打申请投诉提出现近前后当该此其再又通告知签确认核实变更开销户号卡账款"
@@ -155,7 +160,7 @@ def surname_regex() -> str:
 def given_name_regex() -> str:
     """One or two given-name characters: Han, not a stop character, not the start of a title."""
     titles = "|".join(t for t in NAME_SUFFIX_CONTEXT if not t.startswith(("(", "（")))
-    one = f"(?!{titles})[^{NAME_STOP_CHARS}\\W\\d_A-Za-z]"
+    one = f"(?!{titles})[^{NAME_STOP_CHARS}\\W0-9_A-Za-z]"
     return f"{one}(?:{one})?"
 
 
@@ -172,11 +177,28 @@ def person_prefix_regex() -> str:
 
 def person_suffix_regex() -> str:
     """``<name><title or verb>`` with the name as group ``name``."""
-    ctx = "|".join(_escape(t) for t in NAME_SUFFIX_CONTEXT)
+    ctx = "|".join(escape_context(t) for t in NAME_SUFFIX_CONTEXT)
     return f"(?P<name>{name_regex()})(?={ctx})"
 
 
-def _escape(word: str) -> str:
+def person_sentence_regex() -> str:
+    """``<sentence start><name><verb>`` with the name as group ``name``.
+
+    The sentence-start character is consumed (a character class first is fast to scan for);
+    callers put a separator before the first text.
+    """
+    verbs = "|".join(NAME_SENTENCE_VERBS)
+    return f"[{SENTENCE_START}](?P<name>{name_regex()})(?={verbs})"
+
+
+def birth_date_in_context_regex() -> str:
+    """A birth-date context word, then the date as group ``date`` (e.g. ``出生日期：1990-03-07``)."""
+    ctx = "|".join(sorted(BIRTH_DATE_CONTEXT, key=len, reverse=True))
+    return f"(?:{ctx})[:： ]{{0,2}}(?:为|是|于)?[ ]?(?P<date>{BIRTH_DATE})"
+
+
+def escape_context(word: str) -> str:
+    """A context word as a regex literal (brackets escaped)."""
     return word.replace("(", r"\(").replace(")", r"\)")
 
 
