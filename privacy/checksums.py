@@ -58,19 +58,26 @@ def gb11643_valid(id18: str) -> bool:
     return gb11643_check_digit(id18[:17]) == id18[17].upper()
 
 
-def _as_bytes(values: Sequence[str] | np.ndarray) -> np.ndarray:
-    """Strings as a fixed-width ASCII byte array; non-ASCII strings become empty (invalid)."""
-    arr = np.asarray(values, dtype=object)
-    out = np.empty(arr.shape, dtype=object)
-    for i, v in enumerate(arr.ravel()):  # one encode per value; callers pass distinct values
-        out.flat[i] = v.encode("ascii") if isinstance(v, str) and v.isascii() else b""
-    return out.astype(np.bytes_) if out.size else np.zeros(0, dtype="S1")
+def _as_str(values: Sequence[str] | np.ndarray) -> np.ndarray:
+    """A 1-D NumPy ``U`` array; missing or non-string values become empty strings (invalid)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind != "U":
+        # object arrays (e.g. from pandas): one isinstance per value, then NumPy string ops
+        arr = np.array([v if isinstance(v, str) else "" for v in arr.ravel().tolist()], dtype=str)
+    return arr.ravel()
 
 
-def _digit_matrix(raw: np.ndarray, width: int) -> np.ndarray:
-    """Right-aligned ``(n, width)`` uint8 code matrix of byte strings (left padded with ``0``)."""
-    padded = np.char.rjust(raw, width, b"0") if raw.size else raw.astype(f"S{width}")
-    return np.ascontiguousarray(padded.astype(f"S{width}")).view(np.uint8).reshape(-1, width)
+def _digit_groups(arr: np.ndarray, lengths: np.ndarray, only: int | None = None):
+    """Yield ``(rows, digits, all_digits)`` per distinct length: a ``(m, L)`` uint8 digit matrix
+    (non-digits clipped to 9) and whether each row is ASCII digits only. Full-width digits are
+    not digits here."""
+    for length in np.unique(lengths) if only is None else [only]:
+        rows = np.flatnonzero(lengths == length)
+        if rows.size == 0 or length == 0:
+            continue
+        codes = np.ascontiguousarray(arr[rows].astype(f"U{length}")).view(np.uint32).reshape(-1, length)
+        digits = codes - np.uint32(48)  # wraps around for code points below "0"
+        yield rows, np.minimum(digits, 9).astype(np.uint8), digits
 
 
 def luhn_check_digits_array(bodies: np.ndarray) -> np.ndarray:
@@ -79,25 +86,24 @@ def luhn_check_digits_array(bodies: np.ndarray) -> np.ndarray:
     Left zero-padding does not change a Luhn sum, so bodies of different lengths may share one
     right-aligned matrix.
     """
-    bodies = np.asarray(bodies, dtype=np.int64)
+    bodies = np.asarray(bodies)
     width = bodies.shape[1]
     doubled = (np.arange(width)[::-1] % 2) == 0  # rightmost body digit is doubled
     contrib = np.where(doubled, _LUHN_DOUBLE[bodies], bodies)
-    return (10 - contrib.sum(axis=1) % 10) % 10
+    return (10 - contrib.sum(axis=1, dtype=np.int64) % 10) % 10
 
 
 def luhn_valid_array(values: Sequence[str] | np.ndarray) -> np.ndarray:
     """Vectorised :func:`luhn_valid` for an array of strings; returns a bool array."""
-    raw = _as_bytes(values)
-    if raw.size == 0:
-        return np.zeros(0, dtype=bool)
-    lengths = np.char.str_len(raw)
-    width = max(int(lengths.max()), 2)
-    codes = _digit_matrix(raw, width).astype(np.int64) - 48
-    digits_ok = ((codes >= 0) & (codes <= 9)).all(axis=1) & (lengths >= 2)
-    codes = np.clip(codes, 0, 9)
-    check = luhn_check_digits_array(codes[:, :-1])
-    return digits_ok & (check == codes[:, -1])
+    arr = _as_str(values)
+    lengths = np.char.str_len(arr) if arr.size else np.zeros(0, dtype=np.int64)
+    out = np.zeros(arr.size, dtype=bool)
+    for rows, digits, raw in _digit_groups(arr, lengths):
+        if digits.shape[1] < 2:
+            continue
+        ok = (raw <= 9).all(axis=1)
+        out[rows] = ok & (luhn_check_digits_array(digits[:, :-1]) == digits[:, -1])
+    return out
 
 
 def gb11643_check_digits_array(bodies: np.ndarray) -> np.ndarray:
@@ -109,19 +115,18 @@ def gb11643_check_digits_array(bodies: np.ndarray) -> np.ndarray:
 
 def gb11643_valid_array(values: Sequence[str] | np.ndarray) -> np.ndarray:
     """Vectorised :func:`gb11643_valid` for an array of strings; returns a bool array."""
-    raw = _as_bytes(values)
-    if raw.size == 0:
-        return np.zeros(0, dtype=bool)
-    lengths = np.char.str_len(raw)
-    codes = _digit_matrix(raw, 18).astype(np.int64)
-    body = codes[:, :17] - 48
-    body_ok = ((body >= 0) & (body <= 9)).all(axis=1) & (lengths == 18)
-    last = codes[:, 17]
-    last = np.where(last == ord("x"), ord("X"), last)
-    expect = np.frombuffer(GB11643_CHECK_CHARS.encode(), dtype=np.uint8)[
-        (np.clip(body, 0, 9) * GB11643_WEIGHTS).sum(axis=1) % 11
-    ]
-    return body_ok & (last == expect)
+    arr = _as_str(values)
+    lengths = np.char.str_len(arr) if arr.size else np.zeros(0, dtype=np.int64)
+    out = np.zeros(arr.size, dtype=bool)
+    for rows, digits, raw in _digit_groups(arr, lengths, only=18):
+        ok = (raw[:, :17] <= 9).all(axis=1)
+        last = raw[:, 17] + 48
+        last = np.where(last == ord("x"), ord("X"), last)
+        expect = np.frombuffer(GB11643_CHECK_CHARS.encode(), dtype=np.uint8)[
+            (digits[:, :17].astype(np.int64) * GB11643_WEIGHTS).sum(axis=1) % 11
+        ]
+        out[rows] = ok & (last == expect)
+    return out
 
 
 __all__ = [
