@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pipelines.cli.main import main
-from tests.train_data import synthetic_features
+from tests.test_train_data import synthetic_features
 
 TRIALS = 3
 
