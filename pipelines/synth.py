@@ -501,7 +501,8 @@ def _note_text(rng: np.random.Generator, c: dict[str, np.ndarray], rows: dict[st
     others = {k: _names(rng, pool_male if k != "spouse" else ~male)[0] for k in ("spouse", "agent", "staff")}
     id_text = c["id_number"][cust].astype("U18")
     lower = (np.char.endswith(id_text, "X")) & (rng.random(m) < 0.4)
-    id_text[lower] = np.char.replace(id_text[lower], "X", "x")
+    if lower.any():
+        id_text[lower] = np.char.replace(id_text[lower], "X", "x")
     card = cards[cust]
     card_style = rng.integers(0, 3, m)
     card_text = card.astype("U32")
@@ -675,27 +676,9 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         # ---- service notes (complaints feed churn)
         rng = stream("notes")
         nr = _note_rows(rng, c)
-        note_text, pii = _note_text(rng, c, nr, np.where(has2 & (rng.random(n) < 0.5), cards2, cards1))
-        note_id = _num(np.arange(1, nr["cust"].size + 1), 10, "N")
         complaint = np.zeros(n, dtype=bool)
         sel = (nr["cat"] == "投诉") & (nr["secs"] // 86400 > SNAP - 90) & (nr["secs"] // 86400 <= SNAP)
         complaint[nr["cust"][sel]] = True
-        t = pa.table({
-            "note_id": _str_array(note_id), "customer_no": _take(c["customer_no_pa"], nr["cust"]),
-            "note_time": _ts_array(nr["secs"]), "category": _str_array(nr["cat"]),
-            "staff_no": _str_array(_num(rng.integers(1, max(20, n // 150), nr["cust"].size), 5, "ST")),
-            "note": _str_array(note_text),
-        })
-        rows["service_notes"] = _write(target("service_notes"), t, fmt, encoding)
-
-        order = np.argsort(np.concatenate([i for i, _, _ in pii]), kind="stable")
-        t = pa.table({
-            "note_id": _str_array(np.concatenate([note_id[i] for i, _, _ in pii])[order]),
-            "entity_type": _str_array(np.concatenate([np.full(i.size, e) for i, e, _ in pii])[order]),
-            "value": _str_array(np.concatenate([v.astype(str) for _, _, v in pii])[order]),
-        })
-        rows["notes_pii"] = _write(target("notes_pii", truth=True), t, fmt, encoding)
-        del note_text, pii, note_id  # the free text is written; keep memory low
 
         # ---- churn drivers and label
         rng = stream("churn")
@@ -713,6 +696,29 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         closer = churned & (rng.random(n) < 0.5)
         c["close"] = np.where(closer, SNAP + rng.integers(2, DEFAULT_HORIZON_DAYS - 1, n), c["close"])
         fall = np.where(churned & ~closer, rng.uniform(0.05, 0.25, n), 1.0)
+
+        # ---- note texts (no note after a churner's close date), written now to free memory
+        keep = nr["secs"] // 86400 < c["close"][nr["cust"]]
+        nr = {k: v[keep] for k, v in nr.items()}
+        rng = stream("note_text")
+        note_text, pii = _note_text(rng, c, nr, np.where(has2 & (rng.random(n) < 0.5), cards2, cards1))
+        note_id = _num(np.arange(1, nr["cust"].size + 1), 10, "N")
+        t = pa.table({
+            "note_id": _str_array(note_id), "customer_no": _take(c["customer_no_pa"], nr["cust"]),
+            "note_time": _ts_array(nr["secs"]), "category": _str_array(nr["cat"]),
+            "staff_no": _str_array(_num(rng.integers(1, max(20, n // 150), nr["cust"].size), 5, "ST")),
+            "note": _str_array(note_text),
+        })
+        rows["service_notes"] = _write(target("service_notes"), t, fmt, encoding)
+
+        order = np.argsort(np.concatenate([i for i, _, _ in pii]), kind="stable")
+        t = pa.table({
+            "note_id": _str_array(np.concatenate([note_id[i] for i, _, _ in pii])[order]),
+            "entity_type": _str_array(np.concatenate([np.full(i.size, e) for i, e, _ in pii])[order]),
+            "value": _str_array(np.concatenate([v.astype(str) for _, _, v in pii])[order]),
+        })
+        rows["notes_pii"] = _write(target("notes_pii", truth=True), t, fmt, encoding)
+        del note_text, pii, note_id  # the free text is written; keep memory low
 
         # ---- propensity (fund take-up in the horizon)
         mix = c["mix"]

@@ -117,6 +117,9 @@ def test_value_sets_and_dates(bank):
     closed = c.dropna(subset=["close_date"]).set_index("customer_no").close_date
     last = a.groupby("customer_no").month_end.max().reindex(closed.index).dropna()
     assert len(last) > 0 and (last < closed.reindex(last.index)).all()
+    for table, col in (("transactions", "txn_time"), ("service_notes", "note_time")):
+        frame = bank[table].merge(closed.rename("close").reset_index(), on="customer_no")
+        assert (frame[col].str[:10] < frame.close).all(), table
     first = a.groupby("customer_no").month_end.min()
     opened = c.set_index("customer_no").open_date.reindex(first.index)
     assert (first >= opened).all()
@@ -284,6 +287,13 @@ def test_parquet_matches_csv(tmp_path):
         np.testing.assert_array_equal(a.iloc[:, 0].to_numpy(), b.iloc[:, 0].to_numpy())
     assert read_table(parquet["paths"]["customers"]).id_number.equals(
         read_table(csv["paths"]["customers"], as_text=True).id_number)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_tiny_banks(tmp_path, n):
+    summary = generate(n_customers=n, seed=n, out=tmp_path / "t", fmt="parquet")
+    assert summary["rows"]["customers"] == n
+    assert set(summary["paths"]) == {*RAW_TABLES, "customers_truth", "notes_pii"}
 
 
 @pytest.mark.parametrize("bad", [0, -3])
