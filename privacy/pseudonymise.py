@@ -149,25 +149,8 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
                            "encoding": enc})
         st.done(f"{sum(len(f) for f in frames.values()):,} rows")
 
-    results: list[TableResult] = []
-    for name, frame in frames.items():
-        with console.stage(f"pseudonymise {name}") as st:
-            result = _pseudonymise_table(name, tables[name], frame, policy, key)
-            results.append(result)
-            st.done(_table_detail(result))
-
-    with console.stage("k-anonymity") as st:
-        for result in results:
-            _apply_k_anonymity(result, policy)
-        measured = [r for r in results if r.k_anonymity is not None]
-        st.done(f"{len(measured)} table(s) with quasi-identifiers")
-
-    with console.stage("residual scan of the output") as st:
-        for result in results:
-            result.residual = _residual(result)
-        n_findings = sum(_finding_count(f) for r in results for f in r.residual)
-        st.done("clean" if n_findings == 0 else f"{n_findings} direct identifier finding(s)")
-
+    results = pseudonymise_frames(frames, policy=policy, key=key, paths=tables)
+    n_findings = sum(_finding_count(f) for r in results for f in r.residual)
     k_ok = all(r.k_anonymity is None or r.k_anonymity["met"] for r in results)
     residual_clean = n_findings == 0
     passed = k_ok and residual_clean
@@ -229,6 +212,47 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
         "k_anonymity": manifest["k_anonymity"],
         "residual_scan": manifest["residual_scan"],
     }
+
+
+def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key: bytes,
+                        paths: dict[str, Path] | None = None) -> list[TableResult]:
+    """The in-memory core of :func:`pseudonymise`: policy per column, k-anonymity, residual scan.
+
+    Writes nothing. Each :class:`TableResult` holds the output frame, what was done to every
+    column, the k-anonymity result and the residual findings (counts only).
+
+    Parameters
+    ----------
+    frames:
+        ``{table name: raw frame}`` (columns as text, as :func:`pipelines.io.read_table`
+        with ``as_text=True`` gives them).
+    policy:
+        The validated policy (:func:`privacy.policy.load_policy`).
+    key:
+        The pseudonymisation key.
+    paths:
+        Where each table came from (recorded only).
+    """
+    results: list[TableResult] = []
+    for name, frame in frames.items():
+        with console.stage(f"pseudonymise {name}") as st:
+            path = Path(paths[name]) if paths and name in paths else Path(name)
+            result = _pseudonymise_table(name, path, frame, policy, key)
+            results.append(result)
+            st.done(_table_detail(result))
+
+    with console.stage("k-anonymity") as st:
+        for result in results:
+            _apply_k_anonymity(result, policy)
+        measured = [r for r in results if r.k_anonymity is not None]
+        st.done(f"{len(measured)} table(s) with quasi-identifiers")
+
+    with console.stage("residual scan of the output") as st:
+        for result in results:
+            result.residual = _residual(result)
+        n_findings = sum(_finding_count(f) for r in results for f in r.residual)
+        st.done("clean" if n_findings == 0 else f"{n_findings} direct identifier finding(s)")
+    return results
 
 
 # ---------------------------------------------------------------------------------------------
