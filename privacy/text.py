@@ -237,15 +237,16 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     add(s, e, E.CN_ADDRESS, 0.85)
     # --- names: after a context word, before a title (scan the 5 characters before each
     # title), at a sentence start before a verb
-    s, e, _ = _matches(rx["person_prefix"], text, "name")
-    add(s, e, E.PERSON, 0.85)
+    def add_names(s: np.ndarray, e: np.ndarray, t: np.ndarray, score: float) -> None:
+        if s.size:
+            add(s, e, E.PERSON, score, ~pd.Series(t, dtype=object).isin(P.NOT_NAMES).to_numpy())
+
+    add_names(*_matches(rx["person_prefix"], text, "name"), 0.85)
     ts, _, _ = _matches(rx["title"], text)
     if ts.size:
         win = _Windows(text, ts - 5, ts, suffix="\x01")
-        s, e, _ = _window_matches(rx["name_before_title"], win, "name")
-        add(s, e, E.PERSON, 0.85)
-    s, e, _ = _matches(rx["person_sentence"], text, "name")
-    add(s, e, E.PERSON, 0.7)
+        add_names(*_window_matches(rx["name_before_title"], win, "name"), 0.85)
+    add_names(*_matches(rx["person_sentence"], text, "name"), 0.7)
     return out
 
 

@@ -15,5 +15,5 @@ class CnBirthDateRecognizer(KequnPatternRecognizer):
     threshold and only 出生/生日 context lifts it."""
 
     ENTITY = E.BIRTH_DATE
-    PATTERNS = [Pattern("birth_date", P.BIRTH_DATE, 0.1)]
+    PATTERNS = [Pattern("birth_date", P.BIRTH_DATE, 0.2)]
     CONTEXT = P.BIRTH_DATE_CONTEXT

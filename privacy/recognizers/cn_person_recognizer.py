@@ -31,3 +31,7 @@ class CnPersonRecognizer(KequnPatternRecognizer):
         Pattern("cn_person_before_title", _suffix_pattern(), 0.85),
     ]
     CONTEXT = P.CONTEXT_PERSON
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        """True for name-shaped bank vocabulary (``高端`` in ``高端客户``)."""
+        return pattern_text in P.NOT_NAMES

@@ -130,8 +130,16 @@ SENTENCE_START = "\x00，。；：！？、,.;:!? \n（("
 #: Characters that end a name: a given name does not contain them (particles, common verbs).
 NAME_STOP_CHARS = ("来去到在于说称表反咨询办的了和与及等已要想需因对为是向给把被将从今昨本上下也都还"
                    "就并但而或电致打申请投诉提出现近前后当该此其再又通告知签确认核实变更开销户号卡账款"
-                   "存取转汇理预约联系所您我他她们这那哪个名姓先女经老额面表示由自已曾")
+                   "存取转汇理预约联系所您我他她们这那哪个名姓先女经老额面表示由自已曾代替帮陪")
 CONTEXT_PERSON = list(NAME_PREFIX_CONTEXT) + list(NAME_SUFFIX_CONTEXT)
+#: Words shaped like a name (surname character first) that are ordinary bank vocabulary.
+NOT_NAMES = frozenset({
+    "高端", "高净值", "高龄", "高频", "高额", "高风险", "金卡", "金葵花", "金融", "白金", "万元", "方面",
+    "于是", "张数", "周末", "周一", "周二", "周三", "周四", "周五", "周六", "周日", "余额", "钱款",
+    "黄金", "石油", "林业", "安全", "文件", "程序", "常规", "任何", "时间", "江湖", "江浙", "温馨",
+    "项目", "章程", "雷同", "毛利", "汤圆", "柳州", "秦岭", "郑重", "谢谢", "韩国", "孙子", "马上",
+    "杨浦", "武汉", "武昌", "成都", "宁波", "苏州", "福州", "贵宾", "贾某", "王某", "李某", "张某",
+})
 _PUNCT_AFTER_CONTEXT = r"(?:[:：]|是|为|系|叫)?[ ]?"
 
 
