@@ -270,7 +270,10 @@ def _ts_array(seconds: np.ndarray) -> pa.Array:
 
 
 def _str_array(values: np.ndarray) -> pa.Array:
+    """A NumPy string array as one Arrow string array (large inputs may convert in chunks)."""
     arr = pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     return arr if arr.type == pa.string() else arr.cast(pa.string())
 
 
