@@ -9,7 +9,8 @@ Usage::
     python bench/bench_features.py --customers 100000 --txns-per-customer 30 [--workdir DIR]
     python bench/bench_features.py --customers 100000 --engines   # compare engines on transactions
 
-Prints one JSON line with rows, seconds and peak RSS (MB) of the child process that builds.
+Prints one JSON line with rows, seconds and peak RSS (MB) of a fresh child process that builds
+(the zone is generated in another child, so the parent stays small).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -82,29 +86,33 @@ def make_zone(directory: Path, n_customers: int, txns_per_customer: int, seed: i
     drift = rng.normal(0, 0.03, (n, m)).cumsum(axis=1)
     aum = (base[:, None] * np.exp(drift)).ravel()
     split = rng.dirichlet([4, 2, 1, 1], n * m)
-    acc = pd.DataFrame({
-        "customer_no": np.repeat(cust_tok, m),
-        "month_end": np.tile(month_ends, n),
+    tok = pa.array(cust_tok, type=pa.string())
+    acc = pa.table({
+        "customer_no": pc.take(tok, pa.array(np.repeat(ids, m))),
+        "month_end": pa.array(np.tile(month_ends.astype("datetime64[D]"), n)),
         "deposit_balance": aum * split[:, 0],
         "wealth_balance": aum * split[:, 1],
         "fund_balance": aum * split[:, 2],
         "insurance_balance": aum * split[:, 3],
         "aum": aum,
     })
+    del drift, split
     t = n * txns_per_customer
     card_tok = _tokens("tk_", ids + 10_000_000)
     who = rng.integers(0, n, t)
     secs = rng.integers(0, days_total * 86400, t)
-    txns = pd.DataFrame({
-        "txn_id": np.arange(t).astype(str).astype(object),
-        "customer_no": cust_tok[who],
-        "card_no": card_tok[who],
-        "txn_time": START.astype("datetime64[s]") + secs.astype("timedelta64[s]"),
+    txn_id = pc.binary_join_element_wise("T", pc.cast(pa.array(np.arange(t)), pa.string()), "")
+    txns = pa.table({
+        "txn_id": txn_id,
+        "customer_no": pc.take(tok, pa.array(who)),
+        "card_no": pc.take(pa.array(card_tok, type=pa.string()), pa.array(who)),
+        "txn_time": pa.array(START.astype("datetime64[s]") + secs.astype("timedelta64[s]")),
         "amount": np.round(rng.lognormal(6, 1.5, t), 2),
-        "direction": rng.choice(np.array(["in", "out"]), t),
-        "channel": rng.choice(np.array(["mobile_app", "online", "counter", "atm", "pos"]), t),
-        "txn_type": rng.choice(np.array(["salary", "transfer", "consumption", "repayment", "investment",
-                                         "withdrawal", "interest"]), t),
+        "direction": pc.take(pa.array(["in", "out"]), pa.array(rng.integers(0, 2, t))),
+        "channel": pc.take(pa.array(["mobile_app", "online", "counter", "atm", "pos"]),
+                           pa.array(rng.integers(0, 5, t))),
+        "txn_type": pc.take(pa.array(["salary", "transfer", "consumption", "repayment", "investment",
+                                      "withdrawal", "interest"]), pa.array(rng.integers(0, 7, t))),
     })
     h = n * 2
     hw = rng.integers(0, n, h)
@@ -153,12 +161,25 @@ def make_zone(directory: Path, n_customers: int, txns_per_customer: int, seed: i
     outputs = []
     for name, frame in tables.items():
         path = directory / f"{name}.parquet"
-        frame.to_parquet(path, index=False)
+        if isinstance(frame, pa.Table):
+            pq.write_table(frame, path)
+        else:
+            frame.to_parquet(path, index=False)
         outputs.append({"table": name, "file": path.name, "sha256": sha256_file(path), "rows": len(frame)})
     manifest = {"manifest_id": uuid.uuid4().hex, "status": "passed", "policy_hash": "bench",
                 "key_fingerprint": "bench", "outputs": outputs}
     (directory / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
     return directory
+
+
+def _peak_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process (less sensitive than wall time to a busy machine)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 1)
 
 
 def run_build(zone: Path, out: Path) -> dict:
@@ -168,9 +189,78 @@ def run_build(zone: Path, out: Path) -> dict:
     start = time.perf_counter()
     result = build_features(clean_dir=zone, snapshot=SNAPSHOT, out=out)
     elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"rows": result["n_rows"], "features": result["n_features"], "seconds": round(elapsed, 1),
-            "peak_rss_mb": round(peak_mb)}
+            "cpu_seconds": _cpu_seconds(), "peak_rss_mb": _peak_mb()}
+
+
+def run_engine(zone: Path, engine: str) -> dict:
+    """The heaviest step alone (transactions → per-customer windowed counts, sums, channel counts,
+    recency) with one engine, reading the Parquet file; returns timing and peak RSS."""
+    tx_path, cust_path = zone / "transactions.parquet", zone / "customers.parquet"
+    start = time.perf_counter()
+    if engine == "pandas":
+        cust = pd.read_parquet(cust_path, columns=["customer_no"])["customer_no"]
+        tx = pd.read_parquet(tx_path, columns=["customer_no", "txn_time", "amount", "channel"])
+        code = pd.Index(cust).get_indexer(tx["customer_no"])
+        snap = np.datetime64(SNAPSHOT + dt.timedelta(days=1), "s")
+        age = (snap - tx["txn_time"].to_numpy("datetime64[s]")).astype("timedelta64[D]").astype(np.int64)
+        amount = tx["amount"].to_numpy(float)
+        n, keep = len(cust), (age >= 0) & (code >= 0)
+        for w in (30, 90, 180):
+            m = keep & (age < w)
+            np.bincount(code[m], minlength=n)
+            np.bincount(code[m], amount[m], minlength=n)
+        ch = pd.Categorical(tx["channel"]).codes
+        m = keep & (age < 180)
+        np.bincount(code[m] * 8 + ch[m], minlength=n * 8)
+        recency = np.full(n, np.iinfo(np.int64).max)
+        np.minimum.at(recency, code[keep], age[keep])
+    elif engine == "polars":
+        import polars as pl
+
+        snap = pl.datetime(SNAPSHOT.year, SNAPSHOT.month, SNAPSHOT.day) + pl.duration(days=1)
+        lazy = (pl.scan_parquet(tx_path).filter(pl.col("txn_time") < snap)
+                .with_columns(age=(snap - pl.col("txn_time")).dt.total_days()))
+        aggs = []
+        for w in (30, 90, 180):
+            aggs += [(pl.col("age") < w).sum().alias(f"c{w}"),
+                     pl.col("amount").filter(pl.col("age") < w).sum().alias(f"a{w}")]
+        for ch in ("mobile_app", "online", "counter", "atm", "pos"):
+            aggs.append(((pl.col("age") < 180) & (pl.col("channel") == ch)).sum().alias(ch))
+        aggs.append(pl.col("age").min().alias("recency"))
+        agg = lazy.group_by("customer_no").agg(aggs).collect()
+        pl.read_parquet(cust_path, columns=["customer_no"]).join(agg, on="customer_no", how="left").to_pandas()
+    elif engine == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        nxt = (SNAPSHOT + dt.timedelta(days=1)).isoformat()
+        parts = []
+        for w in (30, 90, 180):
+            parts += [f"count(*) FILTER (WHERE age < {w}) c{w}", f"sum(amount) FILTER (WHERE age < {w}) a{w}"]
+        for ch in ("mobile_app", "online", "counter", "atm", "pos"):
+            parts.append(f"count(*) FILTER (WHERE age < 180 AND channel = '{ch}') n_{ch}")
+        con.execute(f"""
+            WITH t AS (SELECT customer_no, date_diff('day', CAST(txn_time AS DATE), DATE '{nxt}') - 1 AS age,
+                              amount, channel
+                       FROM read_parquet('{tx_path}') WHERE txn_time < TIMESTAMP '{nxt}')
+            SELECT c.customer_no, {', '.join(parts)}, min(age) AS recency
+            FROM read_parquet('{cust_path}') c LEFT JOIN t USING (customer_no) GROUP BY c.customer_no
+        """).df()
+    else:
+        raise SystemExit(f"unknown engine {engine!r}")
+    return {"engine": engine, "seconds": round(time.perf_counter() - start, 2),
+            "cpu_seconds": _cpu_seconds(), "peak_rss_mb": _peak_mb()}
+
+
+def _child(args: list[str]) -> dict:
+    """Run this script in a fresh process (peak RSS of a forked child would include the parent's)."""
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(proc.returncode)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -178,25 +268,34 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--txns-per-customer", type=int, default=30)
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--engines", action="store_true",
+                        help="compare pandas, polars and DuckDB on the transactions aggregation")
+    parser.add_argument("--child", choices=["generate", "build", "pandas", "polars", "duckdb"],
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kequn-bench-"))
     zone = workdir / f"clean_{args.customers}"
     out = workdir / f"features_{args.customers}.parquet"
-    if args.child:
-        print(json.dumps(run_build(zone, out)))
-        return
-    if not (zone / MANIFEST_NAME).exists():
+    base = ["--customers", str(args.customers), "--txns-per-customer", str(args.txns_per_customer),
+            "--workdir", str(workdir)]
+    if args.child == "generate":
         t0 = time.perf_counter()
         make_zone(zone, args.customers, args.txns_per_customer)
-        print(f"generated {zone} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    # Build in a fresh child process so peak RSS measures the build alone, not the generator.
-    cmd = [sys.executable, __file__, "--customers", str(args.customers), "--workdir", str(workdir), "--child"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(proc.returncode)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(json.dumps({"generated_seconds": round(time.perf_counter() - t0, 1)}))
+        return
+    if args.child == "build":
+        print(json.dumps(run_build(zone, out)))
+        return
+    if args.child:
+        print(json.dumps(run_engine(zone, args.child)))
+        return
+    if not (zone / MANIFEST_NAME).exists():
+        print(f"generating {zone}: {_child([*base, '--child', 'generate'])}", file=sys.stderr)
+    if args.engines:
+        for engine in ("pandas", "polars", "duckdb"):
+            print(json.dumps(_child([*base, "--child", engine])))
+        return
+    result = _child([*base, "--child", "build"])
     result.update({"customers": args.customers, "transactions": args.customers * args.txns_per_customer})
     print(json.dumps(result))
 
