@@ -91,6 +91,7 @@ MARKER = ".kequn-synth"
 GENERATOR_VERSION = "1"
 #: customers per block of accounts_monthly/transactions (fixed so output does not depend on it)
 BLOCK = 100_000
+NOTE_BLOCK = 100_000
 
 SEGMENTS = ("young_digital", "salaried_family", "affluent_investor", "senior_saver", "dormant")
 SEG_SHARE = np.array([0.22, 0.28, 0.10, 0.20, 0.20])
@@ -499,6 +500,8 @@ def _note_text(rng: np.random.Generator, c: dict[str, np.ndarray], rows: dict[st
     """Fill the templates slot by slot (vectorised per template); return texts and PII spans."""
     cust, cat = rows["cust"], rows["cat"]
     m = cust.size
+    if m == 0:
+        return np.zeros(0, dtype="U1"), []
     male = c["male"][cust]
     pool_male = rng.random(m) < 0.5
     others = {k: _names(rng, pool_male if k != "spouse" else ~male)[0] for k in ("spouse", "agent", "staff")}
@@ -704,24 +707,35 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         keep = nr["secs"] // 86400 < c["close"][nr["cust"]]
         nr = {k: v[keep] for k, v in nr.items()}
         rng = stream("note_text")
-        note_text, pii = _note_text(rng, c, nr, np.where(has2 & (rng.random(n) < 0.5), cards2, cards1))
-        note_id = _num(np.arange(1, nr["cust"].size + 1), 10, "N")
-        t = pa.table({
-            "note_id": _str_array(note_id), "customer_no": _take(c["customer_no_pa"], nr["cust"]),
-            "note_time": _ts_array(nr["secs"]), "category": _str_array(nr["cat"]),
-            "staff_no": _str_array(_num(rng.integers(1, max(20, n // 150), nr["cust"].size), 5, "ST")),
-            "note": _str_array(note_text),
-        })
-        rows["service_notes"] = _write(target("service_notes"), t, fmt, encoding)
-
-        order = np.argsort(np.concatenate([i for i, _, _ in pii]), kind="stable")
-        t = pa.table({
-            "note_id": _str_array(np.concatenate([note_id[i] for i, _, _ in pii])[order]),
-            "entity_type": _str_array(np.concatenate([np.full(i.size, e) for i, e, _ in pii])[order]),
-            "value": _str_array(np.concatenate([v.astype(str) for _, _, v in pii])[order]),
-        })
-        rows["notes_pii"] = _write(target("notes_pii", truth=True), t, fmt, encoding)
-        del note_text, pii, note_id  # the free text is written; keep memory low
+        note_card = np.where(has2 & (rng.random(n) < 0.5), cards2, cards1)
+        n_notes = nr["cust"].size
+        staff_no = _num_array(rng.integers(1, max(20, n // 150), n_notes), 5, "ST")
+        w_notes = _Writer(target("service_notes"), fmt, encoding)
+        w_pii = _Writer(target("notes_pii", truth=True), fmt, encoding)
+        try:  # in blocks of notes: the slot arrays of a million notes would take gigabytes
+            for k, b0 in enumerate(range(0, max(n_notes, 1), NOTE_BLOCK)):
+                part = {key: v[b0:b0 + NOTE_BLOCK] for key, v in nr.items()}
+                note_text, pii = _note_text(stream(f"note_text{k}"), c, part, note_card)
+                note_id = _num(np.arange(b0 + 1, b0 + part["cust"].size + 1), 10, "N")
+                w_notes.write(pa.table({
+                    "note_id": _str_array(note_id), "customer_no": _take(c["customer_no_pa"], part["cust"]),
+                    "note_time": _ts_array(part["secs"]), "category": _str_array(part["cat"]),
+                    "staff_no": staff_no.slice(b0, part["cust"].size), "note": _str_array(note_text),
+                }))
+                order = np.argsort(np.concatenate([i for i, _, _ in pii] or [np.zeros(0, int)]), kind="stable")
+                w_pii.write(pa.table({
+                    "note_id": _str_array(np.concatenate([note_id[i] for i, _, _ in pii] or [note_id[:0]])[order]),
+                    "entity_type": _str_array(np.concatenate([np.full(i.size, e) for i, e, _ in pii]
+                                                             or [np.zeros(0, "U1")])[order]),
+                    "value": _str_array(np.concatenate([v.astype(str) for _, _, v in pii]
+                                                       or [np.zeros(0, "U1")])[order]),
+                }))
+                del note_text, pii, note_id
+        finally:
+            w_notes.close()
+            w_pii.close()
+        rows["service_notes"], rows["notes_pii"] = w_notes.rows, w_pii.rows
+        del note_card, staff_no
 
         # ---- propensity (fund take-up in the horizon)
         mix = c["mix"]

@@ -289,6 +289,18 @@ def test_parquet_matches_csv(tmp_path):
         read_table(csv["paths"]["customers"], as_text=True).id_number)
 
 
+def test_notes_written_in_blocks_keep_their_pii(tmp_path, monkeypatch):
+    import pipelines.synth as synth
+
+    monkeypatch.setattr(synth, "NOTE_BLOCK", 37)
+    summary = generate(n_customers=300, seed=4, out=tmp_path / "b")
+    notes = read_table(summary["paths"]["service_notes"], as_text=True)
+    pii = read_table(summary["paths"]["notes_pii"], as_text=True)
+    assert notes.note_id.is_unique and notes.note_id.is_monotonic_increasing
+    text = notes.set_index("note_id").note.reindex(pii.note_id)
+    assert all(v in t for v, t in zip(pii.value, text, strict=True))
+
+
 @pytest.mark.parametrize("n", [1, 2, 7])
 def test_tiny_banks(tmp_path, n):
     summary = generate(n_customers=n, seed=n, out=tmp_path / "t", fmt="parquet")
