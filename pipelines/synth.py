@@ -3,8 +3,10 @@
 :func:`generate` writes every raw table of :mod:`pipelines.schema` (customers,
 accounts_monthly, transactions, products, campaigns, service_notes) plus
 ``ground_truth/customers_truth`` and ``ground_truth/notes_pii``. The same seed gives the same
-bytes. Everything is vectorised with NumPy; the large tables (accounts_monthly, transactions)
-are built and written in fixed blocks of customers so memory stays bounded.
+bytes. Everything is vectorised with NumPy and Arrow; the large tables (accounts_monthly,
+transactions, service_notes) are built and written in fixed blocks so memory stays bounded.
+Word lists (surnames with pinyin, given-name characters, GB/T 2260 regions, roads, card BINs,
+mobile prefixes) are in :mod:`pipelines._synth_data`.
 
 Identifiers
 -----------
@@ -12,8 +14,8 @@ Identifiers
   given-name characters by gender.
 - ``id_number``: real GB/T 2260 district prefix, the birth date of ``birth_date``, a sequence
   whose last digit is odd for men and even for women, and the GB 11643 (ISO 7064 MOD 11-2)
-  check character (about 9 % end in ``X``). About 2 % of customers born before 1980 carry a
-  legacy 15-digit ID (``YYMMDD``, no check digit).
+  check character (about 9 % end in ``X``). About 2 % of customers (all born before 1980)
+  carry a legacy 15-digit ID (``YYMMDD``, no check digit).
 - ``mobile``: valid 13x/15x/17x/18x/19x numbers; about 15 % written messily (``+86``,
   ``0086``, spaces, dashes, full-width digits).
 - Bank cards (transactions ``card_no``): UnionPay BINs (622848, 621700, 6228xx, 625xxx ...),
