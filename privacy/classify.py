@@ -28,6 +28,8 @@ from privacy.recognizers import patterns as P
 #: Share of sampled values that must have an entity's shape (without / with a header hint).
 SHARE_NO_HINT = 0.8
 SHARE_WITH_HINT = 0.5
+#: Below this share of plausible values, an entity's (costlier) tests are skipped.
+GATE = 0.3
 #: Pseudonymised tokens written by ``privacy.tokens`` (``tk_`` + 16 hex characters).
 TOKEN_RE = r"tk_[0-9a-f]{16}"
 
@@ -140,53 +142,59 @@ def _shares(uniq: pd.Series, counts: np.ndarray, total: int) -> dict[str, tuple[
         s = uniq if s is None else s
         return s.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
 
-    out: dict[str, tuple[float, float]] = {}
-    ids = pd.Series(P.id_body(arr), dtype="string")
-    id_shape = fm(r"\d{17}[0-9X]|\d{15}", ids)
-    id_struct = P.resident_id_structure_valid(ids.to_numpy(dtype=object)) & id_shape
-    id_valid = P.resident_id_valid(ids.to_numpy(dtype=object)) & id_shape
-    out[E.CN_RESIDENT_ID] = (share(id_struct), share(id_valid))
-
-    digits = pd.Series(P.digits_only(arr), dtype="string")
-    sep_ok = fm(r"[0-9 \-]+")
-    card_shape = sep_ok & fm(P.CARD_FIRST + r"\d{15,18}", digits)
-    out[E.BANK_CARD] = (share(card_shape), share(card_shape & P.bank_card_valid(digits.to_numpy(dtype=object))))
-
-    mob = P.mobile_canonical(arr)
-    mob_shape = fm(r"(?:\+|00)?[0-9 \-()]+") & P.mobile_valid(mob)
-    out[E.CN_MOBILE] = (share(mob_shape), share(mob_shape))
-
-    land = fm(r"(?:\(0\d{2,3}\)|0\d{2,3})[ \-]?[2-9]\d{6,7}(?:-\d{1,4})?")
-    land &= P.landline_valid(P.landline_canonical(arr))
-    out[E.CN_LANDLINE] = (share(land), share(land))
-
-    email = P.email_valid(arr)
-    out[E.EMAIL_ADDRESS] = (share(email), share(email))
-
-    passport = fm(r"[EG]\d{8}|E[A-HJ-NP-Z]\d{7}|[PSD]\d{7}", uniq.str.upper())
-    out[E.CN_PASSPORT] = (share(passport), share(passport))
-    permit = fm(r"[CW]\d{8}|C[A-HJ-NP-Z]\d{7}", uniq.str.upper())
-    out[E.HK_MACAU_PERMIT] = (share(permit), share(permit))
-
-    cust = fm(r"KH\d{8,12}", uniq.str.upper())
-    code = fm(r"[A-Za-z]{0,4}\d{6,20}")  # generic customer-number shape (needs a header hint)
-    out[E.CUSTOMER_NO] = (share(cust), share(cust))
-    out["_CODE"] = (share(code), share(code))
-
-    compact = uniq.str.replace(r"\s+", "", regex=True)
-    name_re = f"{P.surname_regex()}[{P.HAN}·]{{1,3}}"
-    name = fm(name_re, compact) & compact.str.len().between(2, 5).fillna(False).to_numpy(dtype=bool)
-    out[E.PERSON] = (share(name), share(name))
-
-    addr = uniq.str.contains(P.ADDRESS, regex=True).fillna(False).to_numpy(dtype=bool)
-    loose = (uniq.str.contains(r"[省市]", regex=True) & uniq.str.contains(r"[区县路街道号]", regex=True)
-             ).fillna(False).to_numpy(dtype=bool)
-    out[E.CN_ADDRESS] = (share(addr | loose), share(addr))
-
-    dates = pd.to_datetime(uniq.str.slice(0, 10).str.replace(r"[/.年月]", "-", regex=True)
-                           .str.replace("日", "", regex=False), format="%Y-%m-%d", errors="coerce")
-    is_date = dates.notna().to_numpy() & fm(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(?:[ T].*)?")
-    out["_DATE"] = (share(is_date), share(is_date))
+    out: dict[str, tuple[float, float]] = dict.fromkeys(
+        (E.CN_RESIDENT_ID, E.BANK_CARD, E.CN_MOBILE, E.CN_LANDLINE, E.EMAIL_ADDRESS, E.CN_PASSPORT,
+         E.HK_MACAU_PERMIT, E.CUSTOMER_NO, "_CODE", E.PERSON, E.CN_ADDRESS, "_DATE"), (0.0, 0.0))
+    # cheap gates first: the expensive tests run only where some values could pass them
+    numeric_like = share(fm(r"[0-9 ()+\-]+[0-9Xx]?"))
+    if numeric_like >= GATE:
+        ids = pd.Series(P.id_body(arr), dtype="string")
+        id_shape = fm(r"[0-9]{17}[0-9X]|[0-9]{15}", ids)
+        if share(id_shape) >= GATE:
+            id_struct = P.resident_id_structure_valid(ids.to_numpy(dtype=object)) & id_shape
+            id_valid = P.resident_id_valid(ids.to_numpy(dtype=object)) & id_shape
+            out[E.CN_RESIDENT_ID] = (share(id_struct), share(id_valid))
+        digits = pd.Series(P.digits_only(arr), dtype="string")
+        card_shape = fm(r"[0-9 \-]+") & fm(P.CARD_FIRST + r"[0-9]{15,18}", digits)
+        if share(card_shape) >= GATE:
+            card_valid = card_shape & P.bank_card_valid(digits.to_numpy(dtype=object))
+            out[E.BANK_CARD] = (share(card_shape), share(card_valid))
+        mob_shape = fm(r"[0-9 \-()+]+") & P.mobile_valid(P.mobile_canonical(arr))
+        out[E.CN_MOBILE] = (share(mob_shape), share(mob_shape))
+        land = fm(r"(?:\(0[0-9]{2,3}\)|0[0-9]{2,3})[ \-]?[2-9][0-9]{6,7}(?:-[0-9]{1,4})?")
+        if land.any():
+            land &= P.landline_valid(P.landline_canonical(arr))
+            out[E.CN_LANDLINE] = (share(land), share(land))
+    if share(uniq.str.contains("@", regex=False).fillna(False).to_numpy(dtype=bool)) >= GATE:
+        email = P.email_valid(arr)
+        out[E.EMAIL_ADDRESS] = (share(email), share(email))
+    code = fm(r"[A-Za-z]{0,4}[0-9]{6,20}")  # generic code shape (customer numbers need a hint)
+    if share(code) >= GATE:
+        upper = uniq.str.upper()
+        passport = fm(r"[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7}|[PSD][0-9]{7}", upper)
+        out[E.CN_PASSPORT] = (share(passport), share(passport))
+        permit = fm(r"[CW][0-9]{8}|C[A-HJ-NP-Z][0-9]{7}", upper)
+        out[E.HK_MACAU_PERMIT] = (share(permit), share(permit))
+        cust = fm(r"KH[0-9]{8,12}", upper)
+        out[E.CUSTOMER_NO] = (share(cust), share(cust))
+        out["_CODE"] = (share(code), share(code))
+    han = share(uniq.str.contains(f"[{P.HAN}]", regex=True).fillna(False).to_numpy(dtype=bool))
+    if han >= GATE:
+        compact = uniq.str.replace(r"\s+", "", regex=True)
+        short = compact.str.len().between(2, 5).fillna(False).to_numpy(dtype=bool)
+        if share(short) >= GATE:
+            name = fm(f"{P.surname_regex()}[{P.HAN}·]{{1,3}}", compact) & short
+            out[E.PERSON] = (share(name), share(name))
+        if share(uniq.str.contains("号", regex=False).fillna(False).to_numpy(dtype=bool)) >= GATE:
+            addr = uniq.str.contains(P.ADDRESS, regex=True).fillna(False).to_numpy(dtype=bool)
+            loose = (uniq.str.contains(r"[省市]", regex=True) & uniq.str.contains(r"[区县路街道号]", regex=True)
+                     ).fillna(False).to_numpy(dtype=bool)
+            out[E.CN_ADDRESS] = (share(addr | loose), share(addr))
+    date_shape = fm(r"[0-9]{4}[-/.年][0-9]{1,2}[-/.月][0-9]{1,2}日?(?:[ T].*)?")
+    if share(date_shape) >= GATE:
+        dates = _parse_dates(uniq)
+        is_date = dates.notna().to_numpy() & date_shape
+        out["_DATE"] = (share(is_date), share(is_date))
 
     out[E.GENDER] = (share(uniq.str.lower().isin(GENDER_VALUES).to_numpy(dtype=bool)),) * 2
     out[E.OCCUPATION] = (share(uniq.isin(OCCUPATION_VALUES).to_numpy(dtype=bool)),) * 2
@@ -205,10 +213,16 @@ def _shares(uniq: pd.Series, counts: np.ndarray, total: int) -> dict[str, tuple[
     return out
 
 
+def _parse_dates(uniq: pd.Series) -> pd.Series:
+    """``YYYY-MM-DD`` (or ``/``, ``.``, ``年月日``; a time after it is ignored) → Timestamp or NaT."""
+    ymd = uniq.str.extract(r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})")
+    text = ymd[0] + "-" + ymd[1].str.zfill(2) + "-" + ymd[2].str.zfill(2)
+    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+
+
 def _birth_date_share(uniq: pd.Series, counts: np.ndarray, total: int) -> tuple[float, float]:
     """(share of dates that could be a birth date, spread of their years)."""
-    dates = pd.to_datetime(uniq.str.slice(0, 10).str.replace(r"[/.年月]", "-", regex=True)
-                           .str.replace("日", "", regex=False), format="%Y-%m-%d", errors="coerce")
+    dates = _parse_dates(uniq)
     today = pd.Timestamp(dt.date.today())
     adult = (dates >= pd.Timestamp("1900-01-01")) & (dates <= today - pd.DateOffset(years=16))
     w = counts / max(total, 1)
@@ -334,7 +348,9 @@ def _decide(column: str, uniq: pd.Series, counts: np.ndarray, n: int, dtype: str
     # free text: long, mostly distinct strings
     lengths = uniq.str.len().to_numpy(dtype=float)
     mean_len = float((lengths * counts).sum() / max(counts.sum(), 1))
-    if mean_len >= 12 and distinct_ratio >= 0.3 and sh["_NUMBER"][0] < 0.5:
+    wordy = uniq.str.contains(f"[{P.HAN}]|[A-Za-z]+ [A-Za-z]+", regex=True).fillna(False).to_numpy(dtype=bool)
+    wordy_share = float((counts * wordy).sum() / max(counts.sum(), 1))
+    if mean_len >= 12 and distinct_ratio >= 0.3 and sh["_NUMBER"][0] < 0.5 and wordy_share >= 0.5:
         return (E.FREE_TEXT, 0.85, f"free text: mean length {mean_len:.0f} characters, "
                 f"{_pct(distinct_ratio)} distinct {of_n}; scanned span by span", 0.0)
 

@@ -80,7 +80,7 @@ def _valid_counts(values: pd.Series) -> dict[str, int]:
         E.CN_RESIDENT_ID: P.resident_id_valid(P.id_body(uniq)),
         E.BANK_CARD: (pd.Series(uniq, dtype="string").str.fullmatch(r"[0-9 \-]+").fillna(False)
                       .to_numpy(dtype=bool) & P.bank_card_valid(P.digits_only(uniq))),
-        E.CN_MOBILE: (pd.Series(uniq, dtype="string").str.fullmatch(r"(?:\+|00)?[0-9 \-()]+")
+        E.CN_MOBILE: (pd.Series(uniq, dtype="string").str.fullmatch(r"[0-9 \-()+]+")
                       .fillna(False).to_numpy(dtype=bool) & P.mobile_valid(P.mobile_canonical(uniq))),
         E.EMAIL_ADDRESS: P.email_valid(uniq),
         E.CUSTOMER_NO: pd.Series(uniq, dtype="string").str.fullmatch(r"KH\d{8,12}").fillna(False)

@@ -330,6 +330,7 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.
 
 def _resolve_overlaps(spans: pd.DataFrame) -> pd.DataFrame:
     """Keep the best span wherever spans overlap (higher score, then longer, then earlier)."""
+    spans = spans.sort_values("score", ascending=False, kind="mergesort")
     spans = spans.drop_duplicates(["row", "start", "end", "entity"])
     spans = spans.sort_values(["row", "start", "end"], kind="mergesort").reset_index(drop=True)
     row = spans["row"].to_numpy()

@@ -130,7 +130,7 @@ SENTENCE_START = "\x00，。；：！？、,.;:!? \n（("
 #: Characters that end a name: a given name does not contain them (particles, common verbs).
 NAME_STOP_CHARS = ("来去到在于说称表反咨询办的了和与及等已要想需因对为是向给把被将从今昨本上下也都还"
                    "就并但而或电致打申请投诉提出现近前后当该此其再又通告知签确认核实变更开销户号卡账款"
-                   "存取转汇理预约联系所您我他她们这那哪个名姓先女经老额面表示由自已曾代替帮陪")
+                   "存取转汇理预约联系所您我他她们这那哪个名姓先女经老额面表示由自已曾代替帮陪接听")
 CONTEXT_PERSON = list(NAME_PREFIX_CONTEXT) + list(NAME_SUFFIX_CONTEXT)
 #: Words shaped like a name (surname character first) that are ordinary bank vocabulary.
 NOT_NAMES = frozenset({

@@ -1,0 +1,163 @@
+"""Column classification: values decide, headers help; business and categorical columns are not PII."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from privacy import entities as E
+from privacy.checksums import gb11643_check_digit, luhn_check_digit
+from privacy.classify import ColumnFinding, classify_columns, header_hints
+
+N = 120
+
+
+def _ids(rng: np.random.Generator, n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        body = (f"{rng.choice(['110105', '440305', '310104', '510107'])}"
+                f"{rng.integers(1950, 2000)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
+                f"{rng.integers(0, 1000):03d}")
+        out.append(body + gb11643_check_digit(body))
+    return out
+
+
+def _cards(rng: np.random.Generator, n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        body = "622848" + "".join(str(d) for d in rng.integers(0, 10, 12))
+        out.append(body + luhn_check_digit(body))
+    return out
+
+
+@pytest.fixture(scope="module")
+def messy() -> pd.DataFrame:
+    """A bank extract with Chinese/pinyin headers and messy formats, all as text."""
+    rng = np.random.default_rng(3)
+    ids = _ids(rng, N)
+    ids[::10] = [i[:-1] + ("0" if i[-1] != "0" else "1") for i in ids[::10]]  # 10% typos
+    ids[1::15] = [i[:-1] + "x" if i.endswith("X") else i for i in ids[1::15]]
+    mobiles = [f"{p}{rng.integers(0, 10**8):08d}" for p in rng.choice(["138", "159", "186"], N)]
+    styles = ["{}", "+86 {}", "0086-{}", "１３９{}"]
+    mob = []
+    for i, m in enumerate(mobiles):
+        s = styles[i % 4]
+        mob.append(s.format(m[3:]) if s.startswith("１") else s.format(m))
+    surnames = ["王", "李", "张", "欧阳", "司马", "陈"]
+    given = ["伟", "娜", "小明", "建国", "婷婷", "磊"]
+    return pd.DataFrame({
+        "客户号": [f"KH{i:010d}" for i in range(N)],
+        "XM": [f"{surnames[i % 6]}{given[(i * 7) % 6]}" for i in range(N)],
+        "性别": rng.choice(["男", "女"], N),
+        "ZJHM": ids,
+        "SJHM": mob,
+        "卡号": [c if i % 3 else f"{c[:4]} {c[4:8]} {c[8:12]} {c[12:16]} {c[16:]}"
+                for i, c in enumerate(_cards(rng, N))],
+        "邮箱": [f"user{i}@163.com" for i in range(N)],
+        "CSRQ": [f"{rng.integers(1950, 2000)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}" for _ in range(N)],
+        "开户日期": [f"{rng.integers(2015, 2024)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}" for _ in range(N)],
+        "txn_time": [f"2024-0{rng.integers(1, 10)}-1{rng.integers(0, 10)} 10:{rng.integers(10, 60)}:00" for _ in range(N)],
+        "地址": [f"广东省深圳市南山区科技路{i + 1}号" for i in range(N)],
+        "余额": [f"{x:.2f}" for x in rng.random(N) * 1e5],
+        "aum": [str(int(x)) for x in rng.integers(13_000_000_000, 13_999_999_999, N)],
+        "交易笔数": rng.integers(0, 40, N).astype(str),
+        "年龄": rng.integers(18, 90, N).astype(str),
+        "channel": rng.choice(["mobile_app", "atm", "counter"], N),
+        "职业": rng.choice(["教师", "退休", "个体经营", "公务员"], N),
+        "学历": rng.choice(["本科", "硕士", "大专"], N),
+        "城市": rng.choice(["深圳市", "广州市", "北京市"], N),
+        "备注": [f"客户来电咨询理财产品第{i}期收益情况，已解答并登记回访" for i in range(N)],
+        "token": [f"tk_{rng.integers(0, 2**62):016x}" for _ in range(N)],
+    })
+
+
+@pytest.fixture(scope="module")
+def findings(messy) -> dict[str, ColumnFinding]:
+    return {f.column: f for f in classify_columns(messy, "customers", sample_size=500)}
+
+
+@pytest.mark.parametrize(("column", "entity", "kind"), [
+    ("客户号", E.CUSTOMER_NO, "identifier"),
+    ("XM", E.PERSON, "identifier"),
+    ("ZJHM", E.CN_RESIDENT_ID, "identifier"),
+    ("SJHM", E.CN_MOBILE, "identifier"),
+    ("卡号", E.BANK_CARD, "identifier"),
+    ("邮箱", E.EMAIL_ADDRESS, "identifier"),
+    ("CSRQ", E.BIRTH_DATE, "identifier"),
+    ("地址", E.CN_ADDRESS, "identifier"),
+    ("性别", E.GENDER, "quasi_identifier"),
+    ("年龄", E.AGE, "quasi_identifier"),
+    ("职业", E.OCCUPATION, "quasi_identifier"),
+    ("学历", E.EDUCATION, "quasi_identifier"),
+    ("城市", E.CITY, "quasi_identifier"),
+    ("备注", E.FREE_TEXT, "text"),
+    ("开户日期", E.NONE, "other"),
+    ("txn_time", E.NONE, "other"),
+    ("余额", E.NONE, "other"),
+    ("aum", E.NONE, "other"),
+    ("交易笔数", E.NONE, "other"),
+    ("channel", E.NONE, "other"),
+    ("token", E.NONE, "other"),
+])
+def test_messy_table_with_chinese_headers(findings, column, entity, kind):
+    f = findings[column]
+    assert (f.entity, f.kind) == (entity, kind), f.evidence
+    assert 0.0 <= f.confidence <= 1.0
+
+
+def test_ids_with_typos_are_still_ids_with_valid_share(findings):
+    f = findings["ZJHM"]
+    assert 0.85 <= f.valid_share < 0.95
+    assert "valid GB 11643 IDs" in f.evidence and "header hint" in f.evidence
+
+
+def test_evidence_never_holds_a_value(messy, findings):
+    for col, f in findings.items():
+        for value in messy[col].head(20):
+            if len(str(value)) >= 5:  # short values (counts, ages) are numbers evidence may hold
+                assert str(value) not in f.evidence
+
+
+def test_header_alone_never_decides():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "身份证号": [f"{x:.2f}" for x in rng.random(50) * 1000],   # amounts under an ID header
+        "姓名": rng.choice(["男", "女"], 50),                      # gender under a name header
+        "c7": _ids(rng, 50),                                      # IDs without any header hint
+        "col_x": _cards(rng, 50),
+    })
+    got = {f.column: f.entity for f in classify_columns(frame, "t")}
+    assert got == {"身份证号": E.NONE, "姓名": E.GENDER, "c7": E.CN_RESIDENT_ID, "col_x": E.BANK_CARD}
+
+
+def test_birth_dates_without_header_by_range_but_recent_dates_are_not():
+    rng = np.random.default_rng(1)
+    old = [f"{y}-{m:02d}-{d:02d}" for y, m, d in zip(rng.integers(1940, 2000, 80), rng.integers(1, 13, 80),
+                                                        rng.integers(1, 29, 80), strict=True)]
+    recent = [f"2024-{m:02d}-{d:02d}" for m, d in zip(rng.integers(1, 13, 80), rng.integers(1, 29, 80), strict=True)]
+    got = {f.column: f.entity for f in classify_columns(pd.DataFrame({"d1": old, "d2": recent}), "t")}
+    assert got == {"d1": E.BIRTH_DATE, "d2": E.NONE}
+
+
+def test_numeric_dtypes_and_missing_values():
+    frame = pd.DataFrame({"deposit_balance": np.linspace(0, 1e6, 40), "n": np.arange(40),
+                          "empty": [None] * 40, "mobile": [13812345678 + i for i in range(40)]})
+    got = {f.column: f.entity for f in classify_columns(frame, "t")}
+    assert got == {"deposit_balance": E.NONE, "n": E.NONE, "empty": E.NONE, "mobile": E.CN_MOBILE}
+
+
+def test_to_dict_and_sampling_is_deterministic(messy):
+    a = [f.to_dict() for f in classify_columns(messy, "t", sample_size=50, seed=7)]
+    b = [f.to_dict() for f in classify_columns(messy, "t", sample_size=50, seed=7)]
+    assert a == b
+    assert set(a[0]) == {"column", "entity", "confidence", "evidence", "valid_share", "kind", "dtype"}
+
+
+@pytest.mark.parametrize(("header", "hint"), [
+    ("ZJHM", E.CN_RESIDENT_ID), ("证件号码", E.CN_RESIDENT_ID), ("SJHM", E.CN_MOBILE),
+    ("KHH", E.CUSTOMER_NO), ("XM", E.PERSON), ("CSRQ", E.BIRTH_DATE), ("DZ", E.CN_ADDRESS),
+    ("YX", E.EMAIL_ADDRESS), ("card_no", E.BANK_CARD), ("customer_no", E.CUSTOMER_NO),
+])
+def test_header_hints(header, hint):
+    assert hint in header_hints(header)

@@ -1,0 +1,124 @@
+"""Free-text spans: offsets in the original text, names in and out of columns, decoys, redaction."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from privacy import entities as E
+from privacy.checksums import gb11643_check_digit, luhn_check_digit
+from privacy.text import SPAN_COLUMNS, find_spans, redact_texts
+
+ID18 = "44030519850612331" + gb11643_check_digit("44030519850612331")
+CARD19 = "622848012345678901" + luhn_check_digit("622848012345678901")
+FW_MOBILE = "１３８１２３４５６７８"
+
+
+def _found(texts: pd.Series, spans: pd.DataFrame) -> list[tuple[int, str, str]]:
+    return [(r, texts.iloc[r][s:e], ent) for r, s, e, ent
+            in zip(spans["row"], spans["start"], spans["end"], spans["entity"], strict=True)]
+
+
+def test_spans_in_messy_note_with_original_offsets():
+    note = (f"客户刘洋来电，手机{FW_MOBILE}，身份证{ID18}，卡号{CARD19[:4]} {CARD19[4:8]} "
+            f"{CARD19[8:12]} {CARD19[12:16]} {CARD19[16:]}，邮箱liu.yang@163.com。")
+    texts = pd.Series([note])
+    spans = find_spans(texts)
+    assert list(spans.columns) == SPAN_COLUMNS
+    found = {ent: txt for _, txt, ent in _found(texts, spans)}
+    assert found == {
+        E.PERSON: "刘洋", E.CN_MOBILE: FW_MOBILE, E.CN_RESIDENT_ID: ID18,
+        E.BANK_CARD: f"{CARD19[:4]} {CARD19[4:8]} {CARD19[8:12]} {CARD19[12:16]} {CARD19[16:]}",
+        E.EMAIL_ADDRESS: "liu.yang@163.com",
+    }
+    assert spans["score"].between(0.5, 1.0).all()
+
+
+def test_decoys_are_not_flagged():
+    texts = pd.Series([
+        "客户投诉转账失败，流水号20240315000123456789，金额人民币50,000.00元，工单号GD0012345678，"
+        "要求2024年3月20日前回复。",
+        "咨询稳健理财（产品代码PR2024A0042），预期年化收益率3.25%，共3笔，计划存入12.5万元 <b>&</b>。",
+        "订单12345678901234567，批次2024031512345678，编号E12345678。",
+    ])
+    assert find_spans(texts).empty
+
+
+def test_names_of_people_in_no_column_and_compound_surnames():
+    texts = pd.Series([
+        "来电人自称王芳的配偶欧阳建国，咨询账户余额。",
+        "张敏由代理人上官婉代为办理定期存款。",
+        "回访：客户经理司徒浩联系客户，赵静表示近期有资金到账。",
+        "回访陈晨，客户不在，其配偶林雪接听。",
+    ])
+    got = {(r, txt) for r, txt, ent in _found(texts, find_spans(texts)) if ent == E.PERSON}
+    assert got == {(0, "王芳"), (0, "欧阳建国"), (1, "张敏"), (1, "上官婉"), (2, "司徒浩"),
+                   (2, "赵静"), (3, "陈晨"), (3, "林雪")}
+
+
+def test_known_names_are_the_strongest_evidence():
+    texts = pd.Series(["黄磊咨询大额存单利率。", "没有名字", None, "周杰周杰"])
+    names = pd.Series(["黄磊", "黄磊", "李四", "周杰"])
+    spans = find_spans(texts, known_names=names)
+    assert _found(texts, spans) == [(0, "黄磊", E.PERSON), (3, "周杰", E.PERSON), (3, "周杰", E.PERSON)]
+    assert (spans["score"] == 1.0).all()
+
+
+def test_name_the_context_alone_misses_is_found_from_the_column():
+    texts = pd.Series(["今天黄磊到网点"])
+    assert find_spans(texts).empty
+    spans = find_spans(texts, known_names=pd.Series(["黄磊"]))
+    assert _found(texts, spans) == [(0, "黄磊", E.PERSON)]
+
+
+def test_rows_are_positions_and_spans_do_not_overlap():
+    texts = pd.Series(["无", f"卡号{CARD19}，手机13812345678", "客户王伟先生"], index=[10, 5, 7])
+    spans = find_spans(texts, known_names=pd.Series(["x", "y", "王伟"], index=[1, 2, 3]))
+    assert set(spans["row"]) == {1, 2}
+    for _, g in spans.groupby("row"):
+        g = g.sort_values("start")
+        assert (g["start"].to_numpy()[1:] >= g["end"].to_numpy()[:-1]).all()
+
+
+def test_empty_and_missing():
+    assert find_spans(pd.Series([], dtype="string")).empty
+    assert find_spans(pd.Series([None, pd.NA, ""], dtype="object")).empty
+
+
+def test_misaligned_known_names_is_an_input_error():
+    from pipelines.errors import InputError
+
+    with pytest.raises(InputError, match="known_names has 1 rows, texts has 2"):
+        find_spans(pd.Series(["a", "b"]), known_names=pd.Series(["x"]))
+
+
+def test_redact_with_placeholders_keeps_the_rest():
+    texts = pd.Series([f"客户刘洋来电，手机{FW_MOBILE}，2024-03-15转账5000元。", None, "无敏感信息"],
+                      index=["a", "b", "c"])
+    out = redact_texts(texts, find_spans(texts))
+    assert out.tolist()[0] == "客户<姓名>来电，手机<手机号>，2024-03-15转账5000元。"
+    assert out.isna().tolist() == [False, True, False]
+    assert out.iloc[2] == "无敏感信息" and list(out.index) == ["a", "b", "c"]
+
+
+def test_redact_with_a_replace_function():
+    texts = pd.Series([f"身份证{ID18}，邮箱a.b@163.com"])
+    seen = []
+
+    def replace(entity: str, value: str) -> str:
+        seen.append((entity, value))
+        return f"tk_{entity.lower()[:4]}"
+
+    out = redact_texts(texts, find_spans(texts), replace=replace)
+    assert out.iloc[0] == "身份证tk_cn_r，邮箱tk_emai"
+    assert seen == [(E.CN_RESIDENT_ID, ID18), (E.EMAIL_ADDRESS, "a.b@163.com")]
+
+
+def test_redacted_text_has_no_spans_left():
+    texts = pd.Series([f"客户刘洋（{FW_MOBILE}）新地址广东省深圳市南山区科技路88号3栋1202室，卡号{CARD19}。"])
+    spans = find_spans(texts)
+    assert set(spans["entity"]) == {E.PERSON, E.CN_MOBILE, E.CN_ADDRESS, E.BANK_CARD}
+    redacted = redact_texts(texts, spans)
+    assert find_spans(redacted).empty
+    tokens = redact_texts(texts, spans, replace=lambda e, v: "tk_3f9a0c1b2d4e5f60")
+    assert find_spans(tokens).empty
