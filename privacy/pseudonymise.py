@@ -423,6 +423,10 @@ def _residual(result: TableResult) -> list[dict[str, Any]]:
         if entity in ("TOKEN", E.FREE_TEXT) or not (pd.api.types.is_string_dtype(values) or values.dtype == object):
             continue
         distinct = pd.Series(values.dropna().unique(), dtype="string")
+        # Only text that mixes Han characters with digits or an "@" can hide an identifier in a
+        # sentence; codes (T0001..., BR001) and categories are left to residual_findings.
+        distinct = distinct[distinct.str.contains(r"[\u4e00-\u9fff]", regex=True).fillna(False)
+                            & distinct.str.contains(r"[0-9０-９]{5}|[@＠]", regex=True).fillna(False)]
         if distinct.empty:
             continue
         spans = find_spans(distinct)
