@@ -350,7 +350,8 @@ def _decide(column: str, uniq: pd.Series, counts: np.ndarray, n: int, dtype: str
     mean_len = float((lengths * counts).sum() / max(counts.sum(), 1))
     wordy = uniq.str.contains(f"[{P.HAN}]|[A-Za-z]+ [A-Za-z]+", regex=True).fillna(False).to_numpy(dtype=bool)
     wordy_share = float((counts * wordy).sum() / max(counts.sum(), 1))
-    if mean_len >= 12 and distinct_ratio >= 0.3 and sh["_NUMBER"][0] < 0.5 and wordy_share >= 0.5:
+    long_enough = mean_len >= 20 or (mean_len >= 12 and distinct_ratio >= 0.3)
+    if long_enough and sh["_NUMBER"][0] < 0.5 and wordy_share >= 0.5:
         return (E.FREE_TEXT, 0.85, f"free text: mean length {mean_len:.0f} characters, "
                 f"{_pct(distinct_ratio)} distinct {of_n}; scanned span by span", 0.0)
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from privacy import entities as E
-from privacy.classify import ColumnFinding, classify_columns
-from privacy.normalise import normalise_series
-from privacy.recognizers import patterns as P
+from privacy.classify import TOKEN_RE, ColumnFinding, classify_columns
 from privacy.text import find_spans, span_counts
 
 
@@ -68,42 +65,13 @@ def scan_tables(tables: dict[str, Path], *, encoding: str | None = None) -> dict
     return {"tables": out}
 
 
-def _valid_counts(values: pd.Series) -> dict[str, int]:
-    """Number of cells of ``values`` that are, whole, a valid direct identifier (per entity)."""
-    norm = normalise_series(values).dropna()
-    if norm.empty:
-        return {}
-    vc = norm.value_counts(sort=False)
-    uniq = vc.index.astype(str).to_numpy(dtype=object)
-    counts = vc.to_numpy()
-    tests = {
-        E.CN_RESIDENT_ID: P.resident_id_valid(P.id_body(uniq)),
-        E.BANK_CARD: (pd.Series(uniq, dtype="string").str.fullmatch(r"[0-9 \-]+").fillna(False)
-                      .to_numpy(dtype=bool) & P.bank_card_valid(P.digits_only(uniq))),
-        E.CN_MOBILE: (pd.Series(uniq, dtype="string").str.fullmatch(r"[0-9 \-()+]+")
-                      .fillna(False).to_numpy(dtype=bool) & P.mobile_valid(P.mobile_canonical(uniq))),
-        E.EMAIL_ADDRESS: P.email_valid(uniq),
-        E.CUSTOMER_NO: pd.Series(uniq, dtype="string").str.fullmatch(r"KH\d{8,12}").fillna(False)
-        .to_numpy(dtype=bool),
-    }
-    taken = np.zeros(len(uniq), dtype=bool)
-    out: dict[str, int] = {}
-    for entity, mask in tests.items():
-        mask = mask & ~taken
-        taken |= mask
-        n = int(counts[mask].sum())
-        if n:
-            out[entity] = n
-    return out
-
-
 def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
     """Direct identifiers still present in a (pseudonymised) table; counts only, no values.
 
-    Three checks with the same detectors as the scan: a column classified as a direct
-    identifier; cells of any other text column that are, whole, a valid ID, card, mobile,
-    e-mail or customer number (stragglers); and PII spans in free-text columns. Tokens
-    (``tk_`` + hex) are never identifiers.
+    Two checks with the same detectors as the scan: a column classified as a direct
+    identifier (every non-missing value counts), and PII spans in every other text column
+    (free text, and stragglers left in token or category columns). Tokens (``tk_`` + hex)
+    are never identifiers.
 
     Returns
     -------
@@ -114,20 +82,26 @@ def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for f in classify_columns(frame, table):
         col = frame[f.column]
-        if f.entity == E.FREE_TEXT:
-            for entity, n in span_counts(find_spans(col)).items():
-                if entity in E.DIRECT_IDENTIFIERS:
-                    out.append({"table": table, "column": f.column, "entity": entity, "count": n,
-                                "level": "span", "evidence": f"{n} {entity} span(s) in free text"})
-            continue
         if f.entity in E.DIRECT_IDENTIFIERS:
             n = int(col.notna().sum())
             out.append({"table": table, "column": f.column, "entity": f.entity, "count": n,
                         "level": "column", "evidence": f.evidence})
             continue
-        if pd.api.types.is_float_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        if not _is_text(col):
             continue
-        for entity, n in _valid_counts(col).items():
-            out.append({"table": table, "column": f.column, "entity": entity, "count": n,
-                        "level": "cells", "evidence": f"{n} cell(s) hold a valid {entity}"})
+        # every other text column is scanned span by span: free text, and stragglers (a raw
+        # value left in a token column, an ID inside a category) in any other column
+        text = col.astype("string")
+        text = text.mask(text.str.fullmatch(TOKEN_RE).fillna(False))
+        level = "span" if f.entity == E.FREE_TEXT else "cells"
+        for entity, n in span_counts(find_spans(text)).items():
+            if entity in E.DIRECT_IDENTIFIERS:
+                out.append({"table": table, "column": f.column, "entity": entity, "count": n,
+                            "level": level, "evidence": f"{n} {entity} span(s) in the column's text"})
     return out
+
+
+def _is_text(col: pd.Series) -> bool:
+    """True for string/object columns (numbers, booleans and datetimes hold no spans)."""
+    return not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)
+                or pd.api.types.is_datetime64_any_dtype(col.dtype))
