@@ -28,6 +28,7 @@ from pipelines import __version__, console
 from pipelines.errors import InputError, PolicyNotMetError
 from pipelines.io import (
     atomic_dir,
+    check_output_dir,
     detect_encoding,
     read_table,
     sha256_file,
@@ -132,6 +133,7 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
     """
     started = time.perf_counter()
     out = Path(out)
+    check_output_dir(out, marker=MANIFEST_NAME)  # fail before the work, not after it
     policy = load_policy(policy_path)
     fingerprint = key_fingerprint(key)
 
