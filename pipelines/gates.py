@@ -303,6 +303,10 @@ def positive_scores(model_uri: str, frame: Any) -> Any:
                 raise RegistryError(f"{model_uri}: the held-out set lacks {len(missing)} of the model's input "
                                     f"columns (first: {missing[0]!r})")
             frame = frame[names]
+    # Parquet round-trips pandas categoricals; MLflow's schema enforcement wants plain strings.
+    categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if categorical:
+        frame = frame.astype({c: object for c in categorical})
     for flavor, loader in (("sklearn", "mlflow.sklearn"), ("xgboost", "mlflow.xgboost")):
         if flavor in info.flavors:
             import importlib
