@@ -116,6 +116,7 @@ class FairnessConfig(_Strict):
     tasks: list[Task] = Field(default_factory=lambda: ["churn", "propensity", "uplift"])
     attributes: list[str] = Field(default_factory=lambda: ["gender", "age_band"])
     limits: dict[str, str] = Field(default_factory=dict)
+    require_report: bool = True
 
 
 class UpliftConfig(_Strict):
@@ -261,7 +262,10 @@ def fairness_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[st
     if task not in cfg.tasks or not gates.fairness_limits:
         return _not_applicable(f"fairness: not checked for task {task}")
     if not any(k.startswith("fairness_") for k in metrics):
-        return _result(False, "fairness: the run logged no fairness_* metrics (fairness report missing)")
+        if not cfg.require_report:
+            return _result(True, "fairness: the run logged no fairness_* metrics (fairness.require_report is false)")
+        return _result(False, "fairness: the run logged no fairness_* metrics (fairness report missing; "
+                              "train with --protected naming the protected attributes)")
     checks, notes = [], []
     for limit in gates.fairness_limits:
         prefix = f"fairness_{limit.metric}_"

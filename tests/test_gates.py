@@ -86,7 +86,7 @@ def test_quality_and_uplift_gates(gates):
     assert uplift_gate("churn", {}, gates)["applicable"] is False
 
 
-def test_fairness_gate_per_attribute(gates):
+def test_fairness_gate_per_attribute(gates, tmp_path):
     metrics = {"fairness_demographic_parity_ratio_gender": 0.91, "fairness_equalized_odds_difference_gender": 0.05,
                "fairness_demographic_parity_ratio_city_tier": 0.7, "fairness_equalized_odds_difference_city_tier": 0.1,
                "fairness_n_small_groups_age_band": 3.0}
@@ -97,6 +97,9 @@ def test_fairness_gate_per_attribute(gates):
     assert "demographic_parity_ratio[age_band] not measured" in result["detail"]  # small groups: noted, not failed
     assert fairness_gate("churn", {k: v for k, v in metrics.items() if "city" not in k}, gates)["passed"]
     assert not fairness_gate("churn", {"test_roc_auc": 0.8}, gates)["passed"]  # no report at all
+    lenient = load_gates(write(tmp_path, "fairness:\n  limits: {demographic_parity_ratio: '>= 0.8'}\n"
+                                         "  require_report: false\n"))
+    assert fairness_gate("churn", {"test_roc_auc": 0.8}, lenient)["passed"]
     assert fairness_gate("segment", {}, gates)["applicable"] is False
 
 
