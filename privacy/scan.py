@@ -65,6 +65,11 @@ def scan_tables(tables: dict[str, Path], *, encoding: str | None = None) -> dict
     return {"tables": out}
 
 
+#: Whole values that cannot hold PII: dates/timestamps, numbers of at most 10 digits, decimals.
+_NO_PII_VALUE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?"
+                 r"|[+\-]?[0-9]{1,10}(?:\.[0-9]+)?|[+\-]?[0-9]+\.[0-9]+")
+
+
 def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
     """Direct identifiers still present in a (pseudonymised) table; counts only, no values.
 
@@ -92,9 +97,14 @@ def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
         # every other text column is scanned span by span: free text, and stragglers (a raw
         # value left in a token column, an ID inside a category) in any other column
         text = col.astype("string")
-        text = text.mask(text.str.fullmatch(TOKEN_RE).fillna(False))
+        text = text[~text.str.fullmatch(f"{TOKEN_RE}|{_NO_PII_VALUE}").fillna(True)]
+        # each distinct value is scanned once; its spans count once per row holding it
+        vc = text.value_counts(sort=False)
+        spans = find_spans(pd.Series(vc.index, dtype="string"))
+        weights = vc.to_numpy()[spans["row"].to_numpy()]
+        counts = pd.Series(weights).groupby(spans["entity"].to_numpy()).sum()
         level = "span" if f.entity == E.FREE_TEXT else "cells"
-        for entity, n in span_counts(find_spans(text)).items():
+        for entity, n in ((str(k), int(v)) for k, v in counts.items()):
             if entity in E.DIRECT_IDENTIFIERS:
                 out.append({"table": table, "column": f.column, "entity": entity, "count": n,
                             "level": level, "evidence": f"{n} {entity} span(s) in the column's text"})
