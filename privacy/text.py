@@ -40,8 +40,11 @@ CONTEXT_WINDOW = 12
 _SEP = "\x00"
 
 _PREFILTER_DIGITS = r"[0-9]{4}"
-#: Characters :func:`privacy.normalise.to_halfwidth` changes (full-width block, odd spaces/dashes).
-_WIDE = "[" + "".join(chr(c) for c in sorted(HALFWIDTH_TABLE)) + "]"
+#: Full-width or odd characters that can be part of an identifier (digits, letters, + - @ . _,
+#: odd spaces and dashes). Only cells holding one are normalised; Chinese punctuation such as
+#: ，：（） is matched as it is.
+_WIDE = ("[０-９Ａ-Ｚａ-ｚ＋－＠．＿"
+         + "".join(chr(c) for c in sorted(HALFWIDTH_TABLE) if not 0xFF01 <= c <= 0xFF5E) + "]")
 
 
 @functools.lru_cache(maxsize=1)
@@ -353,17 +356,20 @@ def _resolve_overlaps(spans: pd.DataFrame) -> pd.DataFrame:
 
 def _greedy_keep(spans: pd.DataFrame) -> np.ndarray:
     """Greedy choice in priority order for the (few) rows whose spans overlap."""
-    order = spans.assign(length=spans["end"] - spans["start"]).sort_values(
-        ["row", "score", "length", "start"], ascending=[True, False, False, True], kind="mergesort")
-    keep = pd.Series(False, index=spans.index)
+    length = (spans["end"] - spans["start"]).to_numpy()
+    order = np.lexsort((spans["start"].to_numpy(), -length, -spans["score"].to_numpy(),
+                        spans["row"].to_numpy()))
+    rows = spans["row"].to_numpy()[order].tolist()
+    starts = spans["start"].to_numpy()[order].tolist()
+    ends = spans["end"].to_numpy()[order].tolist()
+    keep = np.zeros(len(spans), dtype=bool)
     taken: dict[int, list[tuple[int, int]]] = {}
-    for idx, r, a, b in zip(order.index.tolist(), order["row"].tolist(), order["start"].tolist(),
-                            order["end"].tolist(), strict=True):
+    for k, (r, a, b) in enumerate(zip(rows, starts, ends, strict=True)):
         occupied = taken.setdefault(r, [])
         if not any(a < y and x < b for x, y in occupied):
             occupied.append((a, b))
-            keep.loc[idx] = True
-    return keep.to_numpy()
+            keep[order[k]] = True
+    return keep
 
 
 def span_counts(spans: pd.DataFrame) -> dict[str, int]:
