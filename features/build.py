@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features import labels as labels_mod
@@ -176,22 +177,25 @@ def _to_number(series: pd.Series, table: str, column: str) -> np.ndarray:
     return values.to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _to_text(series: pd.Series) -> np.ndarray:
-    return series.astype("string").to_numpy(dtype=object, na_value=None)
+def _read_small(path: Path, table: str) -> dict[str, Any]:
+    """Read a small table and convert each needed column to its kind.
 
-
-def _read_small(path: Path, table: str) -> dict[str, np.ndarray]:
-    """Read a small table with pandas and convert each needed column to its kind."""
+    ``customer_no`` stays an Arrow string array (looked up with Arrow's hash kernels), other
+    text becomes a ``pandas.Categorical`` (compact; ``==`` gives a NumPy mask), dates
+    ``datetime64[D]`` and numbers float64.
+    """
     columns = REQUIRED_COLUMNS[table]
-    frame = pd.read_parquet(path, columns=list(columns))
-    out: dict[str, np.ndarray] = {}
+    arrow = pq.read_table(path, columns=list(columns))
+    out: dict[str, Any] = {}
     for column, kind in columns.items():
-        if kind == DATE:
-            out[column] = _to_days(frame[column], table, column)
-        elif kind == NUMBER:
-            out[column] = _to_number(frame[column], table, column)
+        col = arrow[column].combine_chunks()
+        if kind == TEXT:
+            text = col.cast(pa.string()) if not pa.types.is_dictionary(col.type) else col.dictionary_decode()
+            out[column] = text if column == ID_COLUMN else pd.Categorical(text.to_pandas())
+        elif kind == DATE:
+            out[column] = _to_days(col.to_pandas(), table, column)
         else:
-            out[column] = _to_text(frame[column])
+            out[column] = _to_number(col.to_pandas(), table, column)
     return out
 
 
@@ -210,6 +214,16 @@ class _Duck:
         self.con.execute("SET preserve_insertion_order = false")
         self.paths = paths
         self.types = {t: pq.read_schema(paths[t]) for t in DUCKDB_TABLES}
+
+    def set_customers(self, ids: pa.Array) -> None:
+        """Register the customers of the feature table (``cid``, ``pos``) for ordered joins."""
+        self._customers = pa.table({"cid": ids, "pos": pa.array(np.arange(len(ids), dtype=np.int64))})
+        self.con.register("kequn_customers", self._customers)
+
+    def per_customer(self, aggregate_sql: str) -> pd.DataFrame:
+        """Left-join a ``GROUP BY cid`` query onto the customers, one row each in table order."""
+        return self.fetch(f"SELECT agg.* EXCLUDE (cid) FROM kequn_customers c "
+                          f"LEFT JOIN ({aggregate_sql}) agg ON agg.cid = c.cid ORDER BY c.pos")
 
     def source(self, table: str) -> str:
         return "read_parquet('" + str(self.paths[table]).replace("'", "''") + "')"
@@ -239,7 +253,7 @@ class _Duck:
                                              f"{self.expr(table, column)} IS NULL)"))
         if not checks:
             return
-        row = self.con.execute(f"SELECT {', '.join(c[2] for c in checks)} FROM {self.source(table)}").fetchone()
+        row = self.con.execute(f"SELECT {', '.join(c[2] for c in checks)} FROM {self.source(table)}").fetchall()[0]
         for (column, kind, _), bad in zip(checks, row, strict=True):
             if bad:
                 what = "dates (YYYY-MM-DD)" if kind == DATE else "numbers"
@@ -269,9 +283,9 @@ def _data_range(duck: _Duck) -> tuple[np.datetime64 | None, np.datetime64 | None
     me = duck.expr("accounts_monthly", "month_end")
     tt = duck.expr("transactions", "txn_time")
     a = duck.con.execute(f"SELECT CAST(min({me}) AS DATE), CAST(max({me}) AS DATE) "
-                         f"FROM {duck.source('accounts_monthly')}").fetchone()
+                         f"FROM {duck.source('accounts_monthly')}").fetchall()[0]
     t = duck.con.execute(f"SELECT CAST(min({tt}) AS DATE), CAST(max({tt}) AS DATE) "
-                         f"FROM {duck.source('transactions')}").fetchone()
+                         f"FROM {duck.source('transactions')}").fetchall()[0]
 
     def day(v: Any) -> np.datetime64 | None:
         return None if v is None else np.datetime64(v, "D")
@@ -333,7 +347,7 @@ def _transaction_aggregates(duck: _Duck, window: Window) -> pd.DataFrame:
         )
         GROUP BY cid
     """
-    return duck.fetch(sql)
+    return duck.per_customer(sql)
 
 
 def _account_aggregates(duck: _Duck, window: Window) -> tuple[pd.DataFrame, bool]:
@@ -347,7 +361,7 @@ def _account_aggregates(duck: _Duck, window: Window) -> tuple[pd.DataFrame, bool
     ref_day, label_day = duck.con.execute(
         f"SELECT max(CAST(me AS DATE)) FILTER (WHERE CAST(me AS DATE) <= {s}), "
         f"max(CAST(me AS DATE)) FILTER (WHERE CAST(me AS DATE) > {s} AND CAST(me AS DATE) <= {end}) "
-        f"FROM (SELECT {me} AS me FROM {src})").fetchone()
+        f"FROM (SELECT {me} AS me FROM {src})").fetchall()[0]
     ref = _month_index(np.datetime64(ref_day, "D")) if ref_day is not None else -10**9
     lab = _month_index(np.datetime64(label_day, "D")) if label_day is not None else -10**9
     cols = {c: duck.expr("accounts_monthly", c) for c in
@@ -375,23 +389,17 @@ def _account_aggregates(duck: _Duck, window: Window) -> tuple[pd.DataFrame, bool
         WHERE (NOT is_label AND mi >= {ref - 6} AND mi <= {ref}) OR (is_label AND mi = {lab})
         GROUP BY cid
     """
-    return duck.fetch(sql), label_day is not None
+    return duck.per_customer(sql), label_day is not None
 
 
 # ---------------------------------------------------------------------------------------------
 # assembly
 # ---------------------------------------------------------------------------------------------
 
-def _codes(index: pd.Index, ids: np.ndarray) -> np.ndarray:
-    return index.get_indexer(pd.Index(ids, dtype=object))
-
-
-def _align(index: pd.Index, agg: pd.DataFrame) -> pd.DataFrame:
-    """Reindex a per-customer aggregate onto the customer order (missing customers → NaN)."""
-    if agg.empty:
-        return pd.DataFrame(index=range(len(index)), columns=agg.columns, dtype="float64")
-    agg = agg.set_index(agg["cid"].astype(object)).drop(columns="cid")
-    return agg.reindex(pd.Index(index, dtype=object)).reset_index(drop=True)
+def _codes(customer_ids: pa.Array, ids: pa.Array) -> np.ndarray:
+    """Position of each ``ids`` value among the customers (−1 when not a customer of the table)."""
+    found = pc.index_in(ids, value_set=customer_ids)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -413,20 +421,20 @@ def _value_tier(aum: np.ndarray, tiers: list[ValueTier]) -> pd.Categorical:
     return pd.Categorical(np.where(tier == "", None, tier), categories=names[::-1])
 
 
-def _customers(data: dict[str, np.ndarray], window: Window) -> tuple[pd.Index, dict[str, np.ndarray], np.ndarray]:
-    """Customers open at the snapshot: their ID index, their columns, and close_date."""
-    ids = data["customer_no"]
-    if pd.isna(pd.Series(ids, dtype=object)).any():
+def _customers(data: dict[str, Any], window: Window) -> tuple[pa.Array, dict[str, Any]]:
+    """Customers open at the snapshot: their IDs (Arrow) and their other columns, filtered."""
+    ids: pa.Array = data[ID_COLUMN]
+    if ids.null_count:
         raise FeatureError("table 'customers', column 'customer_no': has empty values")
     is_open = ~(data["open_date"] > window.s) & ~(data["close_date"] <= window.s)
     if not is_open.any():
         raise FeatureError(f"table 'customers', columns 'open_date'/'close_date': no customer is open at "
                            f"the snapshot {window.snapshot}")
-    sel = {k: v[is_open] for k, v in data.items()}
-    index = pd.Index(sel["customer_no"], dtype=object)
-    if index.has_duplicates:
+    open_ids = pc.filter(ids, pa.array(is_open))
+    if pc.count_distinct(open_ids).as_py() != len(open_ids):
         raise FeatureError("table 'customers', column 'customer_no': customer numbers are not unique")
-    return index, sel, sel["close_date"]
+    sel = {k: v[is_open] for k, v in data.items() if k != ID_COLUMN}
+    return open_ids, sel
 
 
 def _product_features(data: dict[str, np.ndarray], codes: np.ndarray, n: int, window: Window) -> dict[str, Any]:
@@ -542,29 +550,30 @@ def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
         st.done(f"{len(paths)} tables, manifest passed")
     with console.stage("customers, products, campaigns, service notes") as st:
         small = {t: _read_small(paths[t], t) for t in REQUIRED_COLUMNS if t not in DUCKDB_TABLES}
-        index, cust, close_date = _customers(small["customers"], window)
-        n = len(index)
+        customer_ids, cust = _customers(small["customers"], window)
+        close_date = cust["close_date"]
+        n = len(customer_ids)
+        duck.set_customers(customer_ids)
         tenure = (window.s - cust["open_date"]).astype("timedelta64[D]").astype("float64")
         tenure[np.isnat(cust["open_date"])] = np.nan
-        codes = {t: _codes(index, small[t]["customer_no"]) for t in ("products", "campaigns", "service_notes")}
+        codes = {t: _codes(customer_ids, small[t][ID_COLUMN]) for t in ("products", "campaigns", "service_notes")}
         cols: dict[str, Any] = {}
         cols.update(_product_features(small["products"], codes["products"], n, window))
         cols.update(_service_features(small["service_notes"], codes["service_notes"], n, window))
         cols.update(_campaign_features(small["campaigns"], codes["campaigns"], n, window))
         cols["tenure_days"] = tenure
         for name in ("gender", "age_band", "province", "city", "occupation", "education", "risk_level"):
-            cols[name] = pd.Categorical(pd.Series(cust[name], dtype="string"))
+            cols[name] = cust[name].remove_unused_categories()
         st.done(f"{n} customers open at {snapshot}")
     with console.stage("transactions (DuckDB)") as st:
-        tx = _align(index, _transaction_aggregates(duck, window))
+        tx = _transaction_aggregates(duck, window)
         cols.update(_activity_features(tx, tenure))
         st.done(f"{int(cols['has_transactions'].sum())} customers with transactions")
     with console.stage("accounts_monthly (DuckDB)") as st:
-        acc_raw, has_label_month = _account_aggregates(duck, window)
-        acc = _align(index, acc_raw)
+        acc, has_label_month = _account_aggregates(duck, window)
         cols.update(_value_features(acc, tiers))
         st.done(f"{int(np.isfinite(cols['aum']).sum())} customers with AUM at the snapshot month")
-    frame = pd.DataFrame({ID_COLUMN: pd.Series(np.asarray(index, dtype=object), dtype="string")})
+    frame = pd.DataFrame({ID_COLUMN: customer_ids.to_pandas().astype("string")})
     for feat in FEATURES:
         if feat.name == "lifecycle_stage":
             continue
