@@ -180,3 +180,20 @@ def test_tokens_are_never_identifiers(analyzer):
     text = "客户号tk_3f9a0c1b2d4e5f60，手机tk_1381234567801234，卡号tk_6222021234567890"
     assert analyze_text(text, analyzer=analyzer) == []
     assert find_spans(pd.Series([text])).empty
+
+
+def test_jieba_engine_tokens_cover_the_text_with_lemma_equal_text():
+    from privacy.nlp import JiebaNlpEngine
+
+    engine = JiebaNlpEngine()
+    text = "客户手机号码13812345678，卡号6222"
+    art = engine.process_text(text, "zh")
+    assert "".join(t.text for t in art.tokens) == text
+    assert art.lemmas == [t.text for t in art.tokens] == [t.lemma_ for t in art.tokens]
+    assert [text[i:i + len(t.text)] for i, t in zip(art.tokens_indices, art.tokens, strict=True)] == art.lemmas
+    assert "手机" in " ".join(art.keywords) and "，" not in art.keywords
+
+
+def test_analyzer_registers_only_kequn_recognizers(analyzer):
+    names = {r.name for r in analyzer.registry.get_recognizers(language="zh", all_fields=True)}
+    assert names == {cls.__name__ for cls in RECOGNIZER_CLASSES}
