@@ -40,12 +40,11 @@ from privacy.checksums import gb11643_valid_array, luhn_valid_array
 from privacy.classify import ColumnFinding, classify_columns
 from privacy.generalise import age_band, numeric_if_possible, parse_dates, province_city, to_month
 from privacy.keys import key_fingerprint
-from privacy.normalise import canonical_identifier
 from privacy.policy import Policy, load_policy
 from privacy.risk import enforce_k
 from privacy.scan import residual_findings
 from privacy.text import find_spans, redact_texts
-from privacy.tokens import token_replacer, tokenise_series
+from privacy.tokens import distinct_canonical, token_replacer, tokenise_series
 
 MANIFEST_NAME = "manifest.json"
 REPORT_JSON = "privacy_report.json"
@@ -351,13 +350,14 @@ def _generalise(values: pd.Series, entity: str, options: dict[str, Any], column:
     """Add the generalised column(s) of ``values``; return their names and the unparseable count."""
     present = int(values.notna().sum())
     if entity == E.BIRTH_DATE:
-        bands = age_band(values, width=int(options.get("age_band_width", 10)),
-                         top_band=options.get("top_band", 90), reference_date=options.get("reference_date"))
+        bands = _on_distinct(values, lambda v: age_band(
+            v, width=int(options.get("age_band_width", 10)), top_band=options.get("top_band", 90),
+            reference_date=options.get("reference_date")))
         name = fresh(str(options.get("output", "age_band")), column)
         out_cols[name], out_entities[name] = bands, E.AGE
         return [name], present - int(bands.notna().sum())
     if entity == E.CN_ADDRESS:
-        parts = province_city(values)
+        parts = _on_distinct(values, province_city)
         names = []
         for level in options.get("levels", ["province", "city"]):
             name = fresh(level, column)
@@ -365,31 +365,50 @@ def _generalise(values: pd.Series, entity: str, options: dict[str, Any], column:
             names.append(name)
         parsed = parts["province"].notna() | parts["city"].notna()
         return names, present - int(parsed.sum())
-    months = to_month(values)  # options {to: month}, checked by the policy
+    months = _on_distinct(values, to_month)  # options {to: month}, checked by the policy
     out_cols[column], out_entities[column] = months, entity
     return [column], present - int(months.notna().sum())
 
 
 def _malformed(values: pd.Series, entity: str) -> int:
-    """How many present values of an identifier column fail its shape or check digit."""
-    canonical = canonical_identifier(values, entity)
-    present = canonical.notna()
-    if not present.any():
+    """How many present values of an identifier column fail its shape or check digit.
+
+    Checked once per distinct canonical value, then weighted by how often each occurs.
+    """
+    if entity not in _SHAPES and entity not in (E.CN_RESIDENT_ID, E.BANK_CARD, E.BIRTH_DATE):
         return 0
-    vals = canonical[present]
-    if entity == E.CN_RESIDENT_ID:
-        arr = vals.to_numpy(dtype=object)
-        ok = gb11643_valid_array(arr) | vals.str.fullmatch(r"\d{15}").fillna(False).to_numpy(dtype=bool)
-    elif entity == E.BANK_CARD:
-        ok = vals.str.fullmatch(r"\d{16,19}").fillna(False).to_numpy(dtype=bool) & luhn_valid_array(
-            vals.to_numpy(dtype=object))
-    elif entity == E.BIRTH_DATE:
-        ok = parse_dates(vals).notna().to_numpy()
-    elif entity in _SHAPES:
-        ok = vals.str.fullmatch(_SHAPES[entity]).fillna(False).to_numpy(dtype=bool)
+    if entity == E.BIRTH_DATE:
+        codes, raw_uniques = pd.factorize(values, use_na_sentinel=True)
+        ok = parse_dates(pd.Series(raw_uniques, dtype="string")).notna().to_numpy()
     else:
+        codes, uniques = distinct_canonical(values, entity)
+        vals = pd.Series(uniques, dtype="string")
+        if entity == E.CN_RESIDENT_ID:
+            ok = gb11643_valid_array(uniques) | vals.str.fullmatch(r"\d{15}").fillna(False).to_numpy(dtype=bool)
+        elif entity == E.BANK_CARD:
+            ok = vals.str.fullmatch(r"\d{16,19}").fillna(False).to_numpy(dtype=bool) & luhn_valid_array(uniques)
+        else:
+            ok = vals.str.fullmatch(_SHAPES[entity]).fillna(False).to_numpy(dtype=bool)
+    if len(ok) == 0:
         return 0
-    return int((~ok).sum())
+    counts = np.bincount(codes[codes >= 0], minlength=len(ok))
+    return int(counts[~ok].sum())
+
+
+def _on_distinct(values: pd.Series, func: Any) -> Any:
+    """Apply a column function to the distinct values only and broadcast the result back."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    done = func(pd.Series(uniques, dtype="string"))
+    take = np.where(codes < 0, len(uniques), codes)
+    if isinstance(done, pd.DataFrame):
+        padded = pd.concat([done.reset_index(drop=True),
+                            pd.DataFrame({c: pd.Series([pd.NA], dtype=done[c].dtype) for c in done.columns})],
+                           ignore_index=True)
+        out = padded.iloc[take].reset_index(drop=True)
+        out.index = values.index
+        return out
+    padded = pd.concat([done.reset_index(drop=True), pd.Series([pd.NA], dtype=done.dtype)], ignore_index=True)
+    return pd.Series(padded.to_numpy()[take], index=values.index, dtype=done.dtype)
 
 
 def _quasi_columns(result: TableResult, policy: Policy) -> list[str]:

@@ -60,8 +60,7 @@ def tokenise_series(values: pd.Series, entity: str, key: bytes) -> pd.Series:
     pandas.Series
         String dtype, same index.
     """
-    canonical = canonical_identifier(values, entity)
-    codes, uniques = pd.factorize(canonical, use_na_sentinel=True)
+    codes, uniques = distinct_canonical(values, entity)
     prefix = TOKEN_DOMAIN + b"\x00" + entity.encode("ascii") + b"\x00"
     base = hmac.new(key, prefix, hashlib.sha256)  # the key schedule once, copied per value
     tokens = np.empty(len(uniques) + 1, dtype=object)
@@ -70,8 +69,22 @@ def tokenise_series(values: pd.Series, entity: str, key: bytes) -> pd.Series:
         h.update(str(value).encode("utf-8"))
         tokens[i] = TOKEN_PREFIX + h.hexdigest()[:TOKEN_HEX_CHARS]
     tokens[-1] = None  # code -1 (missing) takes the last slot
-    out = pd.Series(tokens.take(codes), index=values.index, dtype="string")
-    return out
+    return pd.Series(tokens.take(codes), index=values.index, dtype="string")
+
+
+def distinct_canonical(values: pd.Series, entity: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, canonical uniques)``: each row's code into the distinct canonical values.
+
+    The raw column is factorised first, so normalisation runs once per distinct raw value
+    (a card number repeated in 30 transactions is normalised once); then the canonical forms
+    are factorised again (``138-1234-5678`` and ``13812345678`` share one code). Missing or
+    empty values get code ``-1``.
+    """
+    raw_codes, raw_uniques = pd.factorize(values, use_na_sentinel=True)
+    canonical = canonical_identifier(pd.Series(raw_uniques, dtype="string"), entity)
+    canon_codes, uniques = pd.factorize(canonical, use_na_sentinel=True)
+    lookup = np.append(canon_codes, -1)  # raw code -1 (missing) -> -1
+    return lookup[raw_codes], np.asarray(uniques, dtype=object)
 
 
 def token_replacer(key: bytes) -> Callable[[str, str], str]:

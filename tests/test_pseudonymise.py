@@ -141,11 +141,20 @@ def test_numeric_columns_come_back_as_numbers_but_codes_do_not():
 
 # -- end to end --------------------------------------------------------------------------------
 
-def test_no_raw_value_reaches_the_clean_zone(tmp_path):
-    raw = _raw(tmp_path)
-    out = tmp_path / "clean"
-    result = pseudonymise(_tables(raw), out=out, policy_path=_policy(tmp_path), key=KEY)
-    assert result["status"] == "passed"
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """One pseudonymisation of the messy Chinese-header tables, shared by the read-only tests."""
+    tmp = tmp_path_factory.mktemp("run")
+    raw = _raw(tmp)
+    policy = _policy(tmp)
+    out = tmp / "clean"
+    result = pseudonymise(_tables(raw), out=out, policy_path=policy, key=KEY)
+    return {"tmp": tmp, "raw": raw, "policy": policy, "out": out, "result": result}
+
+
+def test_no_raw_value_reaches_the_clean_zone(default_run):
+    raw, out = default_run["raw"], default_run["out"]
+    assert default_run["result"]["status"] == "passed"
     assert sorted(p.name for p in out.iterdir()) == [
         "customers.parquet", "manifest.json", "privacy_report.html", "privacy_report.json", "transactions.parquet"]
     values = {
@@ -172,10 +181,9 @@ def test_no_raw_value_reaches_the_clean_zone(tmp_path):
     assert require_clean_table(out / "customers.parquet").key_fingerprint == key_fingerprint(KEY)
 
 
-def test_tokens_join_across_tables_and_runs_and_change_with_the_key(tmp_path):
-    raw = _raw(tmp_path)
-    policy = _policy(tmp_path)
-    pseudonymise(_tables(raw), out=tmp_path / "a", policy_path=policy, key=KEY)
+def test_tokens_join_across_tables_and_runs_and_change_with_the_key(tmp_path, default_run):
+    raw, policy = default_run["raw"], default_run["policy"]
+    (tmp_path / "a").symlink_to(default_run["out"], target_is_directory=True)
     pseudonymise(_tables(raw), out=tmp_path / "b", policy_path=policy, key=KEY)
     pseudonymise(_tables(raw), out=tmp_path / "c", policy_path=policy, key=OTHER_KEY)
     a_cust = pd.read_parquet(tmp_path / "a" / "customers.parquet")
@@ -194,10 +202,8 @@ def test_tokens_join_across_tables_and_runs_and_change_with_the_key(tmp_path):
         assert KEY not in data and OTHER_KEY not in data
 
 
-def test_manifest_and_malformed_counts(tmp_path):
-    raw = _raw(tmp_path)
-    out = tmp_path / "clean"
-    pseudonymise(_tables(raw), out=out, policy_path=_policy(tmp_path), key=KEY)
+def test_manifest_and_malformed_counts(default_run):
+    out = default_run["out"]
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     for key in ("manifest_id", "status", "created_at", "tool_version", "policy_hash", "key_fingerprint", "inputs",
                 "outputs", "columns", "k_anonymity", "residual_scan"):
@@ -214,15 +220,11 @@ def test_manifest_and_malformed_counts(tmp_path):
     assert pq.read_table(out / "customers.parquet").num_rows == 6
 
 
-def test_gbk_input_gives_the_same_tokens(tmp_path):
-    utf = tmp_path / "u"
+def test_gbk_input_gives_the_same_tokens(tmp_path, default_run):
     gbk = tmp_path / "g"
-    utf.mkdir()
     gbk.mkdir()
-    policy = _policy(tmp_path)
-    pseudonymise(_tables(_raw(utf)), out=utf / "clean", policy_path=policy, key=KEY)
-    pseudonymise(_tables(_raw(gbk, encoding="gbk")), out=gbk / "clean", policy_path=policy, key=KEY)
-    a = pd.read_parquet(utf / "clean" / "customers.parquet")
+    pseudonymise(_tables(_raw(gbk, encoding="gbk")), out=gbk / "clean", policy_path=default_run["policy"], key=KEY)
+    a = pd.read_parquet(default_run["out"] / "customers.parquet")
     b = pd.read_parquet(gbk / "clean" / "customers.parquet")
     assert a["身份证号"].tolist() == b["身份证号"].tolist()
     manifest = json.loads((gbk / "clean" / "manifest.json").read_text(encoding="utf-8"))
