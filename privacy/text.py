@@ -242,7 +242,7 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     # title), at a sentence start before a verb
     def add_names(s: np.ndarray, e: np.ndarray, t: np.ndarray, score: float) -> None:
         if s.size:
-            add(s, e, E.PERSON, score, ~pd.Series(t, dtype=object).isin(P.NOT_NAMES).to_numpy())
+            add(s, e, E.PERSON, score, ~P.not_name(t))
 
     add_names(*_matches(rx["person_prefix"], text, "name"), 0.85)
     ts, _, _ = _matches(rx["title"], text)

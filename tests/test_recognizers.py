@@ -114,6 +114,13 @@ CASES = [
     (E.PERSON, "客户来电咨询理财", None),
     (E.PERSON, "王小姐来电", None),
     (E.PERSON, "高端客户专享", None),
+    (E.PERSON, "客户万分感谢", None),
+    (E.PERSON, "客户严重不满", None),
+    (E.PERSON, "客户经理安抚客户", None),
+    (E.PERSON, "客户于昨日来电", None),
+    (E.PERSON, "张三的账户已冻结", "张三"),
+    (E.PERSON, "丈夫：李梅，", "李梅"),
+    (E.PERSON, "联系人：赵六，电话", "赵六"),
 ]
 IDS = [f"{e}-{i}" for i, (e, _, _) in enumerate(CASES)]
 

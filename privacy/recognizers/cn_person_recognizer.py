@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from presidio_analyzer import Pattern
 
 from privacy import entities as E
@@ -16,6 +17,11 @@ def _prefix_pattern() -> str:
     return f"(?<=(?:{ctx})(?:[:：]|是|为|系|叫)?[ ]?){P.name_regex()}"
 
 
+def _sentence_pattern() -> str:
+    verbs = "|".join(P.NAME_SENTENCE_VERBS)
+    return f"(?<=^|[{P.SENTENCE_START}]){P.name_regex()}(?={verbs})"
+
+
 def _suffix_pattern() -> str:
     return P.person_suffix_regex().replace("(?P<name>", "(?:")
 
@@ -23,15 +29,17 @@ def _suffix_pattern() -> str:
 class CnPersonRecognizer(KequnPatternRecognizer):
     """A surname from ``privacy/data/surnames.txt`` (compound surnames such as 欧阳, 司马 first)
     and one or two given-name characters, right after a word that introduces a person (客户,
-    配偶, 代理人, 联系人, 客户经理 ...) or right before a title (先生, 女士, 经理 ...)."""
+    配偶, 代理人, 联系人, 客户经理 ...), right before a title (先生, 女士, 经理 ...), or at the start
+    of a sentence before a verb (``王芳咨询...``)."""
 
     ENTITY = E.PERSON
     PATTERNS = [
         Pattern("cn_person_after_context", _prefix_pattern(), 0.85),
         Pattern("cn_person_before_title", _suffix_pattern(), 0.85),
+        Pattern("cn_person_sentence_start", _sentence_pattern(), 0.7),
     ]
     CONTEXT = P.CONTEXT_PERSON
 
     def invalidate_result(self, pattern_text: str) -> bool:
         """True for name-shaped bank vocabulary (``高端`` in ``高端客户``)."""
-        return pattern_text in P.NOT_NAMES
+        return bool(P.not_name(np.array([pattern_text], dtype=object))[0])

@@ -130,7 +130,8 @@ SENTENCE_START = "\x00，。；：！？、,.;:!? \n（("
 #: Characters that end a name: a given name does not contain them (particles, common verbs).
 NAME_STOP_CHARS = ("来去到在于说称表反咨询办的了和与及等已要想需因对为是向给把被将从今昨本上下也都还"
                    "就并但而或电致打申请投诉提出现近前后当该此其再又通告知签确认核实变更开销户号卡账款"
-                   "存取转汇理预约联系所您我他她们这那哪个名姓先女经老额面表示由自已曾代替帮陪接听")
+                   "存取转汇理预约联系所您我他她们这那哪个名姓先女经老额面表示由自已曾代替帮陪接听"
+                   "不未度没很非均仍即会须")
 CONTEXT_PERSON = list(NAME_PREFIX_CONTEXT) + list(NAME_SUFFIX_CONTEXT)
 #: Words shaped like a name (surname character first) that are ordinary bank vocabulary.
 NOT_NAMES = frozenset({
@@ -139,6 +140,10 @@ NOT_NAMES = frozenset({
     "黄金", "石油", "林业", "安全", "文件", "程序", "常规", "任何", "时间", "江湖", "江浙", "温馨",
     "项目", "章程", "雷同", "毛利", "汤圆", "柳州", "秦岭", "郑重", "谢谢", "韩国", "孙子", "马上",
     "杨浦", "武汉", "武昌", "成都", "宁波", "苏州", "福州", "贵宾", "贾某", "王某", "李某", "张某",
+    "严重", "万分", "高度", "明显", "明白", "高兴", "满意", "满足", "满分", "安排", "安装", "安心", "安抚",
+    "安全感", "温度", "程度", "常常", "关心", "关注", "关于", "华为", "邓白", "龙头", "江西", "周到",
+    "周边", "周期", "高效", "康复", "任意", "申购", "申报", "施工", "包括", "包装", "支付", "支行",
+    "甘愿", "宁愿", "齐全", "易懂", "段时", "孔子", "刘某", "陈某", "赵某",
 })
 _PUNCT_AFTER_CONTEXT = r"(?:[:：]|是|为|系|叫)?[ ]?"
 
@@ -157,6 +162,13 @@ def surnames() -> tuple[tuple[str, ...], tuple[str, ...]]:
             if word not in target:
                 target.append(word)
     return tuple(sorted(compound, key=len, reverse=True)), tuple(single)
+
+
+def not_name(candidates: np.ndarray) -> np.ndarray:
+    """True where a name-shaped candidate is bank vocabulary (whole, or its first two characters:
+    ``万分感`` from ``万分感谢``)."""
+    c = pd.Series(candidates, dtype=object)
+    return (c.isin(NOT_NAMES) | c.str.slice(0, 2).isin(NOT_NAMES)).to_numpy(dtype=bool)
 
 
 def surname_regex() -> str:
