@@ -98,7 +98,7 @@ NOTE_BLOCK = 100_000
 SEGMENTS = ("young_digital", "salaried_family", "affluent_investor", "senior_saver", "dormant")
 SEG_SHARE = np.array([0.22, 0.28, 0.10, 0.20, 0.20])
 AGE_RANGE = np.array([[20, 35], [28, 52], [35, 68], [56, 82], [20, 75]])
-AUM_MEDIAN = np.array([15_000, 60_000, 900_000, 150_000, 2_000.0])
+AUM_MEDIAN = np.array([15_000, 60_000, 1_300_000, 150_000, 2_000.0])
 AUM_SIGMA = np.array([1.1, 1.0, 1.1, 1.0, 1.4])
 #: Dirichlet weights of (deposit, wealth, fund, insurance) per segment.
 BAL_ALPHA = np.array([[3, 1, 1.5, 0.3], [4, 2, 1, 1], [2, 4, 3, 1.5], [6, 2, 0.3, 1.5], [10, 0.2, 0.2, 0.1]])
