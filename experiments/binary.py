@@ -83,9 +83,9 @@ def _dmatrix(X: pd.DataFrame, y: pd.Series | None = None) -> Any:
 
 
 def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.DataFrame, data_path: Path,
-                 digest: str, trials: int, timeout: float | None, seed: int, track: bool = True,
+                 digest: str, trials: int, timeout: float | None, seed: int,
                  tracker: Any = None) -> dict[str, Any]:
-    """Run the experiment; log it to the active MLflow run when ``track`` (see module docstring).
+    """Run the experiment; log it to the parent run through ``tracker`` (see module docstring).
 
     Parameters
     ----------
@@ -95,11 +95,10 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         The table's lineage, the loaded table, its path and :func:`experiments.data.table_digest`.
     trials, timeout, seed:
         Optuna bounds and the seed of the split, folds, sampler and XGBoost.
-    track:
-        Log to MLflow (the active run is the parent). ``False`` computes everything without
-        logging (used by the tracking-overhead benchmark).
     tracker:
-        :class:`experiments.train.RunLogger`-like object for logging (``None`` when not tracking).
+        :class:`experiments.train.RunLogger` of the active parent run; ``None`` computes
+        everything (plots and report included) without logging to MLflow (used by the
+        tracking-overhead benchmark).
 
     Returns
     -------

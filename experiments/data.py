@@ -44,7 +44,7 @@ DEFAULT_LABELS = {"churn": "churn_label", "propensity": "propensity_label", "upl
                   "segment": None}
 #: Columns that are labels or assignments of some task: never features of any task.
 LABEL_COLUMNS = ("churn_label", "propensity_label", "response", "treatment", "churned",
-                 "uplift_group", "treatment_effect", "churn_prob", "segment", "value_tier")
+                 "uplift_group", "treatment_effect", "churn_prob", "segment")
 #: Protected attributes measured for fairness by default (when the table has them).
 DEFAULT_PROTECTED = ("gender", "age_band")
 DEFAULT_ID = "customer_no"
