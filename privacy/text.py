@@ -72,6 +72,7 @@ def _compiled() -> dict[str, re.Pattern[str]]:
         # expressions that start with a literal or a character class: run on the whole text
         "birth_date": re.compile(P.birth_date_in_context_regex()),
         "address": re.compile(P.ADDRESS),
+        "address_after_context": re.compile(P.ADDRESS_AFTER_CONTEXT),
         "person_prefix": re.compile(P.person_prefix_regex()),
         "person_sentence": re.compile(P.person_sentence_regex()),
     }
@@ -238,6 +239,8 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     add(s, e, E.BIRTH_DATE, 0.85)
     s, e, _ = _matches(rx["address"], text)
     add(s, e, E.CN_ADDRESS, 0.85)
+    s, e, _ = _matches(rx["address_after_context"], text, "addr")
+    add(s, e, E.CN_ADDRESS, 0.8)
     # --- names: after a context word, before a title (scan the 5 characters before each
     # title), at a sentence start before a verb
     def add_names(s: np.ndarray, e: np.ndarray, t: np.ndarray, score: float) -> None:

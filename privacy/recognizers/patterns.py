@@ -109,6 +109,12 @@ _UNIT = _ESTATE + r"(?:[0-9]{1,3}(?:栋|幢|号楼|座))?(?:[0-9]{1,2}单元)?(?
 ADDRESS = (f"{_ANCHOR}(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?"
            f"(?:{_CITY})?(?:{_DISTRICT})?{_STREET}{_NUMBER}{_UNIT}")
 ADDRESS_CONTEXT = ["地址", "住址", "住在", "居住", "家住", "通讯地址", "联系地址", "dz"]
+#: Words right before an address written without province or city (``住址：朝阳区人民路12号``).
+ADDRESS_PREFIX_CONTEXT = ("通讯地址", "联系地址", "家庭地址", "寄送地址", "新地址", "地址", "住址", "家住",
+                          "住在", "居住在", "寄送至", "寄往", "寄到")
+#: A district-level address (district, road, number) with the address as group ``addr``.
+ADDRESS_AFTER_CONTEXT = (f"(?:{'|'.join(ADDRESS_PREFIX_CONTEXT)})[:： ]?"
+                         f"(?P<addr>[{HAN}]{{1,6}}?(?:区|县|镇){_STREET}{_NUMBER}{_UNIT})")
 
 # --- person names -----------------------------------------------------------------------------
 #: Words right before a name that say a person is named (longest first: alternation is ordered).
