@@ -194,3 +194,27 @@ def test_regression_against_champion_rejects_a_weaker_model(mlflow_uri, tmp_path
     assert check["value"] == pytest.approx(weak_auc)  # same held-out set, same metric function
     assert check["champion_value"] > check["value"] + 0.01
     assert "FAILED" in result["gates"]["regression"]["detail"]
+
+
+def test_model_card_escapes_values_and_is_self_contained():
+    from types import SimpleNamespace
+
+    from pipelines import model_card
+
+    run = SimpleNamespace(info=SimpleNamespace(run_id="r1"), data=SimpleNamespace(
+        tags={"kequn.task": "uplift", "kequn.author": "<script>alert(1)</script>", "kequn.manifest_id": "m1"},
+        metrics={"test_qini_auc": 0.04, "test_auuc": 0.07, "fairness_demographic_parity_ratio_gender": 0.9}))
+    gates = {"uplift": {"passed": False, "applicable": True, "detail": "uplift: a | b <i>"}}
+    context = model_card.card_context(name="m", version="1", run=run, gates=gates, approval_status="rejected",
+                                      published_by="x", published_at="t")
+    markdown, page = model_card.render(context)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;i&gt;" in page
+    assert "src=" not in page and "href=" not in page
+    assert "## Uplift results" in markdown and "test_qini_auc | 0.0400" in markdown
+    assert "a \\| b" in markdown  # a gate detail cannot break the Markdown table
+    assert "Gates failed: uplift" in markdown and "| gender | — | 0.9000 |" in markdown
+
+
+def test_empty_registry_listing(mlflow_uri, capsys):
+    code, out, err = kequn(capsys, "registry")
+    assert code == 0 and "no registered models yet" in out, err
