@@ -170,11 +170,18 @@ def surnames() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(sorted(compound, key=len, reverse=True)), tuple(single)
 
 
+#: Adverbs and verbs that a name-shaped candidate must not start with (``万分感`` in ``万分感谢``).
+NOT_NAME_STARTS = frozenset({
+    "严重", "万分", "高度", "明显", "明白", "高兴", "满意", "满足", "安排", "安装", "安心", "安抚", "关心",
+    "关注", "关于", "周到", "常常", "任意", "包括", "支付", "申购", "申报", "高效", "温馨", "郑重",
+})
+
+
 def not_name(candidates: np.ndarray) -> np.ndarray:
-    """True where a name-shaped candidate is bank vocabulary (whole, or its first two characters:
-    ``万分感`` from ``万分感谢``)."""
+    """True where a name-shaped candidate is bank vocabulary (a listed word, or starting with a
+    listed adverb/verb)."""
     c = pd.Series(candidates, dtype=object)
-    return (c.isin(NOT_NAMES) | c.str.slice(0, 2).isin(NOT_NAMES)).to_numpy(dtype=bool)
+    return (c.isin(NOT_NAMES) | c.str.slice(0, 2).isin(NOT_NAME_STARTS)).to_numpy(dtype=bool)
 
 
 def surname_regex() -> str:
