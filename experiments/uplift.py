@@ -486,14 +486,59 @@ def _profile(frame: pd.DataFrame, encoder: TableEncoder, groups: dict[str, np.nd
     return rows
 
 
-def _signature(frame: pd.DataFrame, encoder: TableEncoder):
-    """An explicit schema of the model input: column names and types, never a data value."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema, TensorSpec
+def input_schema(frame: pd.DataFrame, columns: list[str], optional: tuple[str, ...] = ()):
+    """An explicit MLflow input schema mirroring the training dtypes (never a data value):
+    booleans ``boolean``, integers ``long``, other numbers ``double``, everything else ``string``."""
+    from mlflow.types import ColSpec, Schema
 
-    cols = [ColSpec("double", c) for c in encoder.numeric_] + [ColSpec("string", c) for c in encoder.categories_]
-    del frame
-    return ModelSignature(inputs=Schema(cols), outputs=Schema([TensorSpec(np.dtype("float64"), (-1,))]))
+    specs = []
+    for col in columns:
+        dtype = frame[col].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            kind = "boolean"
+        elif pd.api.types.is_integer_dtype(dtype):
+            kind = "long"
+        elif pd.api.types.is_numeric_dtype(dtype):
+            kind = "double"
+        else:
+            kind = "string"
+        specs.append(ColSpec(kind, col, required=col not in optional))
+    return Schema(specs)
+
+
+def plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with category and text columns as plain Python strings (missing → None), the
+    form MLflow's ``string`` schema type accepts (it refuses pandas ``category``)."""
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype) \
+                or pd.api.types.is_object_dtype(s.dtype):
+            out[col] = s.astype("object").where(s.notna(), None).map(lambda v: v if v is None else str(v))
+    return out
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the logged models (given explicitly: inferring them costs seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ("mlflow", "xgboost", "scikit-learn", "pandas", "numpy", "pyarrow", "kequn")
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _signature(frame: pd.DataFrame, encoder: TableEncoder):
+    """Input: the clean-table columns the encoder reads (no id); output: one uplift per row."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    return ModelSignature(inputs=input_schema(frame, encoder.input_columns),
+                          outputs=Schema([TensorSpec(np.dtype("float64"), (-1,))]))
 
 
 def _plots(y, t, s, s_resp, deciles: pd.DataFrame) -> dict[str, bytes]:
@@ -758,13 +803,13 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
             mlflow.log_artifacts(str(tmp_path / "uplift_report"), artifact_path="uplift_report")
             eval_dir = tmp_path / "eval"
             eval_dir.mkdir()
-            eval_set = test_frame.reset_index(drop=True).copy()
+            eval_set = plain_columns(test_frame.reset_index(drop=True))
             eval_set[treatment] = tte
             eval_set[label] = yte
             eval_set.to_parquet(eval_dir / "test_set.parquet", index=False)
             mlflow.log_artifact(str(eval_dir / "test_set.parquet"), artifact_path="eval")
         mlflow.pyfunc.log_model(name="model", python_model=model,
-                                signature=_signature(test_frame, encoder))
+                                signature=_signature(test_frame, encoder), pip_requirements=pip_requirements())
         if warnings:
             mlflow.set_tag("kequn.warnings", " | ".join(warnings)[:4900])
 
