@@ -25,6 +25,7 @@ import math
 import operator
 import re
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -399,7 +400,9 @@ def regression_gate(run: Any, task: str, name: str, candidate_uri: str, gates: G
     scores = {}
     for who, uri in (("candidate", candidate_uri), ("champion", f"models:/{name}/{champion.version}")):
         try:
-            scores[who] = fn(y, positive_scores(uri, features), t)
+            with warnings.catch_warnings():  # pyfunc loading warns about type hints and pickles
+                warnings.simplefilter("ignore")
+                scores[who] = fn(y, positive_scores(uri, features), t)
         except RegistryError as exc:
             return _result(False, f"regression: cannot score the {who}: {exc}")
         except Exception as exc:  # a foreign model may fail in many ways; report the type only
@@ -414,8 +417,21 @@ def regression_gate(run: Any, task: str, name: str, candidate_uri: str, gates: G
     verdict = "ok" if passed else "FAILED"
     detail = (f"regression: {metric} = {scores['candidate']:.4f} vs @{reg.alias} v{champion.version} "
               f"{scores['champion']:.4f} on the same held-out set (tolerance {reg.tolerance:g}): {verdict}")
+    champion_tags = _run_tags(client, champion.run_id)
+    same_table = champion_tags.get("kequn.table_digest") and \
+        champion_tags.get("kequn.table_digest") == run.data.tags.get("kequn.table_digest")
+    if same_table and champion_tags.get("kequn.seed") != run.data.tags.get("kequn.seed"):
+        detail += ("; note: the champion was trained on the same table with another split seed, so part of "
+                   "this held-out set may be in its training data (its number is optimistic)")
     check["detail"] = detail
     return _result(passed, detail, [check])
+
+
+def _run_tags(client: Any, run_id: str | None) -> dict[str, str]:
+    try:
+        return dict(client.get_run(run_id).data.tags) if run_id else {}
+    except Exception:  # a deleted champion run: no note, the comparison itself already ran
+        return {}
 
 
 def evaluate_gates(run: Any, *, name: str, candidate_uri: str, gates: Gates, client: Any) -> dict[str, dict[str, Any]]:
