@@ -122,3 +122,16 @@ def test_redacted_text_has_no_spans_left():
     assert find_spans(redacted).empty
     tokens = redact_texts(texts, spans, replace=lambda e, v: "tk_3f9a0c1b2d4e5f60")
     assert find_spans(tokens).empty
+
+
+def test_ordinary_service_notes_have_no_spans():
+    texts = pd.Series([
+        "客户来电咨询信用卡年费减免政策，已告知相关规定。", "客户对理财产品收益表示不满，要求经理回电。",
+        "客户经理王总已跟进。", "客户要求提前支取定期存款，已办理。", "客户表示近期资金紧张，希望延期还款。",
+        "客户同意参加理财讲座，预约周三下午。", "客户本人持身份证原件到柜面办理。", "客户询问黄金积存业务，已介绍。",
+        "客户向我行申请增加信用额度。", "客户家属代为咨询，按规定未予告知。", "客户张先生来电，询问基金赎回到账时间。",
+        "客户李女士称其配偶已同意。", "客户高度关注汇率变化。", "客户万分感谢。", "客户许久未登录手机银行。",
+        "客户金融资产较多。", "客户于2024年5月到期的大额存单自动转存，金额12.5万元。",
+    ])
+    spans = find_spans(texts)
+    assert spans.empty, [texts.iloc[r][s:e] for r, s, e in zip(spans["row"], spans["start"], spans["end"], strict=True)]

@@ -137,7 +137,7 @@ SENTENCE_START = "\x00，。；：！？、,.;:!? \n（("
 NAME_STOP_CHARS = ("来去到在于说称表反咨询办的了和与及等已要想需因对为是向给把被将从今昨本上下也都还"
                    "就并但而或电致打申请投诉提出现近前后当该此其再又通告知签确认核实变更开销户号卡账款"
                    "存取转汇理预约联系所您我他她们这那哪个名姓先女经老额面表示由自已曾代替帮陪接听"
-                   "不未度没很非均仍即会须")
+                   "不未度没很非均仍即会须总久")
 CONTEXT_PERSON = list(NAME_PREFIX_CONTEXT) + list(NAME_SUFFIX_CONTEXT)
 #: Words shaped like a name (surname character first) that are ordinary bank vocabulary.
 NOT_NAMES = frozenset({
@@ -149,7 +149,8 @@ NOT_NAMES = frozenset({
     "严重", "万分", "高度", "明显", "明白", "高兴", "满意", "满足", "满分", "安排", "安装", "安心", "安抚",
     "安全感", "温度", "程度", "常常", "关心", "关注", "关于", "华为", "邓白", "龙头", "江西", "周到",
     "周边", "周期", "高效", "康复", "任意", "申购", "申报", "施工", "包括", "包装", "支付", "支行",
-    "甘愿", "宁愿", "齐全", "易懂", "段时", "孔子", "刘某", "陈某", "赵某",
+    "甘愿", "宁愿", "齐全", "易懂", "段时", "孔子", "刘某", "陈某", "赵某", "童年", "钱包", "许多",
+    "许可", "金融资", "黄金积", "程序上", "方便", "方式", "方案", "方向", "毛病", "车辆", "房产", "房贷",
 })
 _PUNCT_AFTER_CONTEXT = r"(?:[:：]|是|为|系|叫)?[ ]?"
 
@@ -174,6 +175,7 @@ def surnames() -> tuple[tuple[str, ...], tuple[str, ...]]:
 NOT_NAME_STARTS = frozenset({
     "严重", "万分", "高度", "明显", "明白", "高兴", "满意", "满足", "安排", "安装", "安心", "安抚", "关心",
     "关注", "关于", "周到", "常常", "任意", "包括", "支付", "申购", "申报", "高效", "温馨", "郑重",
+    "金融", "许多", "钱包", "黄金", "房贷", "房产", "车辆",
 })
 
 
@@ -237,7 +239,7 @@ def escape_context(word: str) -> str:
 
 # --- canonical forms and bulk validators --------------------------------------------------------
 def digits_only(values: np.ndarray) -> np.ndarray:
-    """Remove every non-digit (keeps ``X``/``x`` at the end of IDs when ``keep_x``)."""
+    """Remove every character that is not an ASCII digit."""
     s = pd.Series(values, dtype="string")
     return s.str.replace(r"[^0-9]", "", regex=True).to_numpy(dtype=object)
 
