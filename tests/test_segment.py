@@ -123,7 +123,7 @@ def test_cli_train_segment(mlflow_uri, clean_zone_factory, tmp_path):
 
     data = clean_zone_factory({"features": planted_customers(300)[0]}) / "features.parquet"
     out = tmp_path / "seg.json"
-    main(["-q", "train", "--task", "segment", "--data", str(data), "--trials", "1", "--json", str(out)])
+    main(["train", "--task", "segment", "--data", str(data), "--trials", "1", "--json", str(out)])
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["run_id"] and {"silhouette", "n_segments"} <= set(result["metrics"])
 
