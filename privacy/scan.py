@@ -65,9 +65,12 @@ def scan_tables(tables: dict[str, Path], *, encoding: str | None = None) -> dict
     return {"tables": out}
 
 
-#: Whole values that cannot hold PII: dates/timestamps, numbers of at most 10 digits, decimals.
+#: Whole values that cannot hold PII: dates/timestamps, numbers of at most 10 digits, decimals,
+#: and codes whose letter prefix no identifier starts with (``T000000000001``; not E/G/P/S/D
+#: passports, C/W permits or KH customer numbers).
 _NO_PII_VALUE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?"
-                 r"|[+\-]?[0-9]{1,10}(?:\.[0-9]+)?|[+\-]?[0-9]+\.[0-9]+")
+                 r"|[+\-]?[0-9]{1,10}(?:\.[0-9]+)?|[+\-]?[0-9]+\.[0-9]+"
+                 r"|[ABFHIJLMNOQRTUVXYZabfhijlmnoqrtuvxyz][0-9]{1,30}")
 
 
 def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
