@@ -161,3 +161,30 @@ def test_to_dict_and_sampling_is_deterministic(messy):
 ])
 def test_header_hints(header, hint):
     assert hint in header_hints(header)
+
+
+@pytest.mark.parametrize(("entity", "raw", "canonical"), [
+    (E.CN_MOBILE, ["138-1234-5678", "+86 138 1234 5678", "0086-13812345678", "(+86)13812345678",
+                   "１３８１２３４５６７８", "'13812345678", "13812345678.0", " 13812345678 "], "13812345678"),
+    (E.CN_RESIDENT_ID, ["11010519491231002x", "110105 19491231 002X", "１１０１０５１９４９１２３１００２Ｘ"],
+     "11010519491231002X"),
+    (E.BANK_CARD, ["6222 0212 3456 7890 123", "6222-0212-3456-7890-123", "'6222021234567890123"],
+     "6222021234567890123"),
+    (E.EMAIL_ADDRESS, ["Zhang.San@163.COM", " zhang.san@163.com "], "zhang.san@163.com"),
+    (E.CUSTOMER_NO, ["kh0000012345", "KH 0000012345"], "KH0000012345"),
+    (E.PERSON, ["张 三", "张三"], "张三"),
+])
+def test_canonical_identifier_makes_messy_forms_equal(entity, raw, canonical):
+    from privacy.normalise import canonical_identifier
+
+    out = canonical_identifier(pd.Series(raw + [None]), entity)
+    assert out.iloc[:-1].tolist() == [canonical] * len(raw)
+    assert pd.isna(out.iloc[-1])
+
+
+def test_normalise_series_cleans_spreadsheet_artifacts():
+    from privacy.normalise import normalise_series
+
+    out = normalise_series(pd.Series(["'00123", "13812345678.0", "  ", "１２３.50", None, 42]))
+    assert out.tolist()[:2] == ["00123", "13812345678"]
+    assert pd.isna(out.iloc[2]) and out.iloc[3] == "123.50" and pd.isna(out.iloc[4]) and out.iloc[5] == "42"
