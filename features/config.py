@@ -33,11 +33,11 @@ class PropensityConfig(_Strict):
 
 class LifecycleConfig(_Strict):
     acquisition_max_tenure_days: int = Field(90, ge=0)
-    churn_min_dormancy_days: int = Field(90, ge=1)
+    churn_min_dormancy_days: int = Field(180, ge=1)
     churn_max_aum_change_3m: float = Field(-0.3, lt=0)
     activation_max_txn_count_90d: int = Field(2, ge=0)
     growth_min_aum_change_6m: float = 0.1
-    growth_min_products: int = Field(3, ge=1)
+    growth_min_products: int = Field(4, ge=1)
 
 
 class FeatureConfig(_Strict):

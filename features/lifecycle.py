@@ -4,11 +4,11 @@ The rules are applied in this order; the first that matches sets ``lifecycle_sta
 (thresholds from the ``lifecycle`` section of conf/features.yaml, defaults in brackets):
 
 1. ``acquisition`` 获客 — a new relationship: ``tenure_days`` ≤ acquisition_max_tenure_days [90].
-2. ``churn_risk`` 流失预警 — ``dormancy_days`` ≥ churn_min_dormancy_days [90] or
+2. ``churn_risk`` 流失预警 — ``dormancy_days`` ≥ churn_min_dormancy_days [180] or
    ``aum_change_3m`` ≤ churn_max_aum_change_3m [−0.3].
 3. ``activation`` 激活 — not yet engaged: ``txn_count_90d`` ≤ activation_max_txn_count_90d [2].
 4. ``growth`` 增值 — ``aum_change_6m`` ≥ growth_min_aum_change_6m [0.1] or
-   ``n_products`` ≥ growth_min_products [3].
+   ``n_products`` ≥ growth_min_products [4].
 5. ``retention`` 留存 — everyone else.
 
 A missing input (NaN) never matches a rule, so a customer without AUM history is judged on

@@ -23,7 +23,7 @@ from features.registry import (
     table_columns,
 )
 from pipelines.cli.main import main
-from pipelines.errors import FeatureError, LineageError
+from pipelines.errors import FeatureError, KequnError, LineageError
 from pipelines.lineage import read_parquet_lineage, require_clean_table
 
 SNAP = dt.date(2024, 6, 30)
@@ -311,7 +311,7 @@ def test_tampered_table_is_refused(clean_zone_factory, tmp_path):
 def test_lifecycle_rules_in_order():
     frame = pd.DataFrame({
         "tenure_days": [30, 400, 400, 400, 400, 400, np.nan],
-        "dormancy_days": [200, 120, 5, 5, 5, 5, 5],
+        "dormancy_days": [200, 190, 5, 5, 5, 5, 5],
         "aum_change_3m": [0.0, 0.0, -0.5, 0.0, 0.0, 0.0, np.nan],
         "txn_count_90d": [0, 10, 10, 1, 10, 10, 10],
         "aum_change_6m": [0.0, 0.0, 0.0, 0.5, 0.2, 0.0, np.nan],
@@ -353,3 +353,19 @@ def test_cli_refuses_raw_data_with_one_line(tmp_path, capsys):
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("kequn:")]
     assert len(errors) == 1
     assert errors[0].startswith("kequn: error: ") and "no manifest.json; this is not a kequn clean zone" in errors[0]
+
+
+def test_churn_needs_the_configured_aum_fall(clean_zone_factory):
+    t = bank()
+    acc = t["accounts_monthly"]
+    acc.loc[(acc["customer_no"] == "tk_e") & (acc["month_end"] > TS("2024-06-30")), "aum"] = 60_000.0  # −43%
+    f = build(clean_zone_factory, t)
+    assert f.loc["tk_e", "churn_label"] == 0
+
+
+def test_bad_horizon_and_output_suffix(clean_zone_factory, tmp_path):
+    zone = clean_zone_factory(bank())
+    with pytest.raises(KequnError, match="--horizon-days must be at least 1. Got 0"):
+        build_features(clean_dir=zone, snapshot=SNAP, out=tmp_path / "f.parquet", horizon_days=0)
+    with pytest.raises(KequnError, match="must be a .parquet file. Got suffix '.csv'"):
+        build_features(clean_dir=zone, snapshot=SNAP, out=tmp_path / "f.csv")
