@@ -27,14 +27,17 @@ from privacy.checksums import BIRTH_DATE_SLICE, gb11643_valid_array, luhn_valid_
 #: the start/end of the text are fine, so ``卡号6222...`` matches but ``tk_3f9a...`` does not.
 L = r"(?<![0-9A-Za-z_])"
 R = r"(?![0-9A-Za-z_])"
+#: :data:`L` checked after the first character, so a pattern can start with a character class
+#: (which the regex engine scans for quickly) instead of a lookbehind tried at every position.
+L1 = r"(?<![0-9A-Za-z_].)"
 #: One optional separator inside a number (space or dash, after half-width normalisation).
 SEP = r"[ \-]?"
 HAN = "\u4e00-\u9fff"
 
 # --- resident ID (GB 11643) -------------------------------------------------------------------
 _MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
-RESIDENT_ID_18 = L + r"[1-9][0-9]{5}" + SEP + r"(?:18|19|20)[0-9]{2}" + _MMDD + SEP + r"[0-9]{3}[0-9Xx]" + R
-RESIDENT_ID_15 = L + r"[1-9][0-9]{7}" + _MMDD + r"[0-9]{3}" + R
+RESIDENT_ID_18 = r"[1-9]" + L1 + r"[0-9]{5}" + SEP + r"(?:18|19|20)[0-9]{2}" + _MMDD + SEP + r"[0-9]{3}[0-9Xx]" + R
+RESIDENT_ID_15 = r"[1-9]" + L1 + r"[0-9]{7}" + _MMDD + r"[0-9]{3}" + R
 RESIDENT_ID_CONTEXT = ["身份证", "证件号", "证件号码", "身份号码", "公民身份", "id", "zjhm", "sfz"]
 #: GB/T 2260 province-level codes (first two digits of a resident ID).
 PROVINCE_CODES = frozenset({
@@ -58,9 +61,9 @@ LANDLINE_AREA_RE = r"^(?:010|02[0-9]|0[3-9][0-9]{2})[2-9][0-9]{6,7}$"
 # --- bank card --------------------------------------------------------------------------------
 #: Issuer prefixes accepted for cards (UnionPay 62, Visa 4, Mastercard 5, JCB/Amex 3, domestic 9).
 CARD_FIRST = "[3-69]"
-BANK_CARD_PLAIN = L + CARD_FIRST + r"[0-9]{15,18}" + R
-BANK_CARD_GROUPED = L + CARD_FIRST + r"[0-9]{3}(?:[ \-][0-9]{4}){3}" + R
-BANK_CARD_GROUPED_TAIL = L + CARD_FIRST + r"[0-9]{3}(?:[ \-][0-9]{4}){3}[ \-][0-9]{1,3}" + R
+BANK_CARD_PLAIN = CARD_FIRST + L1 + r"[0-9]{15,18}" + R
+BANK_CARD_GROUPED = CARD_FIRST + L1 + r"[0-9]{3}(?:[ \-][0-9]{4}){3}" + R
+BANK_CARD_GROUPED_TAIL = CARD_FIRST + L1 + r"[0-9]{3}(?:[ \-][0-9]{4}){3}[ \-][0-9]{1,3}" + R
 BANK_CARD_CONTEXT = ["卡号", "银行卡", "借记卡", "信用卡", "储蓄卡", "账号", "帐号", "card", "kh"]
 
 # --- e-mail -----------------------------------------------------------------------------------
@@ -69,13 +72,13 @@ EMAIL = (r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9][A-Za-
 EMAIL_CONTEXT = ["邮箱", "电子邮件", "邮件", "email", "e-mail", "mail", "yx"]
 
 # --- passport and Hong Kong-Macau permit --------------------------------------------------------
-PASSPORT = L + r"(?:[EGeg][0-9]{8}|[Ee][A-HJ-NP-Za-hj-np-z][0-9]{7}|[PSDpsd][0-9]{7})" + R
+PASSPORT = r"[EGPSDegpsd]" + L1 + r"(?:(?<=[EGeg])[0-9]{8}|(?<=[Ee])[A-HJ-NP-Za-hj-np-z][0-9]{7}|(?<=[PSDpsd])[0-9]{7})" + R
 PASSPORT_CONTEXT = ["护照", "passport", "hzhm"]
-HK_MACAU_PERMIT = L + r"(?:[CWcw][0-9]{8}|[Cc][A-HJ-NP-Za-hj-np-z][0-9]{7})" + R
+HK_MACAU_PERMIT = r"[CWcw]" + L1 + r"(?:[0-9]{8}|(?<=[Cc])[A-HJ-NP-Za-hj-np-z][0-9]{7})" + R
 HK_MACAU_PERMIT_CONTEXT = ["港澳", "通行证", "往来港澳", "回乡证", "permit"]
 
 # --- customer number --------------------------------------------------------------------------
-CUSTOMER_NO = L + r"KH[0-9]{8,12}" + R
+CUSTOMER_NO = r"K" + L1 + r"H[0-9]{8,12}" + R
 CUSTOMER_NO_CONTEXT = ["客户号", "客户编号", "客户代码", "customer", "khh"]
 
 # --- birth date (in text only with context) ---------------------------------------------------
