@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import re
 import tempfile
 import warnings
@@ -31,7 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# OpenMP threads (XGBoost, scikit-learn) spin while idle by default: on a shared 2-core machine
+# that makes nthread=2 many times slower. Set before the first OpenMP runtime starts.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
 import pandas as pd
 import yaml
 from mlflow.pyfunc import PythonModel

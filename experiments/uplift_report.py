@@ -123,7 +123,8 @@ def render_uplift_report(report: dict[str, Any], plots: dict[str, bytes] | None 
     parts.append("<h2>Are the arms comparable?</h2>")
     parts.append(f"<p>Treatment share {_pct(arms.get('treatment_share'))} ({_num(arms.get('n_treated'), 'd')} treated, "
                  f"{_num(arms.get('n_control'), 'd')} control); largest |standardised mean difference| "
-                 f"{_num(arms.get('max_abs_smd'))} (above 0.1 suggests the campaign was not randomised).</p>")
+                 f"{_num(arms.get('max_abs_smd'))}. A feature is flagged when its |SMD| is above 0.1 and beyond "
+                 f"what chance gives in a randomised campaign of this size ({_num(arms.get('smd_chance_bound'))}).</p>")
     smd = arms.get("smd") or {}
     if smd:
         parts.append(_table(["feature", "SMD (treated − control)"], [[_e(k), _num(v)] for k, v in smd.items()]))
