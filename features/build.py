@@ -238,6 +238,9 @@ class _Duck:
         if _is_text(base) or pa.types.is_null(base):
             target = "TIMESTAMP" if kind == DATE else "DOUBLE"
             return f"TRY_CAST(NULLIF(trim(CAST({quoted} AS VARCHAR)), '') AS {target})"
+        if kind == DATE and pa.types.is_timestamp(base) and base.tz:
+            # wall-clock time in the column's own zone, as pandas sees it (not the session's zone)
+            return f"timezone('{base.tz}', {quoted})"
         if kind == DATE:
             return f"CAST({quoted} AS TIMESTAMP)"
         return f"CAST({quoted} AS DOUBLE)"

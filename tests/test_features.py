@@ -369,3 +369,17 @@ def test_bad_horizon_and_output_suffix(clean_zone_factory, tmp_path):
         build_features(clean_dir=zone, snapshot=SNAP, out=tmp_path / "f.parquet", horizon_days=0)
     with pytest.raises(KequnError, match="must be a .parquet file. Got suffix '.csv'"):
         build_features(clean_dir=zone, snapshot=SNAP, out=tmp_path / "f.csv")
+
+
+def test_zone_aware_timestamps_use_local_wall_time(clean_zone_factory):
+    early = [{"txn_id": "T9", "customer_no": "tk_a", "card_no": "tk_card1", "txn_time": TS("2024-07-01 00:30:00"),
+              "amount": 1.0, "direction": "out", "channel": "atm", "txn_type": "withdrawal"}]
+    naive = bank()
+    add_rows(naive, "transactions", early)  # after the snapshot in Beijing time, before it in UTC
+    base = build(clean_zone_factory, naive, name="naive")
+    t = bank()
+    add_rows(t, "transactions", early)
+    for table, col in (("transactions", "txn_time"), ("service_notes", "note_time"), ("customers", "open_date")):
+        t[table][col] = t[table][col].dt.tz_localize("Asia/Shanghai")
+    aware = build(clean_zone_factory, t, name="aware")
+    pd.testing.assert_frame_equal(base, aware)
