@@ -206,3 +206,11 @@ def test_jieba_engine_tokens_cover_the_text_with_lemma_equal_text():
 def test_analyzer_registers_only_kequn_recognizers(analyzer):
     names = {r.name for r in analyzer.registry.get_recognizers(language="zh", all_fields=True)}
     assert names == {cls.__name__ for cls in RECOGNIZER_CLASSES}
+
+
+def test_batch_analyzer_engine_works_with_the_jieba_engine(analyzer):
+    from presidio_analyzer import BatchAnalyzerEngine
+
+    results = BatchAnalyzerEngine(analyzer_engine=analyzer).analyze_iterator(
+        ["手机13812345678", "客户王小明来电", "无"], language="zh")
+    assert [[r.entity_type for r in rs] for rs in results] == [[E.CN_MOBILE], [E.PERSON], []]
