@@ -391,4 +391,5 @@ def registry_listing(*, name: str | None = None) -> str:
                          tags.get("kequn.author", "-") or "-", tags.get("kequn.approved_by", "-")])
         body = _table(header, rows) if rows else "(no versions)"
         blocks.append(f"{model.name}\n{body}")
+    blocks.append(f"audit log: {audit.audit_log_path()}")
     return "\n\n".join(blocks)
