@@ -37,7 +37,7 @@ from features.registry import (
     table_columns,
 )
 from pipelines import console
-from pipelines.errors import FeatureError, InputError, LineageError
+from pipelines.errors import FeatureError, InputError
 from pipelines.lineage import (
     require_clean_table,
     require_passing_manifest,
@@ -262,6 +262,9 @@ class _Duck:
                 what = "dates (YYYY-MM-DD)" if kind == DATE else "numbers"
                 raise FeatureError(f"table {table!r}, column {column!r}: expected {what}; "
                                    f"{bad} value(s) do not parse")
+
+    def close(self) -> None:
+        self.con.close()
 
     def fetch(self, sql: str) -> pd.DataFrame:
         try:
@@ -576,12 +579,12 @@ def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
         acc, has_label_month = _account_aggregates(duck, window)
         cols.update(_value_features(acc, tiers))
         st.done(f"{int(np.isfinite(cols['aum']).sum())} customers with AUM at the snapshot month")
-    frame = pd.DataFrame({ID_COLUMN: customer_ids.to_pandas().astype("string")})
+    duck.close()
+    columns: dict[str, Any] = {ID_COLUMN: customer_ids.to_pandas().astype("string")}
     for feat in FEATURES:
-        if feat.name == "lifecycle_stage":
-            continue
-        values = cols[feat.name]
-        frame[feat.name] = pd.Series(values).astype(feat.dtype)
+        if feat.name != "lifecycle_stage":
+            columns[feat.name] = pd.Series(cols[feat.name]).astype(feat.dtype)
+    frame = pd.DataFrame(columns)
     frame["lifecycle_stage"] = assign_stage(frame, config.lifecycle)
     with console.stage("labels") as st:
         label_cols = labels_mod.build_labels(
@@ -673,4 +676,4 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
     }
 
 
-__all__ = ["build_features", "compute_features", "REQUIRED_COLUMNS", "FeatureError", "LineageError"]
+__all__ = ["build_features", "compute_features", "REQUIRED_COLUMNS"]
