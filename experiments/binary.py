@@ -10,6 +10,12 @@
 5. held-out evaluation (:mod:`experiments.evaluation`), plots, fairness (when
    :mod:`experiments.fairness` is present), the HTML report and the pyfunc model.
 
+Class imbalance: XGBoost weights positives by ``scale_pos_weight`` (negatives / positives in
+the training part) and the baseline uses ``class_weight="balanced"`` (the same ratio). Weighting
+multiplies the fitted odds by that ratio, so both models' scores are mapped back by dividing the
+odds by it (:func:`experiments.model.undo_class_weight`, also applied by the logged model): the
+scores are calibrated probabilities (Brier, reliability curve) and rankings are unchanged.
+
 The operating threshold (param ``operating_threshold``) is the score at the top-decile cut of
 the held-out scores: marketing contacts the top 10% of customers, so fairness and the report
 judge the model at the decision it is used for, not at an arbitrary 0.5.
@@ -32,6 +38,7 @@ import pandas as pd
 
 from experiments import evaluation, plots
 from experiments.data import CV_FOLDS, Prepared
+from experiments.model import undo_class_weight
 from experiments.tuning import NTHREAD, base_params, scale_pos_weight, study_name, tune_xgboost
 from pipelines import console
 from pipelines.errors import TrainingError
@@ -125,7 +132,8 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
 
     with console.stage("baseline: logistic regression") as st:
         baseline = baseline_pipeline(prepared, seed).fit(X_tr, y_tr)
-        base_scores = baseline.predict_proba(X_te)[:, 1]
+        # class_weight="balanced" weights positives by n_neg/n_pos relative to negatives
+        base_scores = undo_class_weight(baseline.predict_proba(X_te)[:, 1], scale_pos_weight(y_tr))
         base_metrics = evaluation.binary_metrics(y_te, base_scores, prefix="baseline_test_")
         st.done(f"held-out ROC-AUC {base_metrics['baseline_test_roc_auc']:.4f}")
 
@@ -140,7 +148,7 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
     with console.stage("final model and held-out evaluation") as st:
         final_params = {**base_params(seed, spw), **result.best_params}
         booster = xgb.train(final_params, _dmatrix(X_tr, y_tr), num_boost_round=max(result.n_estimators, 1))
-        scores = booster.predict(_dmatrix(X_te)).astype("float64")
+        scores = undo_class_weight(booster.predict(_dmatrix(X_te)), spw)
         metrics = evaluation.binary_metrics(y_te, scores)
         metrics.update(base_metrics)
         metrics["cv_best_roc_auc"] = result.best_score
@@ -177,6 +185,7 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
     with console.stage("logging the run to MLflow") as st:
         from experiments.model import log_binary_model
 
+
         tracker.log_params({f"best_{k}": v for k, v in best_params.items()})
         tracker.log_params({"operating_threshold": round(threshold, 6),
                             "operating_threshold_rule": "score at the top-decile cut (top 10% contacted)"})
@@ -200,7 +209,8 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
             (out / "model_input" / "feature_spec.json").write_text(
                 json.dumps(prepared.spec.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
             tracker.log_artifacts(out)
-            log_binary_model(booster, prepared.spec, X_tr, out / "model_files", source=frame)
+            log_binary_model(booster, prepared.spec, X_tr, out / "model_files", source=frame,
+                             class_weight=spw)
         st.done(f"run {tracker.run_id}")
     return {"metrics": metrics, "summary": summary, "best_params": best_params}
 

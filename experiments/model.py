@@ -32,7 +32,18 @@ from experiments.data import FeatureSpec
 
 BOOSTER_FILE = "booster.ubj"
 SPEC_FILE = "feature_spec.json"
+SCORER_FILE = "scorer.json"
 ARTIFACT_PATH = "model"
+
+
+def undo_class_weight(p: np.ndarray, weight: float) -> np.ndarray:
+    """Map scores of a model trained with positives weighted by ``weight`` back to probabilities.
+
+    Weighting positives multiplies the fitted odds by ``weight``; dividing the odds by it
+    restores calibrated scores. Monotonic, so ROC-AUC, PR-AUC, lift and rankings are unchanged.
+    """
+    p = np.clip(np.asarray(p, dtype="float64"), 1e-12, 1 - 1e-12)
+    return p / (p + weight * (1.0 - p))
 
 
 class BinaryScorer(PythonModel):
@@ -45,17 +56,20 @@ class BinaryScorer(PythonModel):
         self.booster.load_model(context.artifacts["booster"])
         self.booster.set_param({"nthread": 2})
         self.spec = FeatureSpec.from_dict(json.loads(Path(context.artifacts["spec"]).read_text(encoding="utf-8")))
+        scorer = json.loads(Path(context.artifacts["scorer"]).read_text(encoding="utf-8"))
+        self.class_weight = float(scorer["positive_class_weight"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
-        return score(self.booster, self.spec, model_input)
+        return score(self.booster, self.spec, model_input, self.class_weight)
 
 
-def score(booster: Any, spec: FeatureSpec, frame: pd.DataFrame) -> np.ndarray:
-    """Positive-class scores of ``frame`` (any clean table holding the feature columns)."""
+def score(booster: Any, spec: FeatureSpec, frame: pd.DataFrame, class_weight: float = 1.0) -> np.ndarray:
+    """Calibrated positive-class scores of ``frame`` (any clean table holding the feature columns)."""
     import xgboost as xgb
 
     X = spec.transform(pd.DataFrame(frame))
-    return booster.predict(xgb.DMatrix(X, enable_categorical=True, nthread=2)).astype("float64")
+    raw = booster.predict(xgb.DMatrix(X, enable_categorical=True, nthread=2))
+    return undo_class_weight(raw, class_weight)
 
 
 def signature_frame(spec: FeatureSpec, X: pd.DataFrame, source: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -86,7 +100,7 @@ def signature_frame(spec: FeatureSpec, X: pd.DataFrame, source: pd.DataFrame | N
 
 
 def log_binary_model(booster: Any, spec: FeatureSpec, X_train: pd.DataFrame, workdir: Path,
-                     source: pd.DataFrame | None = None) -> Any:
+                     source: pd.DataFrame | None = None, class_weight: float = 1.0) -> Any:
     """Log the pyfunc under artifact path ``model`` with a signature and a synthetic example."""
     import mlflow
     from mlflow.models import infer_signature
@@ -96,6 +110,8 @@ def log_binary_model(booster: Any, spec: FeatureSpec, X_train: pd.DataFrame, wor
     spec_path = workdir / SPEC_FILE
     booster.save_model(str(booster_path))
     spec_path.write_text(json.dumps(spec.to_dict(), ensure_ascii=False), encoding="utf-8")
+    scorer_path = workdir / SCORER_FILE
+    scorer_path.write_text(json.dumps({"positive_class_weight": class_weight}), encoding="utf-8")
     example = signature_frame(spec, X_train, source)
     with warnings.catch_warnings():  # integer columns are declared long on purpose (see signature_frame)
         warnings.simplefilter("ignore", UserWarning)
@@ -103,7 +119,7 @@ def log_binary_model(booster: Any, spec: FeatureSpec, X_train: pd.DataFrame, wor
     return mlflow.pyfunc.log_model(
         name=ARTIFACT_PATH,
         python_model=BinaryScorer(),
-        artifacts={"booster": str(booster_path), "spec": str(spec_path)},
+        artifacts={"booster": str(booster_path), "spec": str(spec_path), "scorer": str(scorer_path)},
         signature=signature,
         input_example=example,
         pip_requirements=pip_requirements(),

@@ -74,3 +74,15 @@ def test_permutation_importance_finds_the_only_signal():
     assert imp["signal"] > 0.3 and imp["noise"] == 0.0 and imp["cat"] == 0.0
     table = evaluation.importance_table({"signal": 3.0, "noise": 1.0}, imp)
     assert table["feature"].iloc[0] == "signal" and table["gain_share"].sum() == pytest.approx(1.0)
+
+
+def test_undoing_the_class_weight_restores_calibration_and_keeps_the_ranking():
+    from experiments.model import undo_class_weight
+
+    assert undo_class_weight(np.array([0.5]), 3.0)[0] == pytest.approx(0.25)
+    rng = np.random.default_rng(0)
+    p_true = rng.uniform(0.01, 0.5, 5000)
+    weighted = p_true * 4 / (p_true * 4 + 1 - p_true)  # odds multiplied by a weight of 4
+    back = undo_class_weight(weighted, 4.0)
+    assert np.allclose(back, p_true)
+    assert (np.argsort(back) == np.argsort(weighted)).all()

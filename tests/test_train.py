@@ -101,6 +101,7 @@ def test_churn_run_is_complete_private_and_reloads(mlflow_uri, churn_table, tmp_
 
     scores = np.asarray(model.predict(test_set.drop(columns=["_label"])))
     assert roc_auc_score(test_set["_label"], scores) == pytest.approx(result["metrics"]["test_roc_auc"], abs=1e-12)
+    assert abs(scores.mean() - test_set["_label"].mean()) < 0.1  # class weighting undone: calibrated
     clean = pd.read_parquet(churn_table)  # the whole clean table, id and label columns included
     full_scores = np.asarray(model.predict(clean))
     assert full_scores.shape == (600,) and np.all((full_scores > 0) & (full_scores < 1))
