@@ -58,7 +58,7 @@ REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
     "transactions": {"customer_no": TEXT, "txn_time": DATE, "amount": NUMBER, "direction": TEXT,
                      "channel": TEXT, "txn_type": TEXT},
     "products": {"customer_no": TEXT, "product_type": TEXT, "open_date": DATE, "maturity_date": DATE,
-                 "close_date": DATE, "amount": NUMBER, "used_amount": NUMBER},
+                 "close_date": DATE, "amount": NUMBER, "used_amount": NUMBER, "rate_sensitive": NUMBER},
     "campaigns": {"customer_no": TEXT, "campaign_date": DATE, "treatment": NUMBER, "response": NUMBER,
                   "response_date": DATE},
     "service_notes": {"customer_no": TEXT, "note_time": DATE, "category": TEXT},
@@ -457,6 +457,8 @@ def _product_features(data: dict[str, np.ndarray], codes: np.ndarray, n: int, wi
     for w in MATURITY_WINDOWS:
         due = data["maturity_date"]
         out[f"maturing_{w}d"] = _count(codes, held & (due > s) & (due <= s + np.timedelta64(w, "D")), n)
+    due_90 = held & (data["maturity_date"] > s) & (data["maturity_date"] <= s + np.timedelta64(90, "D"))
+    out["rate_sensitive_maturing_90d"] = _count(codes, due_90 & (data["rate_sensitive"] == 1), n)
     ok = codes >= 0
     card = held & ok & (ptype == "credit_card")
     limit = np.bincount(codes[card], np.nan_to_num(data["amount"][card]), minlength=n)

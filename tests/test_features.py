@@ -150,7 +150,7 @@ def test_feature_values_and_explicit_missing(clean_zone_factory):
     assert a["value_tier"] == "potential"
     assert a["n_products"] == 3 and a["holds_credit_card"] == 1 and a["holds_fund"] == 0
     assert a["credit_card_utilisation"] == pytest.approx(0.25)
-    assert a["maturing_30d"] == 1 and a["maturing_90d"] == 2
+    assert a["maturing_30d"] == 1 and a["maturing_90d"] == 2 and a["rate_sensitive_maturing_90d"] == 1
     assert a["complaints_90d"] == 1 and a["service_contacts_90d"] == 1
     assert a["campaigns_before"] == 1 and a["campaign_responses_before"] == 1
     assert a["tenure_days"] == (SNAP - dt.date(2020, 1, 1)).days
