@@ -221,7 +221,7 @@ LABELS: tuple[Feature, ...] = (
             "观察期内首个营销活动的分组（1=触达组，0=对照组）", "campaigns", "(s, s+h]", "float64",
             "NaN when the customer has no campaign in the window (rows are kept)"),
     Feature("response", "label",
-            "1 if the customer responded to that campaign with a response date in (s, s+h]",
+            "1 if the customer responded to that campaign by s+h (response = 1 with a response date ≤ s+h, or none recorded)",
             "对该营销活动的响应（观察期内）", "campaigns", "(s, s+h]", "float64",
             "NaN when the customer has no campaign in the window"),
 )

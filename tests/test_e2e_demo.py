@@ -62,7 +62,13 @@ def test_demo_logs_run_with_metrics_and_artifacts(demo_run):
     assert run.data.tags.get("kequn.author") == "demo.engineer"
     assert run.data.tags.get("kequn.manifest_id")
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
-    assert "model" in artifacts
+    assert {"plots", "fairness", "feature_dictionary"} <= artifacts
+    import pandas as pd
+
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    features = pd.read_parquet(work / "demo" / "features.parquet").head(50)
+    scores = model.predict(features)
+    assert len(scores) == 50
 
 
 def test_no_raw_pii_anywhere_in_outputs(demo_run):

@@ -219,3 +219,30 @@ def test_model_card_escapes_values_and_is_self_contained():
 def test_empty_registry_listing(mlflow_uri, capsys):
     code, out, err = kequn(capsys, "registry")
     assert code == 0 and "no registered models yet" in out, err
+
+
+def test_uplift_regression_uses_the_training_qini_on_the_same_held_out_set(mlflow_uri, tmp_path, monkeypatch,
+                                                                          clean_zone_factory, audit_log):
+    import mlflow
+
+    from experiments.uplift_metrics import qini_coefficient
+    from pipelines.registry import approve, promote, publish
+    from tests.test_registry_support import make_uplift_run, uplift_frame
+
+    monkeypatch.setenv("KEQUN_USER", "alice")
+    clean = clean_zone_factory({"customers": pd.DataFrame({"age_band": ["30-39"]})})
+    champion = make_uplift_run(tmp_path, clean_dir=clean, w=1.0, seed=0)
+    first = publish(run_id=champion, name="uplift-model")
+    assert first["approval_status"] == "pending" and first["gates"]["uplift"]["passed"]
+    approve(name="uplift-model", version="1", approver="bob")
+    promote(name="uplift-model", version="1", by="alice")
+
+    noisy = make_uplift_run(tmp_path, clean_dir=clean, w=1.0, v=3.0, seed=1)
+    result = publish(run_id=noisy, name="uplift-model")
+    check = result["gates"]["regression"]["checks"][0]
+    test = uplift_frame(1)
+    expected_champion = qini_coefficient(test["response"], test["treatment"], test["x"].to_numpy())
+    assert check["metric"] == "test_qini_auc"
+    assert check["champion_value"] == pytest.approx(expected_champion)
+    assert check["value"] == pytest.approx(mlflow.MlflowClient().get_run(noisy).data.metrics["test_qini_auc"])
+    assert result["gates"]["regression"]["passed"] == (check["value"] >= expected_champion - 0.01)

@@ -74,3 +74,57 @@ def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_di
         test[[*features, "churn_label"]].to_parquet(folder / "test_set.parquet", index=False)
         mlflow.log_artifact(str(folder / "test_set.parquet"), "eval")
     return run.info.run_id
+
+
+def uplift_model(w: float, v: float):
+    """An MLflow PythonModel predicting uplift = w · x + v · noise."""
+    from mlflow.pyfunc import PythonModel
+
+    class _Uplift(PythonModel):
+        def __init__(self) -> None:
+            self.w, self.v = w, v
+
+        def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+            frame = pd.DataFrame(model_input)
+            return (self.w * frame["x"] + self.v * frame["noise"]).to_numpy(dtype=float)
+
+    return _Uplift()
+
+
+def uplift_frame(seed: int) -> pd.DataFrame:
+    """Randomised campaign: treatment helps only customers with x > 0."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x": rng.normal(size=N), "noise": rng.normal(size=N),
+                          "treatment": rng.integers(0, 2, size=N)})
+    p = 0.2 + 0.3 * frame["treatment"] * (frame["x"] > 0)
+    frame["response"] = (rng.random(N) < p).astype(int)
+    return frame
+
+
+def make_uplift_run(tmp: Path, *, clean_dir: Path, w: float = 1.0, v: float = 0.0, seed: int = 0) -> str:
+    """An uplift run: pyfunc predicting uplift, test_qini_auc from experiments.uplift_metrics."""
+    import mlflow
+
+    from experiments.tracking import configure_tracking
+    from experiments.uplift_metrics import qini_coefficient
+
+    configure_tracking()
+    test = uplift_frame(seed)
+    model = uplift_model(w, v)
+    score = model.predict(None, test)
+    manifest = json.loads((clean_dir / "manifest.json").read_text(encoding="utf-8"))
+    mlflow.set_experiment("kequn-uplift")
+    with mlflow.start_run() as run:
+        mlflow.set_tags({AUTHOR_TAG: current_user(), "kequn.task": "uplift", "kequn.clean_dir": str(clean_dir),
+                         "kequn.manifest_id": manifest["manifest_id"], "kequn.policy_hash": manifest["policy_hash"]})
+        mlflow.log_params({"label": "response", "treatment": "treatment"})
+        mlflow.log_metric("test_qini_auc", float(qini_coefficient(test["response"], test["treatment"], score)))
+        mlflow.log_metric("fairness_n_small_groups_gender", 0.0)
+        folder = tmp / f"eval_{run.info.run_id}"
+        folder.mkdir()
+        test.to_parquet(folder / "test_set.parquet", index=False)
+        mlflow.log_artifact(str(folder / "test_set.parquet"), "eval")
+        signature = mlflow.models.infer_signature(test[["x", "noise"]], score)
+        mlflow.pyfunc.log_model(name="model", python_model=model, signature=signature,
+                                pip_requirements=["mlflow"])
+    return run.info.run_id

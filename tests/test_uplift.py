@@ -87,7 +87,7 @@ def test_check_arms_refuses_bad_arms():
 @pytest.fixture
 def campaign_zone(clean_zone_factory):
     def make(frame=None, **kw):
-        frame = planted(1200)[0] if frame is None else frame
+        frame = planted(900)[0] if frame is None else frame
         return clean_zone_factory({"campaign": frame}, **kw) / "campaign.parquet"
     return make
 
@@ -129,7 +129,7 @@ def test_train_uplift_logs_run_model_report_and_eval_set(mlflow_uri, campaign_zo
 
 
 def test_train_uplift_warns_when_not_randomised(mlflow_uri, campaign_zone):
-    data = campaign_zone(planted(1200, confounded=True)[0])
+    data = campaign_zone(planted(900, confounded=True)[0])
     out = train_uplift(data=data, trials=0)
     assert "does not look randomised" in out["summary"]
 
