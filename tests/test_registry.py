@@ -245,4 +245,5 @@ def test_uplift_regression_uses_the_training_qini_on_the_same_held_out_set(mlflo
     assert check["metric"] == "test_qini_auc"
     assert check["champion_value"] == pytest.approx(expected_champion)
     assert check["value"] == pytest.approx(mlflow.MlflowClient().get_run(noisy).data.metrics["test_qini_auc"])
-    assert result["gates"]["regression"]["passed"] == (check["value"] >= expected_champion - 0.01)
+    assert check["value"] < expected_champion - 0.01  # noise blurs the ranking
+    assert result["approval_status"] == "rejected" and not result["gates"]["regression"]["passed"]
