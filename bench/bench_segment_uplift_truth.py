@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
-import mlflow
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any OpenMP runtime loads
+
+import mlflow  # noqa: E402
 import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score

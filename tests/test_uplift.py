@@ -87,7 +87,7 @@ def test_check_arms_refuses_bad_arms():
 @pytest.fixture
 def campaign_zone(clean_zone_factory):
     def make(frame=None, **kw):
-        frame = planted(900)[0] if frame is None else frame
+        frame = planted(1200)[0] if frame is None else frame
         return clean_zone_factory({"campaign": frame}, **kw) / "campaign.parquet"
     return make
 
