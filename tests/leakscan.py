@@ -28,8 +28,7 @@ def file_texts(path: Path) -> Iterable[str]:
     if name.endswith(".parquet"):
         table = pq.read_table(path)
         frame = table.to_pandas()
-        yield "\n".join(frame.astype(str).agg("\t".join, axis=1)) if len(frame) else ""
-        yield "\t".join(map(str, frame.columns))
+        yield frame.to_csv(sep="\t", index=False)  # every cell and the header, as text
         meta = table.schema.metadata or {}
         yield "\n".join(v.decode("utf-8", "ignore") for v in meta.values())
         return
@@ -54,29 +53,70 @@ def static_han_text() -> str:
     return "\n".join(parts)
 
 
+_DIGIT_RUN = re.compile(r"[0-9Xx]{11,}")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+
+
+class _Needles:
+    """Raw values grouped by how they can be found quickly (set look-ups, not one huge regex)."""
+
+    def __init__(self, values: dict[str, set[str]], static: str) -> None:
+        self.digits: dict[str, str] = {}
+        self.emails: dict[str, str] = {}
+        self.han: dict[str, str] = {}
+        self.other: dict[str, str] = {}
+        for entity, vals in values.items():
+            for v in vals:
+                v = unicodedata.normalize("NFKC", str(v)).strip()
+                squeezed = _DIGITS_ONLY.sub("", v)
+                if len(v) < 2 or (entity == "PERSON" and v in static):
+                    continue
+                if re.fullmatch(r"(?:\+?86)?[0-9Xx]{11,19}", squeezed):
+                    self.digits[squeezed.upper()] = entity
+                elif "@" in v:
+                    self.emails[v.lower()] = entity
+                elif re.fullmatch(r"[\u4e00-\u9fff]{2,6}", v):
+                    self.han[v] = entity
+                else:
+                    self.other[v] = entity
+        self.digit_lengths = sorted({len(d) for d in self.digits})
+        self.han_lengths = sorted({len(h) for h in self.han})
+
+    def hits(self, text: str) -> set[str]:
+        found: set[str] = set()
+        text = unicodedata.normalize("NFKC", text)
+        for source in (text, _DIGITS_ONLY.sub("", text)):
+            for run in _DIGIT_RUN.findall(source):
+                run = run.upper()
+                for n in self.digit_lengths:
+                    for i in range(0, len(run) - n + 1):
+                        if run[i:i + n] in self.digits:
+                            found.add(self.digits[run[i:i + n]])
+        for email in _EMAIL.findall(text):
+            if email.lower() in self.emails:
+                found.add(self.emails[email.lower()])
+        for run in _HAN_RUN.findall(text):
+            for n in self.han_lengths:
+                for i in range(0, len(run) - n + 1):
+                    if run[i:i + n] in self.han:
+                        found.add(self.han[run[i:i + n]])
+        for value, entity in self.other.items():
+            if entity not in found and value in text:
+                found.add(entity)
+        return found
+
+
 def find_leaks(root: Path, values: dict[str, set[str]], *, exclude: Iterable[Path] = ()) -> list[str]:
     """Return ``"<file>: <entity>"`` for every raw value found under ``root`` (values not shown)."""
     excluded = [p.resolve() for p in exclude]
-    static = static_han_text()
-    needles: list[tuple[str, str]] = []
-    for entity, vals in values.items():
-        for v in vals:
-            v = str(v).strip()
-            if len(v) < 2 or (entity == "PERSON" and v in static):
-                continue
-            needles.append((entity, v))
-    # Long digit values are also looked for with separators removed.
-    by_text: dict[str, str] = {v: e for e, v in needles}
-    pattern = re.compile("|".join(re.escape(v) for v in sorted(by_text, key=len, reverse=True)))
+    needles = _Needles(values, static_han_text())
     leaks = []
     for path in sorted(root.rglob("*")):
         if not path.is_file() or any(path.resolve().is_relative_to(e) for e in excluded):
             continue
         for text in file_texts(path):
-            hits = {by_text[m.group(0)] for m in pattern.finditer(text)}
-            squeezed = _DIGITS_ONLY.sub("", text)
-            hits |= {by_text[m.group(0)] for m in pattern.finditer(squeezed) if by_text[m.group(0)] != "PERSON"}
-            for entity in sorted(hits):
+            for entity in sorted(needles.hits(text)):
                 leaks.append(f"{path.relative_to(root)}: {entity}")
     return sorted(set(leaks))
 
