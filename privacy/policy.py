@@ -75,7 +75,7 @@ class KAnonymityRule(_Strict):
 
     k: int = Field(default=5, ge=1)
     quasi_identifiers: list[str] = Field(default_factory=lambda: [E.AGE, E.GENDER, E.CITY, E.OCCUPATION])
-    on_violation: Literal["report", "suppress", "fail"] = "suppress"
+    on_violation: Literal["report", "suppress", "fail"] = "report"
     max_suppression_share: float | None = Field(default=None, ge=0.0, le=1.0)
 
 

@@ -475,6 +475,7 @@ def _k_summary(k_result: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     after = k_result["after"]
     return {"k": k_result["k"], "quasi_identifiers": k_result["quasi_identifiers"], "met": k_result["met"],
+            "k_reached": k_result["k_reached"],
             "action": k_result["action"], "min_class_size": after["min_class_size"],
             "share_below_k": after["share_below_k"], "unique_records": after["unique_records"],
             "suppressed_records": k_result["suppressed_records"],
@@ -510,7 +511,8 @@ def _summary(results: list[TableResult], manifest: dict[str, Any], out: Path, se
         k = r.k_anonymity
         if k is not None:
             after = k["after"]
-            lines.append(f"  k-anonymity {r.table}: k={k['k']} {'met' if k['met'] else 'NOT met'}, "
+            reached = "reached" if k["k_reached"] else ("NOT reached (measured only)" if k["met"] else "NOT met")
+            lines.append(f"  k-anonymity {r.table}: k={k['k']} {reached}, "
                          f"min class {after['min_class_size'] if after['min_class_size'] is not None else '-'}, {after['share_below_k']:.1%} below k, "
                          f"{after['unique_records']} unique, {k['suppressed_records']} suppressed")
     rs = manifest["residual_scan"]

@@ -137,7 +137,7 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
         if r.k_anonymity is not None:
             k = r.k_anonymity
             k_rows.append({"table": r.table, "quasi_identifiers": k["quasi_identifiers"], "k": k["k"],
-                           "action": k["action"], "met": k["met"], "before": k["before"], "after": k["after"],
+                           "action": k["action"], "met": k["met"], "k_reached": k["k_reached"], "before": k["before"], "after": k["after"],
                            "suppressed_records": k["suppressed_records"], "suppressed_share": k["suppressed_share"],
                            "reason": k.get("reason")})
         for f in r.residual:
@@ -157,7 +157,7 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
         "key), dropped or generalised as the policy says; free text had "
         f"{spans_total:,} personal-information span(s) replaced.",
         f"{malformed:,} malformed identifier value(s) (wrong length or check digit) were tokenised like the others.",
-        ("k-anonymity: " + "; ".join(f"{k['table']} k={k['k']} {'met' if k['met'] else 'NOT met'} "
+        ("k-anonymity: " + "; ".join(f"{k['table']} k={k['k']} {_reached_en(k)} "
                                       f"(min class {_dash(k['after']['min_class_size'])}, "
                                       f"{k['suppressed_records']} record(s) suppressed)" for k in k_rows))
         if k_rows else "k-anonymity: no table holds a configured quasi-identifier.",
@@ -171,7 +171,7 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
             f"{ACTION_LABELS.get(a, a).split()[0]} {n} 个" for a, n in sorted(actions.items())) + "。",
         f"直接标识符已按策略以带密钥的 HMAC-SHA256 令牌替换、删除或泛化；自由文本中共遮蔽 {spans_total:,} 处个人信息。",
         f"{malformed:,} 个格式异常的标识符（长度或校验位错误）同样已假名化。",
-        ("k-匿名：" + "；".join(f"{k['table']} k={k['k']} {'达标' if k['met'] else '未达标'}"
+        ("k-匿名：" + "；".join(f"{k['table']} k={k['k']} {_reached_zh(k)}"
                                 f"（最小等价类 {_dash(k['after']['min_class_size'])}，抑制 {k['suppressed_records']} 条）"
                                 for k in k_rows)) if k_rows else "k-匿名：无配置的准标识符。",
         "输出残留扫描：" + ("未发现直接标识符。" if rs["clean"] else f"发现 {rs['findings']} 处直接标识符。"),
@@ -205,6 +205,18 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
                                    "use of the published tables for model development. / 本人已审阅本报告及所执行的"
                                    "策略（见上方哈希值），同意将发布的数据表用于模型开发。")},
     }
+
+
+def _reached_en(k: dict[str, Any]) -> str:
+    if k["k_reached"]:
+        return "reached"
+    return "NOT reached (measured only, on_violation: report)" if k["met"] else "NOT met"
+
+
+def _reached_zh(k: dict[str, Any]) -> str:
+    if k["k_reached"]:
+        return "达标"
+    return "未达到（仅度量，未处理）" if k["met"] else "未达标"
 
 
 def _dash(value: Any) -> str:
@@ -269,7 +281,7 @@ th{background:#f3f5f7}.pass{color:#116329;font-weight:600}.fail{color:#b42318;fo
 {% for k in r.k_anonymity %}<tr><td>{{ k.table }}</td><td>{{ k.quasi_identifiers | join(', ') }}</td><td>{{ k.k }}</td><td>{{ k.action }}</td>
 <td>{{ k.before.min_class_size if k.before.min_class_size is not none else '—' }} → {{ k.after.min_class_size if k.after.min_class_size is not none else '—' }}</td><td>{{ '%.2f%%' % (100 * k.before.share_below_k) }} → {{ '%.2f%%' % (100 * k.after.share_below_k) }}</td>
 <td>{{ k.before.unique_records }} → {{ k.after.unique_records }}</td><td>{{ k.suppressed_records }}</td>
-<td class="{{ 'pass' if k.met else 'fail' }}">{{ '达标 met' if k.met else '未达标 not met' }}{% if k.reason %}: {{ k.reason }}{% endif %}</td></tr>{% endfor %}</table>
+<td class="{{ 'pass' if k.k_reached else 'fail' }}">{{ '达标 reached' if k.k_reached else ('未达到，仅度量 not reached, measured only' if k.met else '未达标 not met') }}{% if k.reason %}: {{ k.reason }}{% endif %}</td></tr>{% endfor %}</table>
 {% else %}<p class="muted">没有表包含配置的准标识符 No table holds a configured quasi-identifier.</p>{% endif %}
 
 <h2>残留扫描 Residual scan</h2>

@@ -79,14 +79,16 @@ def enforce_k(frame: pd.DataFrame, quasi_identifiers: Sequence[str], k: int, *,
     -------
     (frame, result)
         The (possibly suppressed) frame and a dict with ``before`` and ``after`` (see
-        :func:`k_anonymity`), ``suppressed_records``, ``suppressed_share``, ``action`` and
-        ``met`` (whether the policy's requirement holds for this table).
+        :func:`k_anonymity`), ``suppressed_records``, ``suppressed_share``, ``action``,
+        ``k_reached`` (every class has at least ``k`` records) and ``met`` (whether the
+        policy's requirement holds: with ``report`` it always does, the numbers are shown).
     """
     qis = list(quasi_identifiers)
     before = k_anonymity(frame, qis, k)
     result: dict[str, Any] = {"quasi_identifiers": qis, "k": int(k), "action": on_violation,
                               "before": before, "after": before, "suppressed_records": 0,
-                              "suppressed_share": 0.0, "met": before["met"] or on_violation == "report"}
+                              "suppressed_share": 0.0, "k_reached": before["met"],
+                              "met": before["met"] or on_violation == "report"}
     if before["met"] or on_violation != "suppress":
         return frame, result
     small = (class_sizes(frame, qis) < k).to_numpy()
@@ -102,5 +104,5 @@ def enforce_k(frame: pd.DataFrame, quasi_identifiers: Sequence[str], k: int, *,
         out[col] = out[col].mask(pd.Series(small, index=out.index))
     result["suppressed_records"] = int(small.sum())
     result["after"] = k_anonymity(out, qis, k, exclude=pd.Series(small, index=out.index))
-    result["met"] = bool(result["after"]["met"])
+    result["met"] = result["k_reached"] = bool(result["after"]["met"])
     return out, result

@@ -32,7 +32,7 @@ def test_missing_values_form_their_own_class():
 def test_suppression_reaches_k_and_keeps_business_columns():
     out, result = enforce_k(FRAME, QIS, 3, on_violation="suppress")
     assert result["suppressed_records"] == 3
-    assert result["met"] is True
+    assert result["met"] is True and result["k_reached"] is True
     assert result["after"]["min_class_size"] == 3 and result["after"]["records"] == 7
     assert out[QIS].iloc[7:].isna().all().all()
     assert out[QIS].iloc[:7].notna().all().all()
@@ -42,7 +42,7 @@ def test_suppression_reaches_k_and_keeps_business_columns():
 
 def test_report_fail_and_suppression_cap():
     _, report = enforce_k(FRAME, QIS, 3, on_violation="report")
-    assert report["met"] is True and report["before"]["met"] is False and report["suppressed_records"] == 0
+    assert report["met"] is True and report["k_reached"] is False and report["suppressed_records"] == 0
     _, fail = enforce_k(FRAME, QIS, 3, on_violation="fail")
     assert fail["met"] is False
     same, capped = enforce_k(FRAME, QIS, 3, on_violation="suppress", max_suppression_share=0.2)
