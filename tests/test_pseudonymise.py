@@ -287,3 +287,12 @@ def test_identifier_inside_a_kept_short_text_column_fails_the_residual_scan(tmp_
     report = json.loads((tmp_path / "clean" / "privacy_report.json").read_text(encoding="utf-8"))
     assert report["residual_scan"]["details"][0]["entity"] == "CN_MOBILE"
     assert report["residual_scan"]["details"][0]["column"] == "状态"
+
+
+def test_token_mode_in_text_matches_the_column_tokens(tmp_path, default_run):
+    policy = _policy(tmp_path, free_text={"action": "redact", "mode": "token"})
+    pseudonymise(_tables(default_run["raw"]), out=tmp_path / "clean", policy_path=policy, key=KEY)
+    customers = pd.read_parquet(tmp_path / "clean" / "customers.parquet")
+    note = customers["备注"].iloc[0]
+    assert "13911223344" not in note and "<手机号>" not in note
+    assert customers["手机号"].iloc[0] in note  # the note's mobile joins to the mobile column
