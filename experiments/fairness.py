@@ -34,7 +34,8 @@ from pipelines.errors import TrainingError
 
 UNKNOWN_GROUP = "未知/unknown"
 #: Aggregate gaps, in the order they are reported and logged.
-AGGREGATES = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference")
+AGGREGATES = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
+              "selection_rate_pvalue", "equalized_odds_pvalue")
 #: Per-group metrics, in table order.
 GROUP_METRICS = ("count", "selection_rate", "tpr", "fpr", "roc_auc", "mean_score", "observed_rate")
 #: Beyond this many groups an attribute is not a categorical protected attribute (e.g. an id).
@@ -85,6 +86,18 @@ EXPLANATIONS: dict[str, dict[str, str]] = {
         "en": "The larger of the between-group gaps in true positive rate and in false positive "
               "rate (0 = the model errs equally often in every group).",
         "zh": "各群组真正率差距与假正率差距中的较大者（0 表示模型在各群组中出错的概率相同）。",
+    },
+    "selection_rate_pvalue": {
+        "en": "Chance of a selection-rate gap at least this large if the groups were in truth "
+              "treated alike (chi-square test over the large groups). Above 0.05 the gap is within "
+              "sampling noise of this test set; the gates then do not reject on demographic parity.",
+        "zh": "若各群组实际上待遇相同，仍观察到至少如此大的选中率差距的概率（大样本群组的卡方检验）。"
+              "大于 0.05 说明差距在本测试集的抽样误差范围内，准入门槛不据此否决。",
+    },
+    "equalized_odds_pvalue": {
+        "en": "The same test for the true and false positive rates (the smaller of the two "
+              "p-values, doubled for the two tests).",
+        "zh": "对真正率与假正率做同样的检验（取两个 p 值中较小者并乘以 2）。",
     },
 }
 
@@ -178,6 +191,16 @@ def _check_inputs(y_true: Any, y_score: Any, sensitive: pd.DataFrame, threshold:
     return y.astype(int), s
 
 
+def _independence_pvalue(selected: np.ndarray, groups: np.ndarray) -> float:
+    """p-value of a chi-square test that selection is independent of the group (1.0 if untestable)."""
+    from scipy.stats import chi2_contingency
+
+    table = pd.crosstab(pd.Series(groups, name="group"), pd.Series(selected, name="selected"))
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        return 1.0
+    return float(chi2_contingency(table.to_numpy(), correction=False).pvalue)
+
+
 def _assess_attribute(attribute: str, y: np.ndarray, s: np.ndarray, pred: np.ndarray,
                       groups: pd.Series, min_group_size: int) -> dict[str, Any]:
     from fairlearn.metrics import (
@@ -216,6 +239,10 @@ def _assess_attribute(attribute: str, y: np.ndarray, s: np.ndarray, pred: np.nda
             "demographic_parity_difference": _json_number(demographic_parity_difference(y[keep], pred[keep], **kwargs)),
             "demographic_parity_ratio": _json_number(demographic_parity_ratio(y[keep], pred[keep], **kwargs)),
             "equalized_odds_difference": _json_number(equalized_odds_difference(y[keep], pred[keep], **kwargs)),
+            "selection_rate_pvalue": _independence_pvalue(pred[keep], groups[keep].to_numpy()),
+            "equalized_odds_pvalue": _json_number(min(1.0, 2 * min(
+                _independence_pvalue(pred[keep][y[keep] == label], groups[keep].to_numpy()[y[keep] == label])
+                for label in (0, 1)))),
         }
         note_en = f"Gaps computed over {len(large)} groups" + (
             f"; {len(small)} small group(s) excluded." if small else ".")

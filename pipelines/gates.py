@@ -118,6 +118,9 @@ class FairnessConfig(_Strict):
     attributes: list[str] = Field(default_factory=lambda: ["gender", "age_band"])
     limits: dict[str, str] = Field(default_factory=dict)
     require_report: bool = True
+    #: A limit breach rejects only when the gap is statistically significant at this level
+    #: (the run's fairness_<test>_pvalue_<attribute>); null: reject on the number alone.
+    significance: float | None = Field(default=0.05, gt=0.0, lt=1.0)
 
 
 class UpliftConfig(_Strict):
@@ -257,6 +260,14 @@ def quality_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[str
     return _result(passed, "; ".join(c["detail"] for c in checks), checks)
 
 
+#: Which significance test backs each fairness limit.
+PVALUE_OF = {
+    "demographic_parity_ratio": "selection_rate_pvalue",
+    "demographic_parity_difference": "selection_rate_pvalue",
+    "equalized_odds_difference": "equalized_odds_pvalue",
+}
+
+
 def fairness_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[str, Any]:
     """Fairness limits per protected attribute from the run's ``fairness_*`` metrics."""
     cfg = gates.config.fairness
@@ -273,7 +284,16 @@ def fairness_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[st
         found = {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}
         for attribute in dict.fromkeys([*cfg.attributes, *sorted(found)]):
             if attribute in found:
-                checks.append(limit.check(found[attribute], label=f"{limit.metric}[{attribute}]"))
+                check = limit.check(found[attribute], label=f"{limit.metric}[{attribute}]")
+                pvalue = metrics.get(f"fairness_{PVALUE_OF.get(limit.metric, '')}_{attribute}")
+                if not check["passed"] and cfg.significance is not None and pvalue is not None \
+                        and pvalue >= cfg.significance:
+                    check = {**check, "passed": True,
+                             "significant": False,
+                             "detail": check["detail"].replace(": FAILED", "") +
+                                       f", but the gap is within sampling noise (p = {pvalue:.3f} >= "
+                                       f"{cfg.significance}): not a rejection"}
+                checks.append(check)
             else:
                 notes.append(f"{limit.metric}[{attribute}] not measured (attribute absent or groups too small)")
     passed = all(c["passed"] for c in checks)

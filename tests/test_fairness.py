@@ -136,3 +136,31 @@ def test_assess_and_log_logs_metrics_and_reports(mlflow_uri, predictions):
     stored = json.loads(mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/fairness/fairness_report.json"))
     assert stored["metrics"] == report["metrics"]
     assert "Art. 24" in mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/fairness/fairness_report.html")
+
+
+def test_significance_of_the_gaps_is_a_chi_square_test(predictions):
+    from scipy.stats import chi2_contingency
+
+    y, score, sensitive = predictions
+    report = assess(y, score, sensitive, threshold=0.5, min_group_size=40)
+    pred = (score >= 0.5).astype(int)
+    gender = sensitive["gender"].to_numpy()
+    table = pd.crosstab(gender, pred).to_numpy()
+    agg = report["attributes"]["gender"]["aggregates"]
+    assert agg["selection_rate_pvalue"] == pytest.approx(chi2_contingency(table, correction=False).pvalue)
+    # The planted score bias towards 女 is a real gap on 600 rows: significant.
+    assert agg["selection_rate_pvalue"] < 0.05
+    per_label = [chi2_contingency(pd.crosstab(gender[y == k], pred[y == k]).to_numpy(), correction=False).pvalue
+                 for k in (0, 1)]
+    assert agg["equalized_odds_pvalue"] == pytest.approx(min(1.0, 2 * min(per_label)))
+    assert report["metrics"]["fairness_selection_rate_pvalue_gender"] == agg["selection_rate_pvalue"]
+
+
+def test_no_gap_by_construction_is_not_significant():
+    rng = np.random.default_rng(3)
+    n = 400
+    gender = np.repeat(["男", "女"], n // 2)
+    score = np.tile(rng.random(n // 2), 2)  # the two groups get identical scores
+    y = np.tile(rng.integers(0, 2, n // 2), 2)
+    report = assess(y, score, pd.DataFrame({"gender": gender}), threshold=0.7)
+    assert report["attributes"]["gender"]["aggregates"]["selection_rate_pvalue"] == pytest.approx(1.0)

@@ -128,3 +128,17 @@ def test_privacy_gate(gates, tmp_path, clean_zone_factory):
     assert privacy_gate(gone, gates)["passed"]
     strict = load_gates(write(tmp_path, "privacy: {require_manifest_on_disk: true}\n"))
     assert not privacy_gate(gone, strict)["passed"]
+
+
+def test_fairness_breach_within_sampling_noise_is_not_a_rejection(gates, tmp_path):
+    breach = {"fairness_demographic_parity_ratio_gender": 0.6, "fairness_equalized_odds_difference_gender": 0.05}
+    noisy = fairness_gate("churn", {**breach, "fairness_selection_rate_pvalue_gender": 0.31}, gates)
+    assert noisy["passed"]
+    assert "within sampling noise (p = 0.310 >= 0.05)" in noisy["detail"]
+    real = fairness_gate("churn", {**breach, "fairness_selection_rate_pvalue_gender": 0.001}, gates)
+    assert not real["passed"]
+    assert "demographic_parity_ratio[gender] = 0.6000, needs >= 0.8: FAILED" in real["detail"]
+    assert not fairness_gate("churn", breach, gates)["passed"]  # no test logged: the number decides
+    strict = load_gates(write(tmp_path, "fairness:\n  limits: {demographic_parity_ratio: '>= 0.8'}\n"
+                                        "  significance: null\n"))
+    assert not fairness_gate("churn", {**breach, "fairness_selection_rate_pvalue_gender": 0.31}, strict)["passed"]
