@@ -432,11 +432,15 @@ def tracked_run(task: str, experiment: str | None, lineage: Any, *, seed: int, d
 # --------------------------------------------------------------------------- training
 
 def _split(n: int, strata: np.ndarray, seed: int):
+    """Train/validation/test split (49/21/30 %), stratified by arm x response when every
+    stratum is large enough, else by arm only."""
     from sklearn.model_selection import train_test_split
 
+    if np.bincount(strata).min() < 4:
+        strata = strata // 2  # the arm
     idx = np.arange(n)
     rest, test = train_test_split(idx, test_size=0.3, random_state=seed, stratify=strata)
-    train, val = train_test_split(rest, test_size=0.25, random_state=seed, stratify=strata[rest])
+    train, val = train_test_split(rest, test_size=0.3, random_state=seed, stratify=strata[rest])
     return train, val, test
 
 

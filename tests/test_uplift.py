@@ -146,3 +146,12 @@ def test_bad_input_is_one_line_training_error(mlflow_uri, campaign_zone, change,
     with pytest.raises(TrainingError, match=message) as info:
         train_uplift(data=data, trials=0, **kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_an_arm_with_one_response_trains_with_warnings(mlflow_uri, campaign_zone):
+    frame = planted(400, 4)[0]
+    control_responders = frame.index[(frame["treatment"] == 0) & (frame["response"] == 1)]
+    frame.loc[control_responders[1:], "response"] = 0
+    out = train_uplift(data=campaign_zone(frame), trials=0)
+    assert "the control arm has only 1 responses" in out["summary"]
+    assert "unreliable" in out["summary"]  # a split without control responses is named
