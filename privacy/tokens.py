@@ -88,12 +88,21 @@ def distinct_canonical(values: pd.Series, entity: str) -> tuple[np.ndarray, np.n
 
 
 def token_replacer(key: bytes) -> Callable[[str, str], str]:
-    """A ``replace(entity, span_text)`` callback for :func:`privacy.text.redact_texts` (token mode)."""
+    """A ``replace(entity, span_text)`` callback for :func:`privacy.text.redact_texts` (token mode).
+
+    A span gets the same token as the same value in an identifier column (same canonical form,
+    same entity domain), so a mobile number in a note joins to the mobile column. Each distinct
+    ``(entity, span)`` is canonicalised and hashed once.
+    """
+    cache: dict[tuple[str, str], str] = {}
 
     def replace(entity: str, span: str) -> str:
-        canonical = canonical_identifier(pd.Series([span], dtype="string"), entity).iloc[0]
-        if canonical is None or canonical is pd.NA:
-            canonical = span
-        return token_of(str(canonical), entity, key)
+        token = cache.get((entity, span))
+        if token is None:
+            canonical = canonical_identifier(pd.Series([span], dtype="string"), entity).iloc[0]
+            if canonical is None or canonical is pd.NA:
+                canonical = span
+            token = cache[(entity, span)] = token_of(str(canonical), entity, key)
+        return token
 
     return replace

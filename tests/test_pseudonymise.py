@@ -268,12 +268,18 @@ def test_suppression_reaches_k(tmp_path):
     assert k["met"] is True and k["suppressed_records"] == 0 and k["min_class_size"] == 2
 
 
-@pytest.mark.parametrize("content", [b"", b"   \n"])
-def test_empty_file_is_refused_and_nothing_is_published(tmp_path, content):
-    raw = tmp_path / "empty.csv"
+@pytest.mark.parametrize(("content", "encoding", "message"), [
+    (b"", None, "empty"),
+    (b"   \n", None, "empty"),
+    ("手机号\n13911223344\n".encode("gbk"), "ascii", "cannot decode"),
+    (b"a,b\n", None, "no rows"),
+])
+def test_bad_input_is_refused_and_nothing_is_published(tmp_path, content, encoding, message):
+    raw = tmp_path / "bad.csv"
     raw.write_bytes(content)
-    with pytest.raises(InputError, match="empty"):
-        pseudonymise({"empty": raw}, out=tmp_path / "clean", policy_path=None, key=KEY)
+    with pytest.raises(InputError, match=message) as info:
+        pseudonymise({"bad": raw}, out=tmp_path / "clean", policy_path=None, key=KEY, encoding=encoding)
+    assert "\n" not in str(info.value) and "13911223344" not in str(info.value)
     assert not (tmp_path / "clean").exists()
 
 
