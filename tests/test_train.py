@@ -195,3 +195,22 @@ def test_shared_optuna_storage_accumulates_trials(mlflow_uri, churn_table, tmp_p
     _train(churn_table, "--trials", "1", json_out=tmp_path / "b.json")
     study = optuna.load_study(study_name="shared-churn", storage=storage)
     assert len(study.trials) == 2
+
+
+def test_own_table_with_text_label_positive_value_and_timeout(mlflow_uri, clean_zone_factory, tmp_path, capsys):
+    frame = synthetic_features(400, seed=5).drop(columns=["churn_label"])
+    frame["bought"] = np.where(frame.pop("propensity_label") == 1, "是", "否")
+    frame["order_id"] = np.arange(len(frame))  # an identifier by name: never a feature
+    path = clean_zone_factory({"own": frame}) / "own.parquet"
+    main(["train", "--task", "propensity", "--data", str(path), "--label", "bought", "--positive", "是",
+          "--trials", "50", "--timeout", "0.001", "--experiment", "own-table", "--json", str(tmp_path / "o.json")])
+    out = capsys.readouterr().out
+    result = json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))
+    assert result["metrics"]["n_trials"] == 1  # the timeout stops the search after the first trial
+    assert "excluded (identifier name): order_id" in out
+    run = MlflowClient(tracking_uri=mlflow_uri).get_run(result["run_id"])
+    assert run.info.status == "FINISHED" and run.data.params["positive"] == "是"
+    assert run.data.tags["kequn.task"] == "propensity"
+    assert MlflowClient(tracking_uri=mlflow_uri).get_experiment(run.info.experiment_id).name == "own-table"
+    signature = mlflow.models.get_model_info(f"runs:/{result['run_id']}/model").signature.inputs.input_names()
+    assert "order_id" not in signature and "bought" not in signature
