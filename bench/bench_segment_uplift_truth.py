@@ -15,6 +15,13 @@ Usage (after ``kequn synth``, ``kequn pseudonymise`` and ``kequn features``, wit
     python bench/bench_segment_uplift_truth.py --raw RAW --features features.parquet [--trials 5]
 
 Prints one JSON line. Uses ``MLFLOW_TRACKING_URI`` (set it to a scratch store).
+
+Measured 2026-11-24 on ``kequn synth --customers 15000 --seed 11`` (14,156 customers open at the
+snapshot, 2 shared cores, ``--trials 10``): segment ARI 0.70 (k = 4 chosen for 5 planted
+segments; dormant 98 % and senior_saver 92 % pure), value tiers 100 % agree, bootstrap ARI 0.54,
+11 s; uplift test Qini 0.047 (response model 0.064), correlation with the planted effect 0.16
+against a ceiling of 0.23 (the planted uplift group is random within a segment), planted
+sleeping dogs predicted negative 36 % vs 24 % of the others, 48 s.
 """
 
 from __future__ import annotations
@@ -88,6 +95,8 @@ def main() -> None:
     out["sleeping_dogs"] = int(dogs.sum())
     out["sleeping_dogs_excluded_share"] = round(float(1 - targeted[dogs].mean()), 3) if dogs.any() else None
     out["sleeping_dogs_negative_predicted_share"] = round(float((pred[dogs] < 0).mean()), 3) if dogs.any() else None
+    out["others_negative_predicted_share"] = round(float((pred[~dogs] < 0).mean()), 3)
+    out["others_excluded_share"] = round(float(1 - targeted[~dogs].mean()), 3)
     print(json.dumps(out, ensure_ascii=False))
 
 
