@@ -822,6 +822,8 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
         mlflow.log_params({"learner": chosen, "label": label, "treatment": treatment, "positive": positive,
                            "trials": trials, "timeout": timeout, "seed": seed, "n_features": X.shape[1],
                            **{f"xgb_{k}": v for k, v in params.items()}})
+        # The registry's champion comparison reads these to score eval/test_set.parquet.
+        mlflow.set_tags({"kequn.label": label, "kequn.treatment": treatment, "kequn.uplift_learner": chosen})
         fairness_metrics, fairness_warnings = _fairness(yte, s, sensitive.iloc[test_idx], cut)
         warnings += fairness_warnings
         metrics.update(fairness_metrics)

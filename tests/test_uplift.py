@@ -106,7 +106,7 @@ def test_train_uplift_logs_run_model_report_and_eval_set(mlflow_uri, campaign_zo
     client = mlflow.MlflowClient()
     run = client.get_run(out["run_id"])
     assert run.info.status == "FINISHED"
-    assert run.data.tags["kequn.task"] == "uplift"
+    assert run.data.tags["kequn.task"] == "uplift" and run.data.tags["kequn.treatment"] == "treatment"
     assert "kequn.author" in run.data.tags and "kequn.manifest_id" in run.data.tags
     arts = {a.path for a in client.list_artifacts(out["run_id"], "uplift_report")}
     assert {"uplift_report/uplift_report.html", "uplift_report/uplift_report.json"} <= arts
