@@ -3,7 +3,8 @@
 :class:`BinaryScorer` holds the XGBoost booster and the :class:`~experiments.data.FeatureSpec`;
 its ``predict`` selects the feature columns of whatever clean table it gets (ids and labels are
 ignored), restores the category dtypes and returns the positive-class score. The signature
-lists only feature columns (numbers as ``double``, categories as ``string``); the input example
+lists only feature columns (numbers as ``long``/``double``, categories as ``Any`` so that pandas
+``category`` columns and plain strings are both accepted); the input example
 is synthetic (column medians and most frequent categories), never a real row.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,8 @@ def log_binary_model(booster: Any, spec: FeatureSpec, X_train: pd.DataFrame, wor
                      source: pd.DataFrame | None = None, class_weight: float = 1.0) -> Any:
     """Log the pyfunc under artifact path ``model`` with a signature and a synthetic example."""
     import mlflow
-    from mlflow.models import infer_signature
+
+    from experiments.signature import score_signature
 
     workdir.mkdir(parents=True, exist_ok=True)
     booster_path = workdir / BOOSTER_FILE
@@ -113,9 +114,7 @@ def log_binary_model(booster: Any, spec: FeatureSpec, X_train: pd.DataFrame, wor
     scorer_path = workdir / SCORER_FILE
     scorer_path.write_text(json.dumps({"positive_class_weight": class_weight}), encoding="utf-8")
     example = signature_frame(spec, X_train, source)
-    with warnings.catch_warnings():  # integer columns are declared long on purpose (see signature_frame)
-        warnings.simplefilter("ignore", UserWarning)
-        signature = infer_signature(example, np.zeros(1, dtype="float64"))
+    signature = score_signature(example, list(spec.features))
     return mlflow.pyfunc.log_model(
         name=ARTIFACT_PATH,
         python_model=BinaryScorer(),

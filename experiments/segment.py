@@ -401,7 +401,7 @@ def _signature(frame: pd.DataFrame, encoder: SegmentEncoder):
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    from experiments.uplift import input_schema
+    from experiments.signature import input_schema
 
     cols = list(encoder.input_columns)
     if AUM_COLUMN in frame.columns and AUM_COLUMN not in cols:

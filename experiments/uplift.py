@@ -522,26 +522,6 @@ def _profile(frame: pd.DataFrame, encoder: TableEncoder, groups: dict[str, np.nd
     return rows
 
 
-def input_schema(frame: pd.DataFrame, columns: list[str], optional: tuple[str, ...] = ()):
-    """An explicit MLflow input schema mirroring the training dtypes (never a data value):
-    booleans ``boolean``, integers ``long``, other numbers ``double``, everything else ``string``."""
-    from mlflow.types import ColSpec, Schema
-
-    specs = []
-    for col in columns:
-        dtype = frame[col].dtype
-        if pd.api.types.is_bool_dtype(dtype):
-            kind = "boolean"
-        elif pd.api.types.is_integer_dtype(dtype):
-            kind = "long"
-        elif pd.api.types.is_numeric_dtype(dtype):
-            kind = "double"
-        else:
-            kind = "string"
-        specs.append(ColSpec(kind, col, required=col not in optional))
-    return Schema(specs)
-
-
 def plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with category and text columns as plain Python strings (missing → None), the
     form MLflow's ``string`` schema type accepts (it refuses pandas ``category``)."""
@@ -570,11 +550,9 @@ def pip_requirements() -> list[str]:
 
 def _signature(frame: pd.DataFrame, encoder: TableEncoder):
     """Input: the clean-table columns the encoder reads (no id); output: one uplift per row."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import Schema, TensorSpec
+    from experiments.signature import score_signature
 
-    return ModelSignature(inputs=input_schema(frame, encoder.input_columns),
-                          outputs=Schema([TensorSpec(np.dtype("float64"), (-1,))]))
+    return score_signature(frame, list(encoder.input_columns))
 
 
 def _plots(y, t, s, s_resp, deciles: pd.DataFrame) -> dict[str, bytes]:

@@ -105,6 +105,12 @@ def test_churn_run_is_complete_private_and_reloads(mlflow_uri, churn_table, tmp_
     clean = pd.read_parquet(churn_table)  # the whole clean table, id and label columns included
     full_scores = np.asarray(model.predict(clean))
     assert full_scores.shape == (600,) and np.all((full_scores > 0) & (full_scores < 1))
+    # text columns as pandas category (how features.parquet reads back) score the same
+    as_category = clean.copy()
+    for col in as_category.columns:
+        if as_category[col].dtype == object or pd.api.types.is_string_dtype(as_category[col]):
+            as_category[col] = as_category[col].astype("category")
+    assert np.allclose(np.asarray(model.predict(as_category)), full_scores)
     assert not tokens & set(map(str, model_info.signature.inputs.input_names()))
 
 
