@@ -235,7 +235,8 @@ def publish(*, run_id: str, name: str, gates_path: str | Path | None = None) -> 
 
 
 def approve(*, name: str, version: Any, approver: str, reason: str = "") -> dict[str, Any]:
-    """Approve a pending version; the approver must not be the training run's author.
+    """Approve a pending version; the approver must be neither the training run's author nor the
+    person who published the version (four eyes: whoever submits does not approve).
 
     Raises
     ------
@@ -269,6 +270,10 @@ def approve(*, name: str, version: Any, approver: str, reason: str = "") -> dict
     if author.casefold() == approver.casefold():
         raise RegistryError(f"{label}: {approver!r} is the author of its training run; approving one's own "
                             "run is not allowed (four eyes): ask another reviewer")
+    publisher = tags.get("kequn.published_by", "").strip()
+    if publisher and publisher.casefold() == approver.casefold():
+        raise RegistryError(f"{label}: {approver!r} published this version; approving one's own submission "
+                            "is not allowed (four eyes): ask another reviewer")
     now = audit.utc_now()
     entry = audit.make_entry("approve", actor=approver, model=mv.name, version=mv.version, reason=reason,
                              run_id=mv.run_id, author=author)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipelines.io import sha256_file
-from pipelines.lineage import MANIFEST_NAME
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does (see pipelines/cli/main.py)
+
+from pipelines.io import sha256_file  # noqa: E402
+from pipelines.lineage import MANIFEST_NAME  # noqa: E402
 
 
 @pytest.fixture

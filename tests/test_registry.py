@@ -143,7 +143,8 @@ def test_rejected_version_and_refusals(mlflow_uri, tmp_path, monkeypatch, capsys
     monkeypatch.setenv("KEQUN_USER", "alice")
     clean = clean_zone_factory({"customers": pd.DataFrame({"age_band": ["30-39"]})})
     unfair = make_run(tmp_path, clean_dir=clean,
-                      fairness_override={"fairness_demographic_parity_ratio_gender": 0.55})
+                      fairness_override={"fairness_demographic_parity_ratio_gender": 0.55,
+                                         "fairness_selection_rate_pvalue_gender": 0.001})
     code, out, err = kequn(capsys, "publish", "--run", unfair, "--name", MODEL, "--json", str(tmp_path / "p.json"))
     assert code == 0, err
     result = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
@@ -247,3 +248,16 @@ def test_uplift_regression_uses_the_training_qini_on_the_same_held_out_set(mlflo
     assert check["value"] == pytest.approx(mlflow.MlflowClient().get_run(noisy).data.metrics["test_qini_auc"])
     assert check["value"] < expected_champion - 0.01  # noise blurs the ranking
     assert result["approval_status"] == "rejected" and not result["gates"]["regression"]["passed"]
+
+
+def test_the_publisher_cannot_approve_either(mlflow_uri, tmp_path, monkeypatch, capsys, clean_zone_factory,
+                                             audit_log):
+    clean = clean_zone_factory({"customers": pd.DataFrame({"age_band": ["30-39"]})})
+    monkeypatch.setenv("KEQUN_USER", "alice")
+    run = make_run(tmp_path, clean_dir=clean)  # alice trains
+    monkeypatch.setenv("KEQUN_USER", "carol")
+    code, out, err = kequn(capsys, "publish", "--run", run, "--name", MODEL)  # carol submits it
+    assert code == 0, err
+    refused(capsys, "'carol' published this version; approving one's own submission is not allowed",
+            "approve", "--name", MODEL, "--version", "1", "--approver", "carol")
+    assert kequn(capsys, "approve", "--name", MODEL, "--version", "1", "--approver", "bob")[0] == 0

@@ -11,10 +11,15 @@ import importlib
 import os
 import sys
 
-import click
+# XGBoost's and scikit-learn's OpenMP threads busy-wait by default; on a shared or
+# oversubscribed machine that slows small fits up to 100x (see bench/RESULTS.md). It must be set
+# before any OpenMP runtime loads, so it is set here, at the root, once.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from pipelines import __version__, console
-from pipelines.errors import KequnError
+import click  # noqa: E402
+
+from pipelines import __version__, console  # noqa: E402
+from pipelines.errors import KequnError  # noqa: E402
 
 #: command name -> module under pipelines.cli that defines ``command``
 COMMANDS = {
