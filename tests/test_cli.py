@@ -84,3 +84,29 @@ def test_kequn_error_is_one_line_and_exit_code_1(capsys):
     assert exc.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err == "kequn: error: --customers must be a positive integer. Got 0"
+
+
+def test_atomic_writes_leave_no_temp_file_and_usual_modes(tmp_path):
+    import stat
+
+    from pipelines.io import atomic_dir, write_json
+
+    target = write_json(tmp_path / "a.json", {"x": 1})
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~_current_umask()
+    with atomic_dir(tmp_path / "zone", marker="manifest.json") as tmp:
+        (tmp / "manifest.json").write_text("{}", encoding="utf-8")
+    assert stat.S_IMODE((tmp_path / "zone").stat().st_mode) == 0o777 & ~_current_umask()
+    with pytest.raises(RuntimeError):
+        with atomic_dir(tmp_path / "zone", marker="manifest.json") as tmp:
+            (tmp / "manifest.json").write_text('{"new": true}', encoding="utf-8")
+            raise RuntimeError("boom")
+    assert (tmp_path / "zone" / "manifest.json").read_text(encoding="utf-8") == "{}"  # old content kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "zone"]
+
+
+def _current_umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
