@@ -9,9 +9,8 @@ import pandas as pd
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # No matplotlib.use("Agg"): headless runs fall back to Agg by themselves, and forcing it
+    # would switch off inline plots in the notebook that called us.
     import matplotlib.pyplot as plt
 
     return plt

@@ -432,9 +432,8 @@ def _plots(Z: np.ndarray, segments: np.ndarray, frame: pd.DataFrame, scores: dic
            names: dict[int, str]) -> dict[str, bytes]:
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # No matplotlib.use("Agg"): headless runs fall back to Agg by themselves, and forcing it
+    # would switch off inline plots in the notebook that called us.
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 

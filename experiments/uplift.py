@@ -558,9 +558,8 @@ def _signature(frame: pd.DataFrame, encoder: TableEncoder):
 def _plots(y, t, s, s_resp, deciles: pd.DataFrame) -> dict[str, bytes]:
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # No matplotlib.use("Agg"): headless runs fall back to Agg by themselves, and forcing it
+    # would switch off inline plots in the notebook that called us.
     import matplotlib.pyplot as plt
 
     out = {}

@@ -150,12 +150,22 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
         actions[row["action"]] = actions.get(row["action"], 0) + 1
     spans_total = sum(t["total"] for t in texts)
     passed = manifest["status"] == "passed"
+    direct = [row for row in inventory if row.get("entity") in E.DIRECT_IDENTIFIERS]
+    kept_direct = sum(row["action"] == "keep" for row in direct)
+    handled = {a: sum(row["action"] == a for row in direct) for a in ("token", "drop", "generalise")}
+    direct_en = (f"Direct identifiers: {len(direct)} column(s); {handled['token']} tokenised with keyed "
+                 f"HMAC-SHA256 (joinable, not reversible without the key), {handled['drop']} dropped, "
+                 f"{handled['generalise']} generalised")
+    direct_en += (f"; WARNING: {kept_direct} kept as they are by the policy." if kept_direct else ".")
+    direct_en += f" Free text: {spans_total:,} personal-information span(s) replaced."
+    direct_zh = (f"直接标识符字段 {len(direct)} 个：{handled['token']} 个以带密钥的 HMAC-SHA256 令牌替换（可关联，"
+                 f"无密钥不可还原），删除 {handled['drop']} 个，泛化 {handled['generalise']} 个")
+    direct_zh += (f"；警告：策略保留了 {kept_direct} 个原值字段。" if kept_direct else "。")
+    direct_zh += f"自由文本中共遮蔽 {spans_total:,} 处个人信息。"
     summary_en = [
         f"{len(results)} table(s) with {len(inventory)} column(s) were examined; "
         + ", ".join(f"{n} {a}" for a, n in sorted(actions.items())) + ".",
-        "Direct identifiers were replaced by keyed HMAC-SHA256 tokens (joinable, not reversible without the "
-        "key), dropped or generalised as the policy says; free text had "
-        f"{spans_total:,} personal-information span(s) replaced.",
+        direct_en,
         f"{malformed:,} malformed identifier value(s) (wrong length or check digit) were tokenised like the others.",
         ("k-anonymity: " + "; ".join(f"{k['table']} k={k['k']} {_reached_en(k)} "
                                       f"(min class {_dash(k['after']['min_class_size'])}, "
@@ -169,7 +179,7 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
     summary_zh = [
         f"共检查 {len(results)} 张表、{len(inventory)} 个字段；" + "，".join(
             f"{ACTION_LABELS.get(a, a).split()[0]} {n} 个" for a, n in sorted(actions.items())) + "。",
-        f"直接标识符已按策略以带密钥的 HMAC-SHA256 令牌替换、删除或泛化；自由文本中共遮蔽 {spans_total:,} 处个人信息。",
+        direct_zh,
         f"{malformed:,} 个格式异常的标识符（长度或校验位错误）同样已假名化。",
         ("k-匿名：" + "；".join(f"{k['table']} k={k['k']} {_reached_zh(k)}"
                                 f"（最小等价类 {_dash(k['after']['min_class_size'])}，抑制 {k['suppressed_records']} 条）"

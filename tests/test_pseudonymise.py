@@ -245,6 +245,8 @@ def test_failed_residual_scan_publishes_no_table_but_writes_both_reports(tmp_pat
     assert manifest["residual_scan"]["clean"] is False and manifest["residual_scan"]["findings"] >= 1
     report = json.loads((out / "privacy_report.json").read_text(encoding="utf-8"))
     assert report["status"] == "failed"
+    assert "WARNING: 1 kept as they are by the policy." in report["summary"]["en"][1]
+    assert "警告：策略保留了 1 个原值字段" in report["summary"]["zh"][1]
     html = (out / "privacy_report.html").read_text(encoding="utf-8")
     assert "13911223344" not in html and "1122-3344" not in html
 
