@@ -35,23 +35,45 @@ after ``S``.
 - **Value tier** (``value_tier``): AUM at ``S`` is lognormal per segment (fat right tail) and
   tiered with conf/segments.yaml: private_banking >= 6M, high_net_worth >= 1M,
   potential >= 50k, else mass.
-- **Churn** (``churn_prob``, ``churned``) for customers open at ``S``: a logistic model of four
-  drivers visible before ``S`` -- AUM falling 35-75 % over the 6 months before ``S``
-  (accounts_monthly), dormancy (no transaction for >= 4 months before ``S``), a 投诉 note in
-  the 90 days before ``S`` (service_notes) and a rate-sensitive time deposit maturing in ``H``
-  (products) -- with the intercept calibrated to a 12 % base rate. Half of the churners get a
+- **Digital propensity**: each customer's share of mobile-app + online transactions is drawn
+  around the segment's channel mix (Beta, concentration 8), higher for younger customers within
+  the segment; the feature table sees it as ``digital_share``.
+- **Churn** (``churn_prob``, ``churned``) for customers open at ``S``: log-odds of attributes
+  visible at ``S`` with thresholds and interactions (``CHURN_WEIGHTS``), so a logistic model on
+  the features is not already optimal; the intercept is calibrated to a 12 % base rate:
+
+  - AUM decline over the 6 months before ``S`` (30 % of the established non-dormant customers
+    fall by 5-75 %, accounts_monthly): +2.6 only for a fall of more than 30 %;
+  - dormancy (no transaction for >= 4 months before ``S``): +2.6 with AUM < 2,000 (an
+    abandoned account), +0.3 otherwise;
+  - a 投诉 note in the 90 days before ``S`` (service_notes): +3.2 with tenure < 4 years,
+    +0.6 for longer relationships;
+  - a rate-sensitive time deposit maturing in ``H`` (products): +3.0 at risk level R4/R5,
+    +1.2 at R3, +0.2 at R1/R2;
+  - under 30 with a digital propensity > 0.6 and AUM < 20,000 (switchers): +1.1.
+
+  Half of the churners get a
   ``close_date`` in ``H`` (no month ends after it, no transactions after it); the other half
   keep the account but their AUM falls to 5-25 % of its ``S`` value by the second month end
   of ``H`` (a fall of >= 70 %). ``churn_prob`` is empty for customers not open at ``S``.
 - **Propensity**: a fund (product_type ``fund``) newly opened in ``H`` (a products row with
   ``open_date`` in ``H``), more likely with a higher risk level, a larger wealth balance and a
-  digital channel mix; about 8 % of customers open at ``S``.
+  higher digital propensity; about 8 % of customers open at ``S``.
 - **Campaigns**: CMP2024Q1 on 2024-03-01 (exposure history) and CMP2024Q3 on 2024-07-01 (the
   uplift label), each sent to a random 60 % of the customers open that day, treatment 0/1 at
-  random 50/50, response within 30 days. ``uplift_group`` depends on the segment:
-  persuadables (respond 5 % without, +25-45 points with treatment), sure_things (55 % either
-  way), lost_causes (2 % either way), sleeping_dogs (35 % without, 15-28 points lower with
-  treatment). ``treatment_effect`` is the true CATE of CMP2024Q3 (CMP2024Q1 uses 80 % of it).
+  random 50/50, response within 30 days. ``uplift_group`` follows attributes visible at ``S``
+  (first rule that matches): not open at ``S`` or dormant -> lost_causes; a complaint in the 90
+  days before ``S``, or aged 60+ with a digital propensity < 0.2 (counter users who dislike
+  contact) -> sleeping_dogs; under 40 with digital propensity >= 0.4 and AUM 5k-500k ->
+  persuadables; AUM >= 50k with tenure >= 3 years, or AUM >= 200k -> sure_things; else
+  lost_causes. 15 % of customers are then redrawn at random (25/25/35/15). Shares come out
+  about 27 % persuadables, 21 % sure_things, 37 % lost_causes, 15 % sleeping_dogs. Response:
+  persuadables 5 % without treatment and +0.20-0.47 with it (more with a higher digital
+  propensity), sure_things 55 % either way, lost_causes 2 % either way, sleeping_dogs 35 %
+  without and 0.12-0.32 lower with treatment (more after a complaint and for counter users).
+  ``treatment_effect`` is that true CATE of CMP2024Q3 (CMP2024Q1 uses 80 % of it). A gradient
+  boosting regressor from the feature table to ``treatment_effect`` reaches a correlation of
+  about 0.8 (bench/bench_synth_truth.py).
 
 Service notes
 -------------
@@ -90,7 +112,7 @@ from pipelines.schema import (
 from privacy.checksums import gb11643_check_digits_array, luhn_check_digits_array
 
 MARKER = ".kequn-synth"
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 #: customers per block of accounts_monthly/transactions (fixed so output does not depend on it)
 BLOCK = 100_000
 NOTE_BLOCK = 100_000
@@ -123,14 +145,28 @@ OCC_P = np.array([[30, 5, 8, 0, 25, 5, 5, 15, 2, 8, 2, 5], [40, 12, 12, 0, 0, 8,
 EDU_P = np.array([[2, 15, 30, 45, 7, 1], [8, 20, 30, 35, 6, 1], [3, 10, 17, 45, 20, 5],
                   [35, 35, 15, 12, 2, 1], [15, 30, 25, 25, 4, 1]], dtype=float)
 UPLIFT_GROUPS = ("persuadables", "sure_things", "lost_causes", "sleeping_dogs")
-UPLIFT_P = np.array([[.35, .15, .35, .15], [.30, .20, .35, .15], [.15, .25, .25, .35],
-                     [.15, .20, .35, .30], [.10, .05, .80, .05]])
+#: share of customers whose uplift group is redrawn at random (the rest follow the rules of _uplift)
+UPLIFT_NOISE = 0.15
+#: group shares the redrawn customers are drawn from
+UPLIFT_NOISE_P = np.array([0.25, 0.25, 0.35, 0.15])
 BASE_RESPONSE = np.array([0.05, 0.55, 0.02, 0.35])
 VALUE_TIERS = (("private_banking", 6_000_000), ("high_net_worth", 1_000_000), ("potential", 50_000),
                ("mass", 0))
 CHURN_RATE = 0.12
-#: log-odds added by each churn driver (the intercept is calibrated to CHURN_RATE)
-CHURN_WEIGHTS = {"aum_decline": 2.4, "dormant": 2.0, "complaint": 2.3, "rate_sensitive_maturity": 1.9}
+#: log-odds of the churn drivers (the intercept is calibrated to CHURN_RATE); see _churn_logit
+CHURN_WEIGHTS = {
+    "aum_decline_over_30pct": 2.6,      # a fall of more than 30 % over 6 months; smaller falls add nothing
+    "dormant_small_balance": 2.6,       # dormant with AUM < 2,000: the account is abandoned
+    "dormant_other": 0.3,               # dormant with a larger balance: parked money mostly stays
+    "complaint_new_customer": 3.2,      # complaint in 90 days, tenure < 4 years
+    "complaint_long_tenure": 0.6,       # complaint in 90 days, tenure >= 4 years
+    "rate_maturity_high_risk": 3.0,     # rate-sensitive deposit maturing in H, risk level R4/R5
+    "rate_maturity_mid_risk": 1.2,      # ... R3
+    "rate_maturity_low_risk": 0.2,      # ... R1/R2
+    "young_digital_small_balance": 1.1,  # age < 30, digital share > 0.6, AUM < 20,000 (switchers)
+}
+#: Beta concentration of a customer's digital propensity around the segment's channel mix
+DIGITAL_CONCENTRATION = 8.0
 PROPENSITY_RATE = 0.08
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -438,6 +474,17 @@ def _customers(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     mix = rng.gamma(BAL_ALPHA[seg])
     c["mix"] = mix / mix.sum(axis=1, keepdims=True)
     c["growth"] = rng.normal(0.04, 0.08, n)
+    # per-customer digital propensity around the segment's channel mix, younger = more digital
+    seg_dig = CHANNEL_P[seg, 0] + CHANNEL_P[seg, 1]
+    centre = AGE_RANGE[seg].mean(axis=1)
+    m = _sigmoid(np.log(seg_dig / (1 - seg_dig)) - 0.04 * (age - centre))
+    dig = rng.beta(DIGITAL_CONCENTRATION * m, DIGITAL_CONCENTRATION * (1 - m))
+    c["age"] = age
+    c["dig"] = dig
+    chan = CHANNEL_P[seg].copy()
+    chan[:, :2] *= (dig / seg_dig)[:, None]
+    chan[:, 2:] *= ((1 - dig) / (1 - seg_dig))[:, None]
+    c["chan_p"] = chan
     return c
 
 
@@ -446,6 +493,49 @@ def _tier(aum: np.ndarray) -> np.ndarray:
     for name, floor in reversed(VALUE_TIERS[:-1]):
         out[aum >= floor] = name
     return out
+
+
+def _churn_logit(c: dict[str, np.ndarray], drop: np.ndarray, dormant: np.ndarray, complaint: np.ndarray,
+                 td_rate: np.ndarray) -> np.ndarray:
+    """Churn log-odds without intercept: thresholds and interactions of attributes visible at ``S``."""
+    w = CHURN_WEIGHTS
+    aum, risk = c["aum_snap"], c["risk"]
+    new_customer = (SNAP - c["open"]) < 4 * 365.25
+    rate_w = np.select([risk >= 4, risk == 3], [w["rate_maturity_high_risk"], w["rate_maturity_mid_risk"]],
+                       w["rate_maturity_low_risk"])
+    return (w["aum_decline_over_30pct"] * (drop > 0.30)
+            + dormant * np.where(aum < 2_000, w["dormant_small_balance"], w["dormant_other"])
+            + complaint * np.where(new_customer, w["complaint_new_customer"], w["complaint_long_tenure"])
+            + td_rate * rate_w
+            + w["young_digital_small_balance"] * ((c["age"] < 30) & (c["dig"] > 0.6) & (aum < 20_000)))
+
+
+def _uplift(rng: np.random.Generator, c: dict[str, np.ndarray], complaint: np.ndarray, dormant: np.ndarray,
+            open_at_snap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Uplift group (index into ``UPLIFT_GROUPS``) and true CATE from attributes visible at ``S``.
+
+    Rules, first match wins: not open at ``S`` or dormant -> lost cause; a complaint in the
+    90 days before ``S``, or aged 60+ with a digital share under 0.2 -> sleeping dog; under 40,
+    digital share >= 0.4 and AUM 5k-500k -> persuadable; AUM >= 50k with tenure >= 3 years, or
+    AUM >= 200k -> sure thing; else lost cause. ``UPLIFT_NOISE`` of the customers are then
+    redrawn at random. Persuadables gain 0.20-0.47 (more with a higher digital share), sleeping
+    dogs lose 0.12-0.32 (more after a complaint and with a lower digital share).
+    """
+    n = len(c["seg"])
+    age, dig, aum = c["age"], c["dig"], c["aum_snap"]
+    tenure = (SNAP - c["open"]) / 365.25
+    group = np.select(
+        [~open_at_snap | dormant,
+         complaint | ((age >= 60) & (dig < 0.2)),
+         (age < 40) & (dig >= 0.4) & (aum >= 5_000) & (aum < 500_000),
+         ((aum >= 50_000) & (tenure >= 3)) | (aum >= 200_000)],
+        [2, 3, 0, 1], 2)
+    redraw = rng.random(n) < UPLIFT_NOISE
+    group = np.where(redraw, _choice(rng, UPLIFT_NOISE_P, n=n), group)
+    gain = 0.20 + 0.22 * dig + rng.uniform(0, 0.05, n)
+    loss = 0.12 + 0.10 * complaint + 0.08 * (1 - dig) + rng.uniform(0, 0.02, n)
+    effect = np.select([group == 0, group == 3], [gain, -loss], 0.0)
+    return group, effect
 
 
 # --------------------------------------------------------------------------- notes
@@ -691,13 +781,11 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         # ---- churn drivers and label
         rng = stream("churn")
         open_at_snap = (c["open"] <= SNAP) & (c["close"] > SNAP)
-        decline = open_at_snap & (c["seg"] != 4) & (c["open"] < SNAP - 210) & (rng.random(n) < 0.18)
-        drop = np.where(decline, rng.uniform(0.35, 0.75, n), 0.0)
+        decline = open_at_snap & (c["seg"] != 4) & (c["open"] < SNAP - 210) & (rng.random(n) < 0.30)
+        drop = np.where(decline, rng.uniform(0.05, 0.75, n), 0.0)
         dormant = c["active_end"] < SNAP - 120
-        td_rate = open_at_snap & (c["open"] < SNAP - 200) & (rng.random(n) < np.array([.06, .10, .16, .16, .04])[c["seg"]])
-        z = (CHURN_WEIGHTS["aum_decline"] * decline + CHURN_WEIGHTS["dormant"] * dormant
-             + CHURN_WEIGHTS["complaint"] * complaint + CHURN_WEIGHTS["rate_sensitive_maturity"] * td_rate
-             + 0.25 * (c["seg"] == 0) + rng.normal(0, 0.25, n))
+        td_rate = open_at_snap & (c["open"] < SNAP - 200) & (rng.random(n) < np.array([.10, .12, .16, .14, .04])[c["seg"]])
+        z = _churn_logit(c, drop, dormant, complaint, td_rate) + rng.normal(0, 0.25, n)
         churn_prob = np.full(n, np.nan)
         churn_prob[open_at_snap] = _calibrate(z[open_at_snap], CHURN_RATE)
         churned = open_at_snap & (rng.random(n) < np.nan_to_num(churn_prob))
@@ -742,7 +830,7 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         # ---- propensity (fund take-up in the horizon)
         mix = c["mix"]
         wealth = c["aum_snap"] * mix[:, 1]
-        digital = CHANNEL_P[c["seg"], 0] + CHANNEL_P[c["seg"], 1]
+        digital = c["dig"]
         elig = open_at_snap & ~closer
         zp = 0.5 * (c["risk"] - 3) + 0.45 * np.log10(1 + wealth) + 2.0 * digital + rng.normal(0, 0.3, n)
         p_prop = np.zeros(n)
@@ -791,8 +879,7 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
 
         # ---- campaigns
         rng = stream("campaigns")
-        group = _choice(rng, UPLIFT_P, c["seg"])
-        effect = np.select([group == 0, group == 3], [rng.uniform(0.25, 0.45, n), -rng.uniform(0.15, 0.28, n)], 0.0)
+        group, effect = _uplift(rng, c, complaint, dormant, open_at_snap)
         camp = _campaigns(rng, c, group, effect)
         rows["campaigns"] = _write(target("campaigns"), camp, fmt, encoding, ascii_only=True)
 
@@ -853,7 +940,7 @@ def _txn_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.ndarr
     gidx = idx[owner]
     s = seg[owner]
     ttype = _choice(rng, TXN_TYPE_P, s)
-    channel = _choice(rng, CHANNEL_P, s)
+    channel = _choice(rng, c["chan_p"][idx], owner)
     inflow = TXN_INFLOW[ttype]
     inflow = np.where(inflow < 0, rng.random(k) < 0.5, inflow == 1)
     scale = np.clip((c["aum_snap"][gidx] / 50_000) ** 0.3, 0.3, 10)

@@ -239,6 +239,57 @@ def test_value_tiers_segments_and_uplift(bank):
     assert app["young_digital"] > 0.5 > 0.2 > app["senior_saver"]
 
 
+def _visible(bank: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per customer, attributes visible at the 2024-06-30 snapshot (as the feature table sees them)."""
+    c = bank["customers"].set_index("customer_no")
+    snap = pd.Timestamp("2024-06-30")
+    t = bank["transactions"]
+    t = t[t.txn_time.between("2024-01-02", "2024-06-30 23:59:59")]
+    a = bank["accounts_monthly"].assign(aum=lambda f: f.aum.astype(float)).pivot(
+        index="customer_no", columns="month_end", values="aum")
+    notes = bank["service_notes"]
+    complained = notes[(notes.category == "投诉") & notes.note_time.between("2024-04-01", "2024-06-30 23:59:59")]
+    truth = bank["customers_truth"].set_index("customer_no").reindex(c.index)
+    return pd.DataFrame({
+        "age": (snap - pd.to_datetime(c.birth_date)).dt.days / 365.25,
+        "tenure": (snap - pd.to_datetime(c.open_date)).dt.days / 365.25,
+        "digital": t.channel.isin(["mobile_app", "online"]).groupby(t.customer_no).mean().reindex(c.index),
+        "log_aum": np.log10(a["2024-06-30"].reindex(c.index).clip(lower=1)),
+        "aum_change_6m": (a["2024-06-30"] / a["2023-12-31"] - 1).reindex(c.index),
+        "complaint": c.index.isin(complained.customer_no),
+        "group": truth.uplift_group, "effect": truth.treatment_effect.astype(float),
+        "churn_prob": truth.churn_prob.astype(float),
+    }, index=c.index)
+
+
+def test_uplift_group_and_effect_follow_visible_attributes(bank):
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.tree import DecisionTreeRegressor
+
+    v = _visible(bank)
+    shares = v.group.value_counts(normalize=True)
+    assert all(0.1 < shares[g] < 0.45 for g in ("persuadables", "sure_things", "lost_causes", "sleeping_dogs"))
+    assert (v.group[v.complaint] == "sleeping_dogs").mean() > 0.5
+    young, old = v.age < 40, v.age >= 60
+    assert (v.group[young] == "persuadables").mean() > 5 * (v.group[old] == "persuadables").mean()
+    assert (v.group[old] == "sleeping_dogs").mean() > 5 * (v.group[young] == "sleeping_dogs").mean()
+    # an oracle told the effect recovers it from visible attributes alone (random groups gave ~0.2)
+    x = v[["age", "tenure", "digital", "log_aum", "complaint"]].fillna(-1)
+    pred = cross_val_predict(DecisionTreeRegressor(max_depth=5, min_samples_leaf=20, random_state=0), x, v.effect, cv=5)
+    assert np.corrcoef(pred, v.effect)[0, 1] > 0.6
+
+
+def test_churn_has_thresholds_and_interactions(bank):
+    v = _visible(bank)
+    v = v[v.churn_prob.notna()]
+    steady = v.churn_prob[v.aum_change_6m > -0.03].mean()
+    small_fall = v.churn_prob[v.aum_change_6m.between(-0.25, -0.08)]
+    assert len(small_fall) > 30 and small_fall.mean() < 1.5 * steady  # falls under 30 % do not matter
+    assert v.churn_prob[v.aum_change_6m < -0.35].mean() > 2.5 * steady
+    complained = v[v.complaint]
+    assert complained.churn_prob[complained.tenure < 4].mean() > 2 * complained.churn_prob[complained.tenure >= 4].mean()
+
+
 # ---------------------------------------------------------------- files
 def _digests(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
