@@ -170,9 +170,14 @@ def parent_run(task: str, experiment: str | None, *, run_name: str, tags: dict[s
     # Store creation and migration notes at INFO are noise on the CLI's stderr.
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     configure_tracking()
-    exp = mlflow.set_experiment(experiment or f"kequn-{task}")
-    run = mlflow.start_run(run_name=run_name, tags=tags)
-    logger = RunLogger(run.info.run_id, exp.experiment_id)
+    launched = os.environ.get("MLFLOW_RUN_ID")
+    if launched:  # started by `mlflow run . -e train`: the project run is the study's parent run
+        run = mlflow.start_run(run_id=launched, tags={**tags, "mlflow.runName": run_name})
+        experiment_id = run.info.experiment_id
+    else:
+        experiment_id = mlflow.set_experiment(experiment or f"kequn-{task}").experiment_id
+        run = mlflow.start_run(run_name=run_name, tags=tags)
+    logger = RunLogger(run.info.run_id, experiment_id)
     try:
         yield logger
     except BaseException as exc:

@@ -407,22 +407,11 @@ def tracked_run(task: str, experiment: str | None, lineage: Any, *, seed: int, d
     """One MLflow run with the platform's tags (author, task, lineage, code and package versions);
     it ends FAILED when the block raises. Yields the run id.
 
-    Uses the shared helpers of :mod:`experiments.train` when present, else a minimal equivalent.
+    Uses the shared helpers of :mod:`experiments.train`.
     """
-    import mlflow
+    from experiments.data import table_digest
+    from experiments.train import log_dataset, parent_run, run_tags
 
-    try:
-        from experiments.data import table_digest
-        from experiments.train import log_dataset, parent_run, run_tags
-    except ImportError:
-        from experiments.tracking import AUTHOR_TAG, configure_tracking, current_user
-
-        configure_tracking()
-        mlflow.set_experiment(experiment or f"kequn-{task}")
-        tags = {AUTHOR_TAG: current_user(), "kequn.task": task, "kequn.seed": str(seed), **lineage.tags()}
-        with mlflow.start_run(tags=tags) as run:  # ends FAILED on an exception
-            yield run.info.run_id
-        return
     digest = digest or table_digest(frame)
     tags = run_tags(task, lineage, seed, digest)
     with parent_run(task, experiment, run_name=f"{task}-{digest[:8]}-seed{seed}", tags=tags) as logger:

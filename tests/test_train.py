@@ -220,3 +220,16 @@ def test_own_table_with_text_label_positive_value_and_timeout(mlflow_uri, clean_
     assert MlflowClient(tracking_uri=mlflow_uri).get_experiment(run.info.experiment_id).name == "own-table"
     signature = mlflow.models.get_model_info(f"runs:/{result['run_id']}/model").signature.inputs.input_names()
     assert "order_id" not in signature and "bought" not in signature
+
+
+def test_under_mlflow_run_the_project_run_is_the_parent(mlflow_uri, churn_table, tmp_path, monkeypatch):
+    # `mlflow run . -e train` starts a run and passes its id in MLFLOW_RUN_ID; kequn logs into it.
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    experiment_id = client.create_experiment("project")
+    project_run = client.create_run(experiment_id).info.run_id
+    monkeypatch.setenv("MLFLOW_RUN_ID", project_run)
+    result = _train(churn_table, "--trials", "1", json_out=tmp_path / "out.json")
+    assert result["run_id"] == project_run
+    run = client.get_run(project_run)
+    assert run.info.status == "FINISHED" and "test_roc_auc" in run.data.metrics
+    assert run.data.tags["kequn.task"] == "churn"
