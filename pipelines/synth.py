@@ -70,7 +70,8 @@ after ``S``.
   customers come out about 27 % persuadables, 21 % sure_things, 37 % lost_causes,
   15 % sleeping_dogs. Response: persuadables 5 % without treatment and +0.20-0.47 with it
   (more with a higher digital propensity), sure_things 55 % either way, lost_causes 2 % either
-  way, sleeping_dogs 35 % without and 0.12-0.32 lower with treatment (more after a complaint and for counter users).
+  way, sleeping_dogs 35 % without and 0.12-0.32 lower with treatment (more after a complaint
+  and for counter users).
   ``treatment_effect`` is that true CATE of CMP2024Q3 (CMP2024Q1 uses 80 % of it). A gradient
   boosting regressor from the feature table to ``treatment_effect`` reaches a correlation of
   about 0.8 (bench/bench_synth_truth.py).
