@@ -7,11 +7,12 @@ escaped, written next to its JSON twin that carries the same numbers.
 from __future__ import annotations
 
 import base64
-import html
 import math
 from pathlib import Path
 from typing import Any
 
+from experiments._html import esc as _e
+from experiments._html import num
 from pipelines.io import write_json, write_text
 
 __all__ = ["json_safe", "render_uplift_report", "write_uplift_report"]
@@ -28,16 +29,8 @@ img{max-width:100%;border:1px solid #eee}
 """
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _num(value: Any, spec: str = ".3f") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if isinstance(value, (int, float)):
-        return _e(format(value, spec))
-    return _e(value)
+    return num(value, spec)
 
 
 def _pct(value: Any) -> str:
