@@ -16,12 +16,12 @@ Usage (after ``kequn synth``, ``kequn pseudonymise`` and ``kequn features``, wit
 
 Prints one JSON line. Uses ``MLFLOW_TRACKING_URI`` (set it to a scratch store).
 
-Measured 2026-11-24 on ``kequn synth --customers 15000 --seed 11`` (14,156 customers open at the
-snapshot, 2 shared cores, ``--trials 10``): segment ARI 0.70 (k = 4 chosen for 5 planted
-segments; dormant 98 % and senior_saver 92 % pure), value tiers 100 % agree, bootstrap ARI 0.54,
-11 s; uplift test Qini 0.047 (response model 0.064), correlation with the planted effect 0.16
-against a ceiling of 0.23 (the planted uplift group is random within a segment), planted
-sleeping dogs predicted negative 36 % vs 24 % of the others, 48 s.
+Measured 2026-11-24 on ``kequn synth --customers 15000 --seed 11`` (generator version 2,
+14,156 customers open at the snapshot, ``--trials 10``): segment ARI 0.48 (k = 4, bootstrap ARI
+0.88, value tiers 100 %); uplift test Qini 0.170 (response model 0.114), correlation with the
+planted effect 0.62, sleeping dogs excluded by the targeting 89 % (others 66 %). See
+bench/RESULTS.md. (On generator version 1 the uplift group was random within a segment and the
+correlation was 0.17.)
 """
 
 from __future__ import annotations
