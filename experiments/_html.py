@@ -19,3 +19,20 @@ def num(value: Any, spec: str) -> str:
     if isinstance(value, (int, float)):
         return esc(format(value, spec))
     return esc(value)
+
+
+def write_report(out_dir: Any, stem: str, html_text: str, report: dict[str, Any],
+                 plots: dict[str, bytes]) -> dict[str, Any]:
+    """Write ``<stem>.html``, ``<stem>.json`` (atomically) and the PNG plots into ``out_dir``."""
+    from pathlib import Path
+
+    from pipelines.io import write_json, write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Any] = {"html": write_text(out / f"{stem}.html", html_text),
+                             "json": write_json(out / f"{stem}.json", report)}
+    for name, data in plots.items():
+        (out / name).write_bytes(data)
+        paths[name] = out / name
+    return paths

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from experiments._html import esc as _e
-from experiments._html import num
+from experiments._html import num, write_report
 from experiments.uplift_report import json_safe
-from pipelines.io import write_json, write_text
 
 __all__ = ["render_segment_report", "write_segment_report"]
 
@@ -112,12 +111,5 @@ def render_segment_report(report: dict[str, Any], plots: dict[str, bytes] | None
 
 def write_segment_report(report: dict[str, Any], plots: dict[str, bytes], out_dir: str | Path) -> dict[str, Path]:
     """Write ``segment_report.html``, ``segment_report.json`` and the PNG plots into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     report = json_safe(report)
-    paths = {"html": write_text(out / "segment_report.html", render_segment_report(report, plots)),
-             "json": write_json(out / "segment_report.json", report)}
-    for name, data in plots.items():
-        (out / name).write_bytes(data)
-        paths[name] = out / name
-    return paths
+    return write_report(out_dir, "segment_report", render_segment_report(report, plots), report, plots)

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments._html import esc as _e
-from experiments._html import num
-from pipelines.io import write_json, write_text
+from experiments._html import num, write_report
 
 __all__ = ["json_safe", "render_uplift_report", "write_uplift_report"]
 
@@ -148,12 +147,5 @@ def json_safe(value: Any) -> Any:
 
 def write_uplift_report(report: dict[str, Any], plots: dict[str, bytes], out_dir: str | Path) -> dict[str, Path]:
     """Write ``uplift_report.html``, ``uplift_report.json`` and the PNG plots into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     report = json_safe(report)
-    paths = {"html": write_text(out / "uplift_report.html", render_uplift_report(report, plots)),
-             "json": write_json(out / "uplift_report.json", report)}
-    for name, data in plots.items():
-        (out / name).write_bytes(data)
-        paths[name] = out / name
-    return paths
+    return write_report(out_dir, "uplift_report", render_uplift_report(report, plots), report, plots)
