@@ -37,14 +37,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any OpenMP runtime
 import mlflow  # noqa: E402
 import numpy as np
 import pandas as pd
+from _truth import tokenised_truth  # bench/_truth.py, beside this script
 from sklearn.metrics import adjusted_rand_score
 
 from experiments.segment import train_segment
 from experiments.uplift import plain_columns, train_uplift
-from pipelines.io import find_tables, read_table
-from privacy.entities import CUSTOMER_NO
-from privacy.keys import load_key
-from privacy.tokens import tokenise_series
 
 
 def main() -> None:
@@ -55,8 +52,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     args = parser.parse_args()
 
-    truth = read_table(find_tables([args.raw / "ground_truth"])["customers_truth"], as_text=True)
-    truth["customer_no"] = tokenise_series(truth["customer_no"], CUSTOMER_NO, load_key(args.key_file))
+    truth = tokenised_truth(args.raw, args.key_file)
     features = plain_columns(pd.read_parquet(args.features))
     joined = features[["customer_no"]].merge(truth, on="customer_no", how="left")
     out: dict[str, object] = {"customers": len(features), "truth_joined": int(joined["segment"].notna().sum())}

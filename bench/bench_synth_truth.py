@@ -32,6 +32,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any OpenMP runtime
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from _truth import tokenised_truth  # noqa: E402  (bench/_truth.py, beside this script)
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingClassifier  # noqa: E402
 from sklearn.impute import SimpleImputer  # noqa: E402
@@ -42,10 +43,6 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
 from features.registry import categorical_features, numeric_features  # noqa: E402
-from pipelines.io import find_tables, read_table  # noqa: E402
-from privacy.entities import CUSTOMER_NO  # noqa: E402
-from privacy.keys import load_key  # noqa: E402
-from privacy.tokens import tokenise_series  # noqa: E402
 
 
 def _encoded(frame: pd.DataFrame) -> pd.DataFrame:
@@ -65,8 +62,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    truth = read_table(find_tables([args.raw / "ground_truth"])["customers_truth"], as_text=True)
-    truth["customer_no"] = tokenise_series(truth["customer_no"], CUSTOMER_NO, load_key(args.key_file))
+    truth = tokenised_truth(args.raw, args.key_file)
     feats = pd.read_parquet(args.features)
     joined = feats[["customer_no"]].merge(truth, on="customer_no", how="left")
     x = _encoded(feats)
