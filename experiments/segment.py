@@ -391,7 +391,7 @@ with warnings.catch_warnings():
                     else np.full(len(frame), UNKNOWN, dtype=object))
             return pd.DataFrame({"segment": segments, "persona": persona, "value_tier": tier.astype(str)})
 
-        def predict(self, context, model_input, params=None):
+        def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
             """Segment id, persona name and value tier per row."""
             return self.assign(pd.DataFrame(model_input))
 

@@ -270,7 +270,7 @@ with warnings.catch_warnings():
         def predict_uplift(self, frame: pd.DataFrame) -> np.ndarray:
             return np.asarray(self.learner.predict(self.encoder.transform(frame).to_numpy()), dtype=float)
 
-        def predict(self, context, model_input, params=None):
+        def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
             """Predicted uplift (incremental response probability) per row."""
             return self.predict_uplift(pd.DataFrame(model_input))
 
