@@ -2,7 +2,8 @@
 
 The demo's input is OUT/raw (synthetic raw tables with PII and the planted truth); everything
 else the run writes — clean zone, features, data dictionary, MLflow store and artifacts, the
-command's own stdout/stderr — is scanned for every raw identifier of the input.
+command's own stdout/stderr, and `kequn scan`'s findings on the raw input — is searched for
+every raw identifier of the input.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def demo_run(tmp_path_factory):
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=900)
     (work / "demo.stdout.log").write_text(proc.stdout, encoding="utf-8")
     (work / "demo.stderr.log").write_text(proc.stderr, encoding="utf-8")
+    # `kequn scan` of the raw input reports findings; its output must not quote them either.
+    scan = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "scan", "demo/raw", "--json", "scan.json"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    (work / "scan.stdout.log").write_text(scan.stdout + scan.stderr, encoding="utf-8")
     return work, proc
 
 
@@ -79,6 +84,7 @@ def test_no_raw_pii_anywhere_in_outputs(demo_run):
     assert sum(len(v) for v in values.values()) > 4 * N_CUSTOMERS
     # Sanity: the scanner does find the values where they are (the raw input itself).
     assert find_leaks(raw, values), "the leak scanner found nothing in the raw input: it is broken"
+    assert (work / "scan.json").exists() and "CN_RESIDENT_ID" in (work / "scan.json").read_text(encoding="utf-8")
     leaks = find_leaks(work, values, exclude=[raw])
     assert leaks == []
 
