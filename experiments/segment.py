@@ -2,15 +2,22 @@
 
 - **Value tier**: the AUM thresholds of conf/segments.yaml (``value_tiers``, checked from the
   top: a customer gets the first tier whose ``min_aum`` they reach).
-- **Behavioural segment**: KMeans on the table's numeric features (the shared feature
+- **Behavioural segment**: KMeans on the table's behavioural features (of the shared feature
   selection of :func:`experiments.data.prepare`: no ids, tokens, labels, dates or protected
-  attributes) plus the midpoint of ``age_band`` (age drives banking behaviour; it is used to
+  attributes, those of :data:`BEHAVIOUR_FEATURES` and :data:`BEHAVIOUR_PREFIXES`: AUM and its
+  mix, transaction count, recency and dormancy, salary share, channel shares, product holdings,
+  tenure; event features such as campaign history, complaints, maturities or AUM changes only
+  add noise dimensions and are used only when fewer than :data:`MIN_BEHAVIOUR_FEATURES`
+  behavioural ones exist) plus the midpoint of ``age_band`` (age drives banking behaviour; it is used to
   describe segments, not to decide about a person). Skewed non-negative columns are
   ``log1p``-transformed, missing values imputed with the median, everything standardised
   except 0/1 flags, which are only centred and weighted by :data:`BINARY_WEIGHT`.
-  The number of segments is chosen by the silhouette score over :data:`K_RANGE` on a sample;
-  stability is the mean adjusted Rand index (ARI) between the chosen clustering and
-  clusterings refitted on bootstrap resamples.
+  The number of segments is chosen over :data:`K_RANGE` on a sample by :func:`choose_k`: the
+  largest k at a local peak of the silhouette that is stable under bootstrap resampling (the
+  global silhouette maximum favours few clusters: merging two real groups barely hurts it,
+  while a peak after a dip means the k-th cluster is a real split). Stability is the mean
+  adjusted Rand index (ARI) between a clustering and clusterings refitted on bootstrap
+  resamples.
 - **Personas**: per segment its size, AUM distribution, tier mix, age band and gender mix,
   product penetration, channel use, salary share, dormancy and churn rate; a plain-language
   label from the first matching rule of conf/segments.yaml ``personas`` and its strategy.
@@ -64,6 +71,20 @@ K_RANGE = range(3, 9)
 SAMPLE_ROWS = 3000
 SILHOUETTE_ROWS = 2000
 BOOTSTRAPS = 5
+#: Bootstrap refits per candidate k when choosing k.
+K_BOOTSTRAPS = 3
+#: A candidate k needs at least this mean bootstrap ARI ...
+STABLE_ARI = 0.8
+#: ... and at least this fraction of the best silhouette over the candidates.
+PEAK_TOLERANCE = 0.8
+#: Behavioural features clustered on when present (plus the columns starting with a prefix of
+#: :data:`BEHAVIOUR_PREFIXES`).
+BEHAVIOUR_FEATURES = ("aum", "aum_deposit", "aum_wealth", "aum_fund", "aum_insurance", "txn_count_180d",
+                      "recency_days", "salary_share_90d", "dormancy_days", "n_products",
+                      "credit_card_utilisation", "loan_outstanding", "digital_share", "tenure_days")
+BEHAVIOUR_PREFIXES = ("holds_", "share_")
+#: Fewer behavioural features than this: cluster on every numeric feature instead.
+MIN_BEHAVIOUR_FEATURES = 3
 #: Fewest rows a segmentation needs.
 MIN_ROWS = 40
 #: A segment smaller than this is not profiled (no near-individual aggregates in reports).
@@ -234,13 +255,27 @@ def _kmeans(k: int, seed: int):
     return KMeans(n_clusters=k, n_init=4, random_state=seed)
 
 
-def choose_k(Z: np.ndarray, *, seed: int, k_range: range = K_RANGE) -> tuple[int, dict[int, float]]:
-    """The k of ``k_range`` with the best silhouette on (a sample of) ``Z``; and every score."""
-    from sklearn.metrics import silhouette_score
+def choose_k(Z: np.ndarray, *, seed: int,
+             k_range: range = K_RANGE) -> tuple[int, dict[int, float], dict[int, float]]:
+    """Choose the number of segments on (a sample of) ``Z``.
+
+    For every k of ``k_range``: the silhouette of KMeans and its stability (mean ARI of
+    :data:`K_BOOTSTRAPS` refits on bootstrap resamples). Candidates are the stable k (mean ARI
+    at least :data:`STABLE_ARI`) whose silhouette is at least :data:`PEAK_TOLERANCE` of the best
+    and a local peak (above the k just below, not below the k just above); the largest
+    candidate wins. Without candidates, the best silhouette among the stable k (or all k).
+
+    Returns
+    -------
+    tuple
+        The chosen k, the silhouette per k and the stability per k.
+    """
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
 
     rng = np.random.default_rng(seed)
     sample = Z[rng.choice(len(Z), size=min(len(Z), SAMPLE_ROWS), replace=False)]
-    scores = {}
+    scores: dict[int, float] = {}
+    stability: dict[int, float] = {}
     for k in k_range:
         if k >= len(sample):
             break
@@ -249,10 +284,18 @@ def choose_k(Z: np.ndarray, *, seed: int, k_range: range = K_RANGE) -> tuple[int
             continue
         scores[k] = float(silhouette_score(sample, labels, sample_size=min(len(sample), SILHOUETTE_ROWS),
                                            random_state=seed))
+        boots = [_kmeans(k, seed + 100 + b).fit(sample[rng.integers(0, len(sample), len(sample))]).predict(sample)
+                 for b in range(K_BOOTSTRAPS)]
+        stability[k] = float(np.mean([adjusted_rand_score(labels, b) for b in boots]))
     if not scores:
         raise TrainingError("no clustering with at least 2 segments could be fitted; the features do not vary")
-    best = max(scores, key=lambda k: scores[k])
-    return best, scores
+    stable = [k for k in scores if stability[k] >= STABLE_ARI] or list(scores)
+    top = max(scores[k] for k in stable)
+    peaks = [k for k in stable
+             if scores[k] >= PEAK_TOLERANCE * top
+             and scores[k] > scores.get(k - 1, -np.inf) and scores[k] >= scores.get(k + 1, -np.inf)]
+    best = max(peaks) if peaks else max(stable, key=lambda k: scores[k])
+    return best, scores, stability
 
 
 def bootstrap_stability(Z: np.ndarray, k: int, reference: np.ndarray, *, seed: int,
@@ -422,10 +465,13 @@ def _numeric_features(frame: pd.DataFrame, prepared: Any, id_col: str | None,
             prepared = data_mod.prepare(frame, task="segment", id_col=id_col, protected=protected)
     if prepared is not None:
         cats = set(prepared.spec.categories)
-        return [c for c in prepared.spec.features if c not in cats]
-    skip = {id_col, "churn_label", "propensity_label", "treatment", "response", "segment", "value_tier"}
-    return [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])]
+        numeric = [c for c in prepared.spec.features if c not in cats]
+    else:
+        skip = {id_col, "churn_label", "propensity_label", "treatment", "response", "segment", "value_tier"}
+        numeric = [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])
+                   and not pd.api.types.is_bool_dtype(frame[c])]
+    behaviour = [c for c in numeric if c in BEHAVIOUR_FEATURES or c.startswith(BEHAVIOUR_PREFIXES)]
+    return behaviour if len(behaviour) >= MIN_BEHAVIOUR_FEATURES else numeric
 
 
 def _plots(Z: np.ndarray, segments: np.ndarray, frame: pd.DataFrame, scores: dict[int, float],
@@ -560,8 +606,8 @@ def train_segment(*, task: str = "segment", data: str | Path, label: str | None 
         k_range = range(K_RANGE.start, min(K_RANGE.stop, len(frame) // 5 + 1))
         if len(k_range) == 0:
             k_range = range(2, 3)
-        k, scores = choose_k(Z, seed=seed, k_range=k_range)
-        st.done(", ".join(f"k={kk} {v:.3f}" for kk, v in scores.items()) + f" → k={k}")
+        k, scores, k_stability = choose_k(Z, seed=seed, k_range=k_range)
+        st.done(", ".join(f"k={kk} {v:.3f}/{k_stability[kk]:.2f}" for kk, v in scores.items()) + f" → k={k}")
     with console.stage("fit segments and check stability") as st:
         kmeans = _kmeans(k, seed).fit(Z)
         segments = kmeans.labels_.astype(int)
@@ -590,7 +636,8 @@ def train_segment(*, task: str = "segment", data: str | Path, label: str | None 
                "stability_ari_min": float(np.min(stability)), "n_customers": float(len(frame)),
                "segment_share_min": float(min(p["share"] for p in profiles)),
                "n_value_tiers": float(len(set(tiers) - {UNKNOWN})),
-               **{f"silhouette_k{kk}": v for kk, v in scores.items()}}
+               **{f"silhouette_k{kk}": v for kk, v in scores.items()},
+               **{f"stability_k{kk}": v for kk, v in k_stability.items()}}
     report = {
         "task": "segment",
         "n_customers": int(len(frame)),
@@ -598,6 +645,7 @@ def train_segment(*, task: str = "segment", data: str | Path, label: str | None 
         "features": encoder.feature_names,
         "log_features": encoder.log_columns_,
         "k_selection": {str(kk): v for kk, v in scores.items()},
+        "k_stability": {str(kk): v for kk, v in k_stability.items()},
         "stability_ari": stability,
         "metrics": metrics,
         "personas": profiles,
@@ -611,7 +659,7 @@ def train_segment(*, task: str = "segment", data: str | Path, label: str | None 
 
     with tracked_run("segment", experiment, lineage, seed=seed, digest=digest, frame=frame, path=path,
                      label=None, exclude=[id_name] if id_name else []) as run_id:
-        mlflow.log_params({"algorithm": "kmeans", "k": k, "k_range": f"{k_range.start}-{k_range.stop - 1}",
+        mlflow.log_params({"algorithm": "kmeans", "k": k, "k_rule": "stable_silhouette_peak", "k_range": f"{k_range.start}-{k_range.stop - 1}",
                            "n_features": len(encoder.feature_names), "seed": seed, "trials_unused": trials,
                            "bootstraps": BOOTSTRAPS})
         mlflow.log_metrics(metrics)

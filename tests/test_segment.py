@@ -11,8 +11,10 @@ from sklearn.metrics import adjusted_rand_score
 
 from experiments.segment import (
     PersonaRule,
+    _numeric_features,
     age_band_bounds,
     assign_value_tier,
+    choose_k,
     load_segments_config,
     match_persona,
     train_segment,
@@ -66,6 +68,29 @@ def test_persona_rules_first_match_wins_and_missing_stat_fails():
                          personas).name == "young_digital"
     assert match_persona({"aum_median": 1e4, "digital_share": 0.8}, personas).name == "mass_general"
     assert match_persona({}, [PersonaRule(name="x", when={"min_dormancy_days": 1})]) is None
+
+
+def test_choose_k_prefers_a_stable_silhouette_peak_over_the_small_k_maximum():
+    # Five blobs: three close together in a triangle, two far away. The silhouette is highest at
+    # k = 3 (the triangle as one cluster), dips at k = 4 (the triangle cut in two) and peaks
+    # again at the true k = 5.
+    r = np.random.default_rng(0)
+    centres = np.array([[0, 0], [6, 0], [3, 5.2], [40, 0], [20, 35]], dtype=float)
+    truth = r.integers(0, 5, 1000)
+    Z = centres[truth] + r.normal(0, 1, (1000, 2))
+    k, silhouette, stability = choose_k(Z, seed=0)
+    assert max(silhouette, key=silhouette.get) == 3
+    assert k == 5 and stability[5] > 0.9 and set(stability) == set(silhouette)
+
+
+def test_clusters_on_behavioural_features_and_falls_back_to_all_numeric():
+    frame, _ = planted_customers(60)
+    frame = frame.assign(campaigns_before=np.arange(60), complaints_90d=np.arange(60) % 2)
+    chosen = _numeric_features(frame, None, "customer_no", [])
+    assert "digital_share" in chosen and "holds_fund" in chosen
+    assert not {"campaigns_before", "complaints_90d", "churn_label", "customer_no"} & set(chosen)
+    other = pd.DataFrame({"x": np.arange(60.0), "y": np.arange(60.0) ** 2, "aum": np.ones(60)})
+    assert _numeric_features(other, None, None, []) == ["x", "y", "aum"]
 
 
 def test_config_rejects_unknown_keys(tmp_path):
