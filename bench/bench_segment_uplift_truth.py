@@ -17,8 +17,8 @@ Usage (after ``kequn synth``, ``kequn pseudonymise`` and ``kequn features``, wit
 Prints one JSON line. Uses ``MLFLOW_TRACKING_URI`` (set it to a scratch store).
 
 Measured 2026-11-24 on ``kequn synth --customers 15000 --seed 11`` (generator version 2,
-14,156 customers open at the snapshot, ``--trials 10``): segment ARI 0.48 (k = 4, bootstrap ARI
-0.88, value tiers 100 %); uplift test Qini 0.170 (response model 0.114), correlation with the
+14,156 customers open at the snapshot, ``--trials 10``): segment ARI 0.67 (k = 5 with the
+behavioural features and the stability-aware k rule; 0.48 before), value tiers 100 %; uplift test Qini 0.170 (response model 0.114), correlation with the
 planted effect 0.62, sleeping dogs excluded by the targeting 89 % (others 66 %). See
 bench/RESULTS.md. (On generator version 1 the uplift group was random within a segment and the
 correlation was 0.17.)
