@@ -130,6 +130,7 @@ def run_demo(*, n_customers: int = 20_000, out: Path = Path("kequn-demo"), trial
         "Look at it in the MLflow UI:",
         f"  mlflow ui --backend-store-uri {uri}",
         "Next: kequn publish --run " + trained["run_id"] + " --name churn-model",
+        "      (conf/gates.yaml decides pending or rejected; see docs/governance.md)",
     ]
     console.result("\n".join(lines))
     return summary

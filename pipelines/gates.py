@@ -121,6 +121,17 @@ class FairnessConfig(_Strict):
     #: A limit breach rejects only when the gap is statistically significant at this level
     #: (the run's fairness_<test>_pvalue_<attribute>); null: reject on the number alone.
     significance: float | None = Field(default=0.05, gt=0.0, lt=1.0)
+    #: Accepted gaps: attribute -> the documented business reason. The attribute is still
+    #: measured and shown; a breach is reported with the reason instead of rejecting.
+    exemptions: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("exemptions")
+    @classmethod
+    def _reasons_required(cls, value: dict[str, str]) -> dict[str, str]:
+        for attribute, reason in value.items():
+            if not str(reason or "").strip():
+                raise ValueError(f"exemption of {attribute!r} needs a documented reason")
+        return value
 
 
 class UpliftConfig(_Strict):
@@ -293,6 +304,10 @@ def fairness_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[st
                              "detail": check["detail"].replace(": FAILED", "") +
                                        f", but the gap is within sampling noise (p = {pvalue:.3f} >= "
                                        f"{cfg.significance}): not a rejection"}
+                if not check["passed"] and attribute in cfg.exemptions:
+                    check = {**check, "passed": True, "exempt": True,
+                             "detail": check["detail"].replace(": FAILED", "") +
+                                       f", accepted by exemption ({cfg.exemptions[attribute]})"}
                 checks.append(check)
             else:
                 notes.append(f"{limit.metric}[{attribute}] not measured (attribute absent or groups too small)")

@@ -142,3 +142,18 @@ def test_fairness_breach_within_sampling_noise_is_not_a_rejection(gates, tmp_pat
     strict = load_gates(write(tmp_path, "fairness:\n  limits: {demographic_parity_ratio: '>= 0.8'}\n"
                                         "  significance: null\n"))
     assert not fairness_gate("churn", {**breach, "fairness_selection_rate_pvalue_gender": 0.31}, strict)["passed"]
+
+
+def test_a_documented_exemption_accepts_a_significant_gap(tmp_path):
+    breach = {"fairness_demographic_parity_ratio_age_band": 0.49, "fairness_selection_rate_pvalue_age_band": 1e-9,
+              "fairness_demographic_parity_ratio_gender": 0.9}
+    exempt = load_gates(write(tmp_path, "fairness:\n  limits: {demographic_parity_ratio: '>= 0.8'}\n"
+                                        "  exemptions: {age_band: 'churn risk differs by life stage'}\n"))
+    result = fairness_gate("churn", breach, exempt)
+    assert result["passed"]
+    assert ("demographic_parity_ratio[age_band] = 0.4900, needs >= 0.8, accepted by exemption "
+            "(churn risk differs by life stage)") in result["detail"]
+    still = {**breach, "fairness_demographic_parity_ratio_gender": 0.5, "fairness_selection_rate_pvalue_gender": 1e-9}
+    assert not fairness_gate("churn", still, exempt)["passed"]  # other attributes are still enforced
+    with pytest.raises(ConfigError, match="needs a documented reason"):
+        load_gates(write(tmp_path, "fairness:\n  exemptions: {age_band: ''}\n"))
