@@ -16,6 +16,17 @@ def _plt():
     return plt
 
 
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes (for reports that embed their plots); closes it."""
+    import io
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    _plt().close(fig)
+    return buf.getvalue()
+
+
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

@@ -45,7 +45,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import pandas as pd
-import yaml
 from mlflow.pyfunc import PythonModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -143,14 +142,10 @@ class SegmentsConfig(_Strict):
 def load_segments_config(path: str | Path | None = None) -> SegmentsConfig:
     """Read and validate conf/segments.yaml (or ``path``); unknown keys are an error."""
     from conf import default_path
+    from pipelines.io import read_yaml_mapping
 
     path = Path(path) if path is not None else default_path("segments.yaml")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such configuration file") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML") from exc
+    raw = read_yaml_mapping(path)
     try:
         return SegmentsConfig.model_validate(raw)
     except ValidationError as exc:
@@ -476,19 +471,13 @@ def _numeric_features(frame: pd.DataFrame, prepared: Any, id_col: str | None,
 
 def _plots(Z: np.ndarray, segments: np.ndarray, frame: pd.DataFrame, scores: dict[int, float],
            names: dict[int, str]) -> dict[str, bytes]:
-    import io
 
     # No matplotlib.use("Agg"): headless runs fall back to Agg by themselves, and forcing it
     # would switch off inline plots in the notebook that called us.
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 
-    def png(fig) -> bytes:
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png", dpi=90)
-        plt.close(fig)
-        return buf.getvalue()
+    from experiments.plots import png_bytes as png
 
     out = {}
     ids = sorted(np.unique(segments))

@@ -545,11 +545,11 @@ def _signature(frame: pd.DataFrame, encoder: TableEncoder):
 
 
 def _plots(y, t, s, s_resp, deciles: pd.DataFrame) -> dict[str, bytes]:
-    import io
-
     # No matplotlib.use("Agg"): headless runs fall back to Agg by themselves, and forcing it
     # would switch off inline plots in the notebook that called us.
     import matplotlib.pyplot as plt
+
+    from experiments.plots import png_bytes
 
     out = {}
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -564,11 +564,7 @@ def _plots(y, t, s, s_resp, deciles: pd.DataFrame) -> dict[str, bytes]:
     ax.set_ylabel("incremental responses (test set)")
     ax.set_title("Qini curve")
     ax.legend()
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    out["qini_curve.png"] = buf.getvalue()
+    out["qini_curve.png"] = png_bytes(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar(deciles["decile"], deciles["observed_uplift"].fillna(0.0), label="observed")
@@ -578,11 +574,7 @@ def _plots(y, t, s, s_resp, deciles: pd.DataFrame) -> dict[str, bytes]:
     ax.set_ylabel("uplift (response rate treated - control)")
     ax.set_title("Uplift by decile")
     ax.legend()
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    out["uplift_by_decile.png"] = buf.getvalue()
+    out["uplift_by_decile.png"] = png_bytes(fig)
     return out
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from conf import default_path
 from pipelines.errors import ConfigError
+from pipelines.io import read_yaml_mapping
 from pipelines.schema import PRODUCT_TYPES
 
 
@@ -53,18 +53,6 @@ class ValueTier(BaseModel):
     min_aum: float = Field(ge=0)
 
 
-def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such configuration file") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data
-
-
 def _first_error(path: Path, exc: ValidationError) -> ConfigError:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -75,7 +63,7 @@ def load_feature_config(path: str | Path | None = None) -> FeatureConfig:
     """Read and validate conf/features.yaml (or ``path``); unknown keys are an error."""
     path = Path(path) if path is not None else default_path("features.yaml")
     try:
-        return FeatureConfig.model_validate(_read_yaml(path))
+        return FeatureConfig.model_validate(read_yaml_mapping(path))
     except ValidationError as exc:
         raise _first_error(path, exc) from exc
 
@@ -83,7 +71,7 @@ def load_feature_config(path: str | Path | None = None) -> FeatureConfig:
 def load_value_tiers(path: str | Path | None = None) -> list[ValueTier]:
     """The value tiers of conf/segments.yaml, sorted from the highest ``min_aum`` down."""
     path = Path(path) if path is not None else default_path("segments.yaml")
-    raw = _read_yaml(path).get("value_tiers")
+    raw = read_yaml_mapping(path).get("value_tiers")
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{path}: value_tiers must be a non-empty list")
     try:
