@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.io import find_tables, read_table
+from kequn.io import find_tables, read_table
 from privacy.entities import CUSTOMER_NO
 from privacy.keys import load_key
 from privacy.tokens import tokenise_series

@@ -26,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.io import read_table  # noqa: E402
+from kequn.io import read_table  # noqa: E402
 from privacy.text import find_spans  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """Benchmark of ``kequn features`` on a clean zone generated with NumPy.
 
-The clean zone has the shape of ``kequn pseudonymise`` output (pipelines/schema.py, "Clean
+The clean zone has the shape of ``kequn pseudonymise`` output (kequn/schema.py, "Clean
 tables"): token customer numbers, generalised attributes, tokenised card numbers. It is made
 directly with vectorised NumPy so the benchmark does not depend on the synthetic bank.
 
@@ -36,8 +36,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.io import sha256_file  # noqa: E402
-from pipelines.lineage import MANIFEST_NAME  # noqa: E402
+from kequn.io import sha256_file  # noqa: E402
+from kequn.lineage import MANIFEST_NAME  # noqa: E402
 
 START = np.datetime64("2023-01-01")
 END = np.datetime64("2024-12-31")

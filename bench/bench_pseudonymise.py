@@ -44,8 +44,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipelines import console  # noqa: E402
-from pipelines.errors import PolicyNotMetError  # noqa: E402
+from kequn import console  # noqa: E402
+from kequn.errors import PolicyNotMetError  # noqa: E402
 
 BENCH_KEY = b"kequn-benchmark-key-0123456789abcdef-0123456789"
 TABLE = "customer_notes"
@@ -104,7 +104,7 @@ def run_kequn(path: Path, workdir: Path, truth: pd.DataFrame, raw_numeric: pd.Se
         frame = pd.read_parquet(out / f"{TABLE}.parquet")
         residual = 0
     else:  # recall from the in-memory core (nothing was published)
-        from pipelines.io import read_table
+        from kequn.io import read_table
 
         results = pseudonymise_frames({TABLE: read_table(path, as_text=True)}, policy=load_policy(None),
                                       key=BENCH_KEY)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def make_clean_zone(directory: Path, name: str, frame: pd.DataFrame) -> Path:
     """A minimal clean zone (manifest with status passed), as the tests' fixture makes."""
-    from pipelines.io import sha256_file
+    from kequn.io import sha256_file
 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.parquet"
@@ -71,7 +71,7 @@ def overhead(args: argparse.Namespace) -> dict:
     from experiments.binary import train_binary
     from experiments.data import load_training_table, prepare, table_digest
     from experiments.train import train_tracked_binary
-    from pipelines import console
+    from kequn import console
 
     console.set_quiet(True)
     work = Path(tempfile.mkdtemp(prefix="kequn-bench-"))
@@ -127,7 +127,7 @@ def hand_written_xgboost(frame: pd.DataFrame, label: str, positive: str, seed: i
 
 def public(args: argparse.Namespace) -> dict:
     from experiments.train import run_training
-    from pipelines import console
+    from kequn import console
 
     console.set_quiet(True)
     work = Path(tempfile.mkdtemp(prefix="kequn-bench-"))

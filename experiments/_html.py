@@ -26,7 +26,7 @@ def write_report(out_dir: Any, stem: str, html_text: str, report: dict[str, Any]
     """Write ``<stem>.html``, ``<stem>.json`` (atomically) and the PNG plots into ``out_dir``."""
     from pathlib import Path
 
-    from pipelines.io import write_json, write_text
+    from kequn.io import write_json, write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

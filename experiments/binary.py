@@ -40,9 +40,9 @@ from experiments import evaluation, plots
 from experiments.data import CV_FOLDS, Prepared
 from experiments.model import undo_class_weight
 from experiments.tuning import NTHREAD, base_params, scale_pos_weight, study_name, tune_xgboost
-from pipelines import console
-from pipelines.errors import TrainingError
-from pipelines.lineage import Lineage
+from kequn import console
+from kequn.errors import TrainingError
+from kequn.lineage import Lineage
 
 TEST_SHARE = 0.2
 EVAL_LABEL = "_label"
@@ -233,7 +233,7 @@ def _artifacts(out: Path, prepared: Prepared, task: str, y_te, scores, base_scor
                n_train, n_test, *, run_id: str) -> None:
     """Write tables, plots and the HTML report into ``out`` (aggregates only, no rows)."""
     from experiments.report import render_model_report, write_model_report
-    from experiments.tracking import current_user
+    from kequn.tracking import current_user
 
     (out / "evaluation").mkdir(parents=True, exist_ok=True)
     gain.to_csv(out / "evaluation" / "gain_lift_by_decile.csv", index=False)

@@ -4,7 +4,7 @@ This module is shared by all training tasks (``churn``, ``propensity``, ``segmen
 ``uplift``). Its public API is stable:
 
 - :func:`load_training_table` reads a pseudonymised table through the privacy firewall
-  (:func:`pipelines.lineage.require_clean_table`) and returns it with its :class:`Lineage`.
+  (:func:`kequn.lineage.require_clean_table`) and returns it with its :class:`Lineage`.
 - :func:`prepare` turns the table into a :class:`Prepared` bundle: the feature matrix ``X``
   (never identifiers, tokens or other labels), the 0/1 target ``y``, the ids, the treatment,
   the protected attributes for fairness measurement, and a :class:`FeatureSpec` that
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.errors import TrainingError
-from pipelines.lineage import Lineage, require_clean_table
+from kequn.errors import TrainingError
+from kequn.lineage import Lineage, require_clean_table
 
 #: Default label column per task.
 DEFAULT_LABELS = {"churn": "churn_label", "propensity": "propensity_label", "uplift": "response",
@@ -178,7 +178,7 @@ def load_training_table(path: str | Path) -> tuple[pd.DataFrame, Lineage]:
     TrainingError
         The table is empty.
     """
-    from pipelines.io import read_table
+    from kequn.io import read_table
 
     lineage = require_clean_table(path)
     frame = read_table(path)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.errors import TrainingError
+from kequn.errors import TrainingError
 
 UNKNOWN_GROUP = "未知/unknown"
 #: Aggregate gaps, in the order they are reported and logged.

@@ -38,6 +38,6 @@ def render_model_report(context: dict[str, Any], *, gain: pd.DataFrame, top_k: p
 
 
 def write_model_report(path: Path, html: str) -> Path:
-    from pipelines.io import write_text
+    from kequn.io import write_text
 
     return write_text(path, html)

@@ -48,8 +48,8 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipelines import console
-from pipelines.errors import ConfigError, TrainingError
+from kequn import console
+from kequn.errors import ConfigError, TrainingError
 
 __all__ = [
     "K_RANGE",
@@ -142,7 +142,7 @@ class SegmentsConfig(_Strict):
 def load_segments_config(path: str | Path | None = None) -> SegmentsConfig:
     """Read and validate conf/segments.yaml (or ``path``); unknown keys are an error."""
     from conf import default_path
-    from pipelines.io import read_yaml_mapping
+    from kequn.io import read_yaml_mapping
 
     path = Path(path) if path is not None else default_path("segments.yaml")
     raw = read_yaml_mapping(path)

@@ -26,9 +26,9 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines import console
-from pipelines.errors import KequnError, TrainingError
-from pipelines.lineage import Lineage
+from kequn import console
+from kequn.errors import KequnError, TrainingError
+from kequn.lineage import Lineage
 
 # OpenMP threads spin while waiting by default; on a shared, oversubscribed machine that makes
 # XGBoost with nthread=2 up to 100x slower (measured: 87 s vs 0.8 s for one small fit). Passive
@@ -66,7 +66,7 @@ def package_versions() -> dict[str, str]:
 
 def run_tags(task: str, lineage: Lineage, seed: int, digest: str) -> dict[str, str]:
     """Tags every training run carries: author, task, lineage, code version, packages, seed."""
-    from experiments.tracking import AUTHOR_TAG, current_user
+    from kequn.tracking import AUTHOR_TAG, current_user
 
     commit = git_commit()
     tags = {AUTHOR_TAG: current_user(), "kequn.task": task, "kequn.seed": str(seed),
@@ -163,7 +163,7 @@ def parent_run(task: str, experiment: str | None, *, run_name: str, tags: dict[s
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
-    from experiments.tracking import configure_tracking
+    from kequn.tracking import configure_tracking
 
     # mlflow.pyfunc warns about cloudpickle for every python_model; the class is ours.
     logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)

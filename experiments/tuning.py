@@ -161,7 +161,7 @@ def tune_xgboost(X: pd.DataFrame, y: pd.Series, *, seed: int, trials: int, timeo
     try:
         study = _create_study(optuna, name, storage, seed, trials)
     except Exception as exc:  # a bad URL or an unreachable database
-        from pipelines.errors import TrainingError
+        from kequn.errors import TrainingError
 
         raise TrainingError(f"{STORAGE_ENV}: cannot open the Optuna study storage ({type(exc).__name__}); "
                             "check the database URL") from exc
@@ -173,7 +173,7 @@ def tune_xgboost(X: pd.DataFrame, y: pd.Series, *, seed: int, trials: int, timeo
     states = [t.state for t in study.trials]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
-        from pipelines.errors import TrainingError
+        from kequn.errors import TrainingError
 
         raise TrainingError("no Optuna trial completed; raise --timeout or --trials")
     best = study.best_trial

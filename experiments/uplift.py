@@ -21,7 +21,7 @@ among treated customers, the usual "propensity to respond" targeting) is scored 
 test split for comparison.
 
 Bad input never yields a silent number: a missing or non-binary treatment, an empty or tiny
-arm, or an arm without responses raise :class:`~pipelines.errors.TrainingError`; an arm with
+arm, or an arm without responses raise :class:`~kequn.errors.TrainingError`; an arm with
 few responses or arms that look non-randomised produce explicit warnings in the summary and
 the report.
 """
@@ -48,8 +48,8 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from experiments import uplift_metrics as um
-from pipelines import console
-from pipelines.errors import TrainingError
+from kequn import console
+from kequn.errors import TrainingError
 
 __all__ = [
     "LEARNERS",
@@ -363,7 +363,7 @@ def _load(data: str | Path):
 
         if hasattr(data_mod, "load_training_table"):
             return data_mod.load_training_table(data)
-    from pipelines.lineage import require_clean_table
+    from kequn.lineage import require_clean_table
 
     lineage = require_clean_table(data)
     return pd.read_parquet(data), lineage

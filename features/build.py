@@ -36,14 +36,14 @@ from features.registry import (
     feature_names,
     table_columns,
 )
-from pipelines import console
-from pipelines.errors import FeatureError, InputError
-from pipelines.lineage import (
+from kequn import console
+from kequn.errors import FeatureError, InputError
+from kequn.lineage import (
     require_clean_table,
     require_passing_manifest,
     write_parquet_with_lineage,
 )
-from pipelines.schema import CHANNELS, PRODUCT_TYPES
+from kequn.schema import CHANNELS, PRODUCT_TYPES
 
 TEXT, DATE, NUMBER = "text", "date", "number"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from conf import default_path
-from pipelines.errors import ConfigError
-from pipelines.io import read_yaml_mapping
-from pipelines.schema import PRODUCT_TYPES
+from kequn.errors import ConfigError
+from kequn.io import read_yaml_mapping
+from kequn.schema import PRODUCT_TYPES
 
 
 class _Strict(BaseModel):

@@ -20,7 +20,7 @@ from features.registry import (
     REGISTRY_VERSION,
     Feature,
 )
-from pipelines.io import write_json, write_text
+from kequn.io import write_json, write_text
 
 DICTIONARY_STEM = "feature_dictionary"
 

@@ -1,3 +1,6 @@
-"""kequn pipelines: the CLI, the synthetic bank, the demo chain, registry governance and I/O."""
+"""kequn pipelines (the roof): the CLI, the chains (synthetic bank, demo) and governance.
 
-__version__ = "0.1.0"
+Governance is the gates, the registry workflow, the audit trail and the model card. The
+package imports every floor below it (``kequn``, ``privacy``, ``features``, ``experiments``);
+nothing below imports it.
+"""

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import RegistryError
+from kequn.errors import RegistryError
 
 AUDIT_FILE = "kequn_audit.jsonl"
 ACTIONS = ("publish", "reject", "approve", "promote", "rollback")
@@ -43,7 +43,7 @@ def audit_log_path(tracking_uri: str | None = None) -> Path:
     if env:
         return Path(env)
     if tracking_uri is None:
-        from experiments.tracking import tracking_uri as current
+        from kequn.tracking import tracking_uri as current
 
         tracking_uri = current()
     if tracking_uri.startswith("sqlite:///"):

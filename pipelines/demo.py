@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipelines import console
-from pipelines.errors import InputError
-from pipelines.io import check_output_dir, ensure_writable_dir, make_dirs, write_json
-from pipelines.schema import DEFAULT_HORIZON_DAYS, DEFAULT_SNAPSHOT
+from kequn import console
+from kequn.errors import InputError
+from kequn.io import check_output_dir, ensure_writable_dir, make_dirs, write_json
+from kequn.schema import DEFAULT_HORIZON_DAYS, DEFAULT_SNAPSHOT
 
 DEMO_MARKER = ".kequn-demo"
 KEY_FILE_NAME = "pseudonym.key"
@@ -80,7 +80,7 @@ def run_demo(*, n_customers: int = 20_000, out: Path = Path("kequn-demo"), trial
     key, key_note = demo_key(out)
     console.info(f"  {key_note}")
 
-    from pipelines.io import find_tables
+    from kequn.io import find_tables
     from privacy.pseudonymise import pseudonymise
 
     with console.stage("2/4 pseudonymise") as st:
@@ -102,7 +102,7 @@ def run_demo(*, n_customers: int = 20_000, out: Path = Path("kequn-demo"), trial
                                experiment="kequn-demo", seed=seed)
         st.done(f"run {trained['run_id']}")
 
-    from experiments.tracking import tracking_uri
+    from kequn.tracking import tracking_uri
 
     uri = tracking_uri()
     metrics = trained["metrics"]

@@ -3,7 +3,7 @@
 A gate is a small readable rule like MLflow's ``MetricThreshold``: :class:`Threshold` holds a
 metric, an operator and a number, and its failure text names the gate, the metric, the
 threshold and the value. :func:`load_gates` validates the YAML (unknown keys or metrics are a
-one-line :class:`~pipelines.errors.ConfigError`); :func:`evaluate_gates` checks one MLflow run:
+one-line :class:`~kequn.errors.ConfigError`); :func:`evaluate_gates` checks one MLflow run:
 
 - ``privacy``: the run's lineage tags name a manifest, and when the clean zone (run tag
   ``kequn.clean_dir``) still exists its manifest passed, is the same one and its residual
@@ -34,7 +34,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipelines.errors import ConfigError, RegistryError
+from kequn.errors import ConfigError, RegistryError
 
 TASKS = ("churn", "propensity", "segment", "uplift")
 Task = Literal["churn", "propensity", "segment", "uplift"]

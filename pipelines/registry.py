@@ -29,8 +29,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipelines import audit, console
-from pipelines.errors import RegistryError
+from kequn import console
+from kequn.errors import RegistryError
+from pipelines import audit
 from pipelines.gates import GATE_NAMES, evaluate_gates, load_gates
 
 STATUS_TAG = "approval_status"
@@ -45,7 +46,7 @@ def _client() -> Any:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow import MlflowClient
 
-    from experiments.tracking import configure_tracking
+    from kequn.tracking import configure_tracking
 
     configure_tracking()
     return MlflowClient()
@@ -64,7 +65,7 @@ def _get_run(client: Any, run_id: str) -> Any:
     try:
         return client.get_run(run_id.strip())
     except MlflowException:
-        from experiments.tracking import tracking_uri
+        from kequn.tracking import tracking_uri
 
         raise RegistryError(f"run {run_id!r}: no such MLflow run in {tracking_uri()}") from None
 
@@ -170,7 +171,7 @@ def publish(*, run_id: str, name: str, gates_path: str | Path | None = None) -> 
     RegistryError
         For an unknown run or a run without a model or task tag (nothing is registered).
     """
-    from experiments.tracking import AUTHOR_TAG, current_user
+    from kequn.tracking import AUTHOR_TAG, current_user
 
     gates_cfg = load_gates(gates_path)
     name = _check_name(name)

@@ -1,6 +1,6 @@
 """``kequn synth``: a synthetic Chinese retail bank with realistic PII and planted structure.
 
-:func:`generate` writes every raw table of :mod:`pipelines.schema` (customers,
+:func:`generate` writes every raw table of :mod:`kequn.schema` (customers,
 accounts_monthly, transactions, products, campaigns, service_notes) plus
 ``ground_truth/customers_truth`` and ``ground_truth/notes_pii``. The same seed gives the same
 bytes. Everything is vectorised with NumPy and Arrow; the large tables (accounts_monthly,
@@ -99,17 +99,17 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipelines import __version__
-from pipelines import _synth_data as D
-from pipelines.errors import InputError
-from pipelines.io import atomic_dir, write_json
-from pipelines.schema import (
+from kequn import __version__
+from kequn.errors import InputError
+from kequn.io import atomic_dir, write_json
+from kequn.schema import (
     DEFAULT_HORIZON_DAYS,
     DEFAULT_SNAPSHOT,
     HISTORY_END,
     HISTORY_START,
     RAW_TABLES,
 )
+from pipelines import _synth_data as D
 from privacy.checksums import gb11643_check_digits_array, luhn_check_digits_array
 
 MARKER = ".kequn-synth"

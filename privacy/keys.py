@@ -13,7 +13,7 @@ import hmac
 import os
 from pathlib import Path
 
-from pipelines.errors import KeyMissingError
+from kequn.errors import KeyMissingError
 
 ENV_VAR = "KEQUN_PSEUDONYM_KEY"
 #: Minimum key length in characters (bytes of the UTF-8 key); 32 random hex characters carry

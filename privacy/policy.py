@@ -6,7 +6,7 @@ of that type (``drop`` | ``token`` | ``generalise`` | ``redact`` | ``keep``). It
 free text is redacted, what happens to columns that hold no personal information, and the
 k-anonymity requirement.
 
-Every mistake in the file is a :class:`~pipelines.errors.ConfigError` with one line that names
+Every mistake in the file is a :class:`~kequn.errors.ConfigError` with one line that names
 the file and the offending key or setting.
 """
 
@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipelines.errors import ConfigError
+from kequn.errors import ConfigError
 from privacy import entities as E
 
 

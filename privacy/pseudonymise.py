@@ -9,7 +9,7 @@ residual scan of the *output* with the same detectors. Then, in one atomic folde
 
 If the policy is not met or the residual scan finds a direct identifier, the reports and a
 manifest with ``status: "failed"`` are written, no table is published, and
-:class:`~pipelines.errors.PolicyNotMetError` is raised afterwards.
+:class:`~kequn.errors.PolicyNotMetError` is raised afterwards.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines import __version__, console
-from pipelines.errors import InputError, PolicyNotMetError
-from pipelines.io import (
+from kequn import __version__, console
+from kequn.errors import InputError, PolicyNotMetError
+from kequn.io import (
     atomic_dir,
     check_output_dir,
     detect_encoding,
@@ -106,7 +106,7 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
     Parameters
     ----------
     tables:
-        ``{table name: path}`` (:func:`pipelines.io.find_tables`).
+        ``{table name: path}`` (:func:`kequn.io.find_tables`).
     out:
         The clean-zone folder; replaced atomically (an earlier clean zone is accepted).
     policy_path:
@@ -225,7 +225,7 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
     Parameters
     ----------
     frames:
-        ``{table name: raw frame}`` (columns as text, as :func:`pipelines.io.read_table`
+        ``{table name: raw frame}`` (columns as text, as :func:`kequn.io.read_table`
         with ``as_text=True`` gives them).
     policy:
         The validated policy (:func:`privacy.policy.load_policy`).

@@ -47,7 +47,7 @@ def scan_tables(tables: dict[str, Path], *, encoding: str | None = None) -> dict
     Parameters
     ----------
     tables:
-        ``{table name: path}`` as returned by :func:`pipelines.io.find_tables`.
+        ``{table name: path}`` as returned by :func:`kequn.io.find_tables`.
     encoding:
         CSV encoding; detected (UTF-8 with or without BOM, GB18030/GBK) when ``None``.
 
@@ -56,7 +56,7 @@ def scan_tables(tables: dict[str, Path], *, encoding: str | None = None) -> dict
     dict
         ``{"tables": [{"table", "rows", "columns": [...]}, ...]}`` (see :func:`scan_frame`).
     """
-    from pipelines.io import read_table
+    from kequn.io import read_table
 
     out = []
     for name, path in tables.items():

@@ -299,7 +299,7 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.
         (0-1), sorted by row and start; spans do not overlap.
     """
     if known_names is not None and len(known_names) != len(texts):
-        from pipelines.errors import InputError
+        from kequn.errors import InputError
 
         raise InputError(f"find_spans: known_names has {len(known_names)} rows, texts has "
                          f"{len(texts)}; they must be aligned")

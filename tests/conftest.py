@@ -12,8 +12,8 @@ import pytest
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does (see pipelines/cli/main.py)
 
-from pipelines.io import sha256_file  # noqa: E402
-from pipelines.lineage import MANIFEST_NAME  # noqa: E402
+from kequn.io import sha256_file  # noqa: E402
+from kequn.lineage import MANIFEST_NAME  # noqa: E402
 
 
 @pytest.fixture

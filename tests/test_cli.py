@@ -89,7 +89,7 @@ def test_kequn_error_is_one_line_and_exit_code_1(capsys):
 def test_atomic_writes_leave_no_temp_file_and_usual_modes(tmp_path):
     import stat
 
-    from pipelines.io import atomic_dir, write_json
+    from kequn.io import atomic_dir, write_json
 
     target = write_json(tmp_path / "a.json", {"x": 1})
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~_current_umask()

@@ -20,7 +20,7 @@ from fairlearn.metrics import (
 from sklearn.metrics import roc_auc_score
 
 from experiments.fairness import UNKNOWN_GROUP, assess, assess_and_log, render_html
-from pipelines.errors import TrainingError
+from kequn.errors import TrainingError
 
 
 @pytest.fixture

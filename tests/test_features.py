@@ -22,9 +22,9 @@ from features.registry import (
     feature_names,
     table_columns,
 )
+from kequn.errors import FeatureError, KequnError, LineageError
+from kequn.lineage import read_parquet_lineage, require_clean_table
 from pipelines.cli.main import main
-from pipelines.errors import FeatureError, KequnError, LineageError
-from pipelines.lineage import read_parquet_lineage, require_clean_table
 
 SNAP = dt.date(2024, 6, 30)
 HORIZON = 90

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from pipelines.errors import ConfigError
+from kequn.errors import ConfigError
 from pipelines.gates import (
     DEFAULT_GATES,
     Threshold,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipelines.errors import ConfigError
+from kequn.errors import ConfigError
 from privacy import entities as E
 from privacy.policy import DEFAULT_POLICY_PATH, load_policy
 

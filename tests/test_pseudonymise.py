@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipelines.errors import InputError, PolicyNotMetError
-from pipelines.lineage import require_clean_table
+from kequn.errors import InputError, PolicyNotMetError
+from kequn.lineage import require_clean_table
 from privacy.checksums import gb11643_check_digit, luhn_check_digit
 from privacy.generalise import age_band, numeric_if_possible, province_city, to_month
 from privacy.keys import key_fingerprint

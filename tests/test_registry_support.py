@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.tracking import AUTHOR_TAG, current_user
+from kequn.tracking import AUTHOR_TAG, current_user
 
 N = 400
 
@@ -38,7 +38,7 @@ def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_di
     from sklearn.linear_model import LogisticRegression
 
     from experiments.fairness import assess_and_log
-    from experiments.tracking import configure_tracking
+    from kequn.tracking import configure_tracking
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     configure_tracking()
@@ -105,8 +105,8 @@ def make_uplift_run(tmp: Path, *, clean_dir: Path, w: float = 1.0, v: float = 0.
     """An uplift run: pyfunc predicting uplift, test_qini_auc from experiments.uplift_metrics."""
     import mlflow
 
-    from experiments.tracking import configure_tracking
     from experiments.uplift_metrics import qini_coefficient
+    from kequn.tracking import configure_tracking
 
     configure_tracking()
     test = uplift_frame(seed)

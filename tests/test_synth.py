@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kequn.errors import InputError
+from kequn.io import read_table
+from kequn.schema import CHANNELS, NOTE_CATEGORIES, PRODUCT_TYPES, RAW_TABLES, TXN_TYPES
 from pipelines import _synth_data as D
 from pipelines.cli.main import main
-from pipelines.errors import InputError
-from pipelines.io import read_table
-from pipelines.schema import CHANNELS, NOTE_CATEGORIES, PRODUCT_TYPES, RAW_TABLES, TXN_TYPES
 from pipelines.synth import MARKER, generate
 from privacy.checksums import (
     gb11643_check_digit,

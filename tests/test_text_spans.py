@@ -86,7 +86,7 @@ def test_empty_and_missing():
 
 
 def test_misaligned_known_names_is_an_input_error():
-    from pipelines.errors import InputError
+    from kequn.errors import InputError
 
     with pytest.raises(InputError, match="known_names has 1 rows, texts has 2"):
         find_spans(pd.Series(["a", "b"]), known_names=pd.Series(["x"]))

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from pipelines.errors import KeyMissingError
+from kequn.errors import KeyMissingError
 from privacy import entities as E
 from privacy.keys import ENV_VAR, MIN_KEY_LENGTH, key_fingerprint, load_key
 from privacy.tokens import TOKEN_PATTERN, token_of, tokenise_series

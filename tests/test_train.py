@@ -171,7 +171,7 @@ def test_raw_csv_and_unpassed_zone_are_refused(mlflow_uri, tmp_path, clean_zone_
 
 def test_unknown_task_is_refused(mlflow_uri, churn_table, capsys):
     from experiments.train import run_training
-    from pipelines.errors import TrainingError
+    from kequn.errors import TrainingError
 
     with pytest.raises(TrainingError, match="unknown task 'cluster'"):
         run_training(task="cluster", data=churn_table)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from experiments.data import FeatureSpec, detect_id_column, prepare
-from pipelines.errors import TrainingError
+from kequn.errors import TrainingError
 
 
 def synthetic_features(n: int = 600, seed: int = 0) -> pd.DataFrame:

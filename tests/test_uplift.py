@@ -16,7 +16,7 @@ from experiments.uplift import (
     fit_learner,
     train_uplift,
 )
-from pipelines.errors import TrainingError
+from kequn.errors import TrainingError
 
 
 def planted(n: int, seed: int = 0, *, confounded: bool = False) -> tuple[pd.DataFrame, np.ndarray]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipelines import console
+from kequn import console
 
 
 @click.command("features")

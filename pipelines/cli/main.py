@@ -1,7 +1,7 @@
 """Root of the ``kequn`` CLI.
 
 Commands are loaded lazily so ``kequn --help`` stays instant (mlflow, xgboost and presidio are
-imported only by the command that needs them). A :class:`~pipelines.errors.KequnError` becomes
+imported only by the command that needs them). A :class:`~kequn.errors.KequnError` becomes
 one line on stderr and exit code 1; usage errors exit 2 (click's convention).
 """
 
@@ -18,8 +18,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click  # noqa: E402
 
-from pipelines import __version__, console  # noqa: E402
-from pipelines.errors import KequnError  # noqa: E402
+from kequn import __version__, console  # noqa: E402
+from kequn.errors import KequnError  # noqa: E402
 
 #: command name -> module under pipelines.cli that defines ``command``
 COMMANDS = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipelines import console
+from kequn import console
 
 
 @click.command("pseudonymise")
@@ -30,7 +30,7 @@ def command(paths: tuple[Path, ...], out: Path, policy: Path | None, key_file: P
       kequn pseudonymise raw/ --out clean/
       kequn pseudonymise raw/customers.csv --out clean/ --key-file /secure/kequn.key
     """
-    from pipelines.io import find_tables
+    from kequn.io import find_tables
     from privacy.keys import load_key
     from privacy.pseudonymise import pseudonymise
 

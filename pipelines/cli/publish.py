@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipelines import console
+from kequn import console
 
 
 @click.command("publish")
@@ -25,7 +25,7 @@ def command(run_id: str, name: str, gates_path: Path | None, json_out: Path | No
     Example:
       kequn publish --run 3f2a... --name churn-model --json publish.json
     """
-    from pipelines.io import write_json
+    from kequn.io import write_json
     from pipelines.registry import publish
 
     result = publish(run_id=run_id, name=name, gates_path=gates_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pipelines import console
+from kequn import console
 
 
 @click.command("registry")

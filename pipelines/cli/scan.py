@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipelines import console
+from kequn import console
 
 
 @click.command("scan")
@@ -22,7 +22,7 @@ def command(paths: tuple[Path, ...], json_out: Path | None, encoding: str | None
       kequn scan raw/
       kequn scan raw/customers.csv --json scan.json
     """
-    from pipelines.io import find_tables, write_json
+    from kequn.io import find_tables, write_json
     from privacy.scan import scan_tables
 
     tables = find_tables(paths)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipelines import console
+from kequn import console
 
 
 @click.command("synth")
@@ -26,7 +26,7 @@ def command(n_customers: int, seed: int, out: Path, fmt: str, encoding: str) -> 
       kequn synth --customers 20000 --out raw
       kequn synth --customers 5000 --encoding gbk --out raw_gbk
     """
-    from pipelines.errors import InputError
+    from kequn.errors import InputError
 
     if n_customers <= 0:
         raise InputError(f"--customers must be a positive integer. Got {n_customers}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipelines import console
+from kequn import console
 
 
 def _split_csv(value: str | None) -> list[str]:
@@ -42,7 +42,7 @@ def command(task: str, data: Path, label: str | None, positive: str | None, trea
       kequn train --task segment --data features.parquet
     """
     from experiments.train import run_training
-    from pipelines.io import write_json
+    from kequn.io import write_json
 
     result = run_training(task=task, data=data, label=label, positive=positive, treatment=treatment,
                           id_col=id_col, protected=_split_csv(protected), trials=trials, timeout=timeout,

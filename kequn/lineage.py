@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.errors import LineageError
-from pipelines.io import atomic_path, sha256_file
+from kequn.errors import LineageError
+from kequn.io import atomic_path, sha256_file
 
 MANIFEST_NAME = "manifest.json"
 PARQUET_LINEAGE_KEY = b"kequn.lineage"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.errors import ConfigError, InputError
+from kequn.errors import ConfigError, InputError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 #: Encodings tried, in order, when a CSV's encoding is not given. ``utf-8-sig`` also reads plain
