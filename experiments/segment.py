@@ -46,9 +46,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import pandas as pd
 from mlflow.pyfunc import PythonModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from kequn import console
+from kequn.config import StrictConfig
 from kequn.errors import ConfigError, TrainingError
 
 __all__ = [
@@ -101,8 +102,7 @@ UNKNOWN = "unknown"
 
 # --------------------------------------------------------------------------- configuration
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictConfig
 
 
 class ValueTierRule(_Strict):
@@ -142,7 +142,7 @@ class SegmentsConfig(_Strict):
 def load_segments_config(path: str | Path | None = None) -> SegmentsConfig:
     """Read and validate conf/segments.yaml (or ``path``); unknown keys are an error."""
     from conf import default_path
-    from kequn.io import read_yaml_mapping
+    from kequn.config import read_yaml_mapping
 
     path = Path(path) if path is not None else default_path("segments.yaml")
     raw = read_yaml_mapping(path)

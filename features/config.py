@@ -7,13 +7,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from conf import default_path
+from kequn.config import StrictConfig, read_yaml_mapping
 from kequn.errors import ConfigError
-from kequn.io import read_yaml_mapping
 from kequn.schema import PRODUCT_TYPES
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictConfig
 
 
 class ChurnConfig(_Strict):

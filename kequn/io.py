@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from kequn.errors import ConfigError, InputError
+from kequn.errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 #: Encodings tried, in order, when a CSV's encoding is not given. ``utf-8-sig`` also reads plain
@@ -224,18 +224,3 @@ def check_output_dir(path: Path, *, marker: str | None) -> None:
         f"{path}: the folder is not empty and is not an earlier kequn output; choose another --out"
     )
 
-
-def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a user-editable YAML file whose top level is a mapping (one-line ConfigError otherwise)."""
-    import yaml
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such configuration file") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from kequn.config import StrictConfig, read_yaml_mapping
 from kequn.errors import ConfigError, RegistryError
 
 TASKS = ("churn", "propensity", "segment", "uplift")
@@ -93,8 +93,7 @@ class Threshold:
                 "detail": f"{self.gate}: {name} = {float(actual):.4f}, needs {self.op} {self.value:g}: {verdict}"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Strict = StrictConfig
 
 
 class PrivacyConfig(_Strict):
@@ -181,14 +180,7 @@ def load_gates(path: str | Path | None = None) -> Gates:
         task or metric, or a malformed threshold.
     """
     path = Path(path) if path is not None else DEFAULT_GATES
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such gates file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({type(exc).__name__})") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: must be a mapping of gate sections. Got {type(raw).__name__}")
+    raw = read_yaml_mapping(path, what="gates file")
     try:
         config = GatesConfig.model_validate(raw)
     except ValidationError as exc:

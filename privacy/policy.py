@@ -17,9 +17,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from kequn.config import StrictConfig, first_error, read_yaml_mapping
 from kequn.errors import ConfigError
 from privacy import entities as E
 
@@ -44,8 +44,7 @@ GENERALISABLE = frozenset({E.BIRTH_DATE, E.CN_ADDRESS})
 ADDRESS_LEVELS = ("province", "city")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictConfig
 
 
 class EntityRule(_Strict):
@@ -179,35 +178,15 @@ def load_policy(path: str | Path | None = None) -> Policy:
         with one line naming the file and the offending key.
     """
     path = Path(path) if path is not None else DEFAULT_POLICY_PATH
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such policy file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid YAML file ({type(exc).__name__})") from exc
-    return parse_policy(data, source=str(path))
+    return parse_policy(read_yaml_mapping(path, what="policy file"), source=str(path))
 
 
 def parse_policy(data: Any, *, source: str = "policy") -> Policy:
     """Validate already-parsed policy data (a dict) into a :class:`Policy`."""
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not data:
         raise ConfigError(f"{source}: the policy must be a mapping with an 'entities' section")
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_one_line(exc)}") from None
+        raise ConfigError(f"{source}: {first_error(exc)}") from None
 
-
-def _one_line(exc: ValidationError) -> str:
-    """The first validation error as ``where: what. Got ...`` on one line."""
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ()))
-    kind = err.get("type", "")
-    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-    if kind == "extra_forbidden":
-        return f"unknown key {where!r}"
-    if kind == "literal_error":
-        return f"{where}: {msg}. Got {err.get('input')!r}"
-    if kind == "missing":
-        return f"{where}: required key is missing"
-    return f"{where}: {msg}" if where else msg

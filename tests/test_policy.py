@@ -63,7 +63,7 @@ def test_missing_and_non_yaml_policy(tmp_path):
         load_policy(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("entities: [unclosed", encoding="utf-8")
-    with pytest.raises(ConfigError, match="not a valid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         load_policy(bad)
     empty = tmp_path / "empty.yaml"
     empty.write_text("# nothing\n", encoding="utf-8")
