@@ -390,9 +390,9 @@ def render(result: dict[str, Any]) -> str:
                             f"{t['decoys_all']['kept_share']:.2%}"]]))
     if result.get("scan_span_counts"):
         planted = {k: v["planted"] for k, v in t["recall"].items()}
-        parts.append("\nscan --json span counts in the notes: " + ", ".join(
-            f"{k}: {v}" for col in result["scan_span_counts"].values() for k, v in sorted(col.items()))
-            + f"  (planted: {planted})")
+        for col, counts in result["scan_span_counts"].items():
+            parts.append(f"\nscan --json spans in {col}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        parts.append(f"  (planted in service_notes.note: {', '.join(f'{k} {v}' for k, v in planted.items())})")
     c = t["collateral"]
     parts.append(f"\nover-redaction: {c['notes_with_lost_text']} notes ({c['share_of_notes']:.2%}) lost "
                  f"{c['characters_lost_outside_pii']} characters outside every PII span (decoys, job titles, "

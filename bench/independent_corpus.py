@@ -261,14 +261,22 @@ class Maker:
         return self._unique(make)
 
     def address(self, trad: bool = False) -> tuple[str, str]:
-        """An address and its variant (``faker`` | ``real_division`` | ``tw``)."""
+        """An address and its variant (``faker`` | ``real_division`` | ``with_hao`` | ``tw``).
+
+        ``faker`` and ``real_division`` have no 号/室 (province + city + district + road +
+        building letter + postcode); ``with_hao`` is the classic 路 N 号 N 栋 N 室 form.
+        """
         if trad:
             return self.tw.address(), "tw"
-        if self.r.random() < 0.5:
+        x = self.r.random()
+        if x < 0.4:
             return self.cn.address(), "faker"  # province+city+district+road+building letter+postcode
         prov, city, dist = self.r.choice(DIVISIONS)
         city_part = "" if prov == city else city
-        road = self.cn.street_name() + self.r.choice(["路", "大道", "街", ""])
+        road = self.cn.street_name()[:-1] + self.r.choice(["路", "大道", "街", "路", "巷"])  # Faker: "齐街"
+        if x < 0.6:
+            return (f"{prov}{city_part}{dist}{road}{self.r.randint(1, 999)}号{self.r.randint(1, 20)}栋"
+                    f"{self.r.randint(1, 3)}单元{self.r.randint(1, 30)}{self.r.randint(1, 4):02d}室"), "with_hao"
         tail = self.r.choice([f"{self.r.choice('ABCDEFGH')}座", f"{self.r.randint(1, 30)}栋",
                               f"{self.cn.building_number()}", f"{self.r.choice('ABCD')}区{self.r.randint(1, 20)}楼"])
         post = self.cn.postcode()
