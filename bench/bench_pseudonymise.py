@@ -26,6 +26,17 @@ Usage::
 
 Prints a JSON document (and ``--json FILE``) with rows, seconds, rows/s, speed-up, recall per
 entity, and the numeric-column check.
+
+Throughput baseline (issue 12: "measure it first on a 500k-row, 11-column table with a note in
+every row")::
+
+    python bench/bench_pseudonymise.py --throughput 500000 --workdir /tmp/ktp
+
+builds that table from ``kequn synth --customers N`` (customer_no, name, gender, id_number,
+birth_date, mobile, email, address, occupation, aum, note: each customer's first note, or a
+note drawn at random for customers without one), then times the whole ``kequn pseudonymise``
+process (interpreter start, imports, read, classify, tokenise, redact, k-anonymity, residual
+scan, Parquet, reports) under ``/usr/bin/time -v`` and reports rows/s and peak RSS.
 """
 
 from __future__ import annotations
@@ -152,6 +163,69 @@ def run_presidio(path: Path, rows: int, truth: pd.DataFrame, total_rows: int) ->
                 anonymised[NUMERIC].replace("", np.nan), errors="coerce")) and NUMERIC not in analysis.entity_mapping}
 
 
+WIDE11 = ["customer_no", "name", "gender", "id_number", "birth_date", "mobile", "email", "address",
+          "occupation", "aum", "note"]
+
+
+def build_wide11(raw: Path, dest: Path, seed: int) -> int:
+    """customers (9 columns) + a random ``aum`` + one note per row → ``dest``; returns the rows."""
+    customers = pd.read_csv(raw / "customers.csv", dtype=str)
+    notes = pd.read_csv(raw / "service_notes.csv", dtype=str, usecols=["customer_no", "note"])
+    first = notes.drop_duplicates("customer_no").set_index("customer_no")["note"]
+    rng = np.random.default_rng(seed)
+    note = customers["customer_no"].map(first)
+    missing = note.isna().to_numpy()
+    note[missing] = notes["note"].to_numpy()[rng.integers(0, len(notes), int(missing.sum()))]
+    table = customers[WIDE11[:9]].assign(aum=np.round(rng.lognormal(10, 1.5, len(customers)), 2), note=note)
+    table[WIDE11].to_csv(dest, index=False, encoding="utf-8")
+    return int(len(table))
+
+
+def _time_v(stderr: str) -> dict[str, float]:
+    """Wall, user, sys seconds and peak RSS (MiB) from ``/usr/bin/time -v`` output."""
+    def grab(label: str) -> str:
+        for line in stderr.splitlines():
+            if line.strip().startswith(label):
+                return line.split(": ", 1)[1].strip()
+        return "nan"
+    wall = grab("Elapsed (wall clock) time")
+    parts = [float(p) for p in wall.split(":")] if wall != "nan" else [float("nan")]
+    seconds = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    return {"wall_s": round(seconds, 2), "user_s": float(grab("User time (seconds)")),
+            "sys_s": float(grab("System time (seconds)")),
+            "peak_rss_mib": round(float(grab("Maximum resident set size (kbytes)")) / 1024, 1)}
+
+
+def throughput(rows: int, workdir: Path, seed: int) -> dict[str, Any]:
+    """Whole-process ``kequn pseudonymise`` on the 11-column table (see the module docstring)."""
+    import subprocess
+
+    raw = workdir / "raw_tp"
+    if not (raw / "customers.csv").exists():
+        from pipelines.synth import generate
+
+        generate(n_customers=rows, seed=seed, out=raw)
+    table = workdir / "wide11" / f"{TABLE}.csv"
+    table.parent.mkdir(parents=True, exist_ok=True)
+    n = build_wide11(raw, table, seed)
+    out = workdir / "clean_tp"
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KEQUN_PSEUDONYM_KEY": BENCH_KEY.decode()}
+    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "pipelines.cli.main", "pseudonymise", str(table),
+           "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    t = _time_v(proc.stderr)
+    cpu = t["user_s"] + t["sys_s"]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return {"rows": n, "columns": len(WIDE11), "rc": proc.returncode, "status": manifest["status"],
+            "reasons": manifest.get("reasons", []), **t, "rows_per_s": round(n / t["wall_s"], 1),
+            "rows_per_cpu_s": round(n / cpu, 1), "cpu_count": os.cpu_count(),
+            "command": " ".join(cmd[2:]).replace(str(REPO) + "/", "")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=200_000)
@@ -159,9 +233,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("bench-pseudonymise"))
     parser.add_argument("--presidio-rows", type=int, default=2000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--throughput", type=int, default=0, metavar="ROWS",
+                        help="Only the whole-process throughput baseline on an 11-column table of ROWS rows.")
     args = parser.parse_args(argv)
     console.set_quiet(True)
     work = args.workdir
+    if args.throughput:
+        text = json.dumps(throughput(args.throughput, work, args.seed), ensure_ascii=False, indent=2)
+        print(text)
+        if args.json:
+            args.json.write_text(text + "\n", encoding="utf-8")
+        return 0
     raw = work / "raw"
     if not (raw / "customers.csv").exists():
         from pipelines.synth import generate
