@@ -70,7 +70,7 @@ from independent_corpus import Corpus, build_corpus  # noqa: E402
 BENCH_KEY = "kequn-independent-bench-key-0123456789abcdef"
 OUT_DIR = REPO / "bench" / "out"
 #: A redaction placeholder or token in the output; replaced by a character no input contains.
-_PLACEHOLDER = re.compile(r"<[^<>\s]{1,16}>|tk_[0-9a-f]{8,}")
+_PLACEHOLDER = re.compile(r"<[^<>\s]{1,16}>|\[[A-Z_]{3,24}\]|tk_[0-9a-f]{8,}")
 _NO_MATCH = "\ue000"
 #: Entities whose free-text recall target is given by the issue.
 TARGETS = {"CN_RESIDENT_ID": 0.995, "CN_MOBILE": 0.995, "BANK_CARD": 0.995, "EMAIL_ADDRESS": 0.995,
@@ -225,6 +225,9 @@ def score_text(corpus: Corpus, out: dict[str, pd.DataFrame]) -> dict[str, Any]:
         how = "published"
         if len(red) != len(raw):
             raise SystemExit("bench: the published notes table has a different number of rows")
+        if "note_id" in frame.columns and not (decimal_text(frame["note_id"]).tolist()
+                                               == corpus.tables["service_notes"]["note_id"].tolist()):
+            raise SystemExit("bench: the published notes are not in the input order; cannot align them")
     masks = [kept_mask(a, b) for a, b in zip(raw, red, strict=True)]
     in_pii = [np.zeros(len(t), dtype=bool) for t in raw]
     per: dict[str, dict[str, int]] = defaultdict(lambda: {"planted": 0, "caught": 0, "partial": 0})

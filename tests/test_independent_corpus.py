@@ -93,3 +93,18 @@ def test_seeded_and_deterministic() -> None:
     assert [s.value for s in a.spans] == [s.value for s in b.spans]
     c = ic.build_corpus(rows=15, seed=10)
     assert not c.tables["customers"]["khmc"].equals(a.tables["customers"]["khmc"])
+
+
+def test_scorer_alignment_sees_partial_survival_and_eaten_characters() -> None:
+    """The bench's alignment: a span is caught only if nothing of it survives; a redaction that
+    eats the next character is seen as lost text outside the span."""
+    import bench_independent as bi
+
+    text = "客户欧阳明远身份证号码11010519491231002X已核验。"
+    def kept(redacted: str) -> str:
+        return "".join(c if k else "_" for c, k in zip(text, bi.kept_mask(text, redacted), strict=True))
+
+    assert kept("客户<姓名>身份证号码<身份证号>已核验。") == "客户____身份证号码__________________已核验。"
+    assert kept("客户欧<姓名>身份证号码<身份证号>已核验。").startswith("客户欧___身")  # surname survives
+    assert kept("客户<姓名>份证号码<身份证号>已核验。")[6] == "_"  # 身 eaten
+    assert kept(text) == text and kept("") == "_" * len(text)
