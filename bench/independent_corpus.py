@@ -196,7 +196,9 @@ class Maker:
         if trad:
             n = self.tw.romanized_name()  # "CHEN CHIH-WEI"
             return n.title() if self.r.random() < 0.5 else n
-        return self.cn.romanized_name()  # "Wei Zhang" (given name first)
+        given, surname = self.cn.romanized_name().split(" ", 1)  # Faker: "Wei Zhang" (given name first)
+        # half surname first ("Zhang Wei"), decided by the name itself so the random stream is unchanged
+        return f"{surname} {given}" if sum(map(ord, given + surname)) % 2 else f"{given} {surname}"
 
     # identifiers (unique within the corpus, so a survival is attributable)
     def _unique(self, make: Callable[[], str]) -> str:
