@@ -16,11 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-try:
-    from mlflow.pyfunc import PythonModel
-except ImportError:  # pragma: no cover - mlflow is a dependency
-    PythonModel = object  # type: ignore[misc,assignment]
+from mlflow.pyfunc import PythonModel
 
 from experiments.data import FeatureSpec
 

@@ -11,17 +11,14 @@ from kequn.errors import ConfigError
 
 __all__ = ["PersonaRule", "PersonaWhen", "SegmentsConfig", "ValueTierRule", "load_segments_config"]
 
-_Strict = StrictConfig
-
-
-class ValueTierRule(_Strict):
+class ValueTierRule(StrictConfig):
     name: str
     label_zh: str = ""
     min_aum: float = Field(ge=0)
     strategy: str = ""
 
 
-class PersonaWhen(_Strict):
+class PersonaWhen(StrictConfig):
     """Conditions on a segment's profile; all given ones must hold (empty = always)."""
 
     min_aum_median: float | None = None
@@ -32,14 +29,14 @@ class PersonaWhen(_Strict):
     min_dormancy_days: float | None = None
 
 
-class PersonaRule(_Strict):
+class PersonaRule(StrictConfig):
     name: str
     label_zh: str = ""
     when: PersonaWhen = PersonaWhen()
     strategy: str = ""
 
 
-class SegmentsConfig(_Strict):
+class SegmentsConfig(StrictConfig):
     value_tiers: list[ValueTierRule] = Field(min_length=1)
     lifecycle_strategies: dict[str, str] = Field(default_factory=dict)
     personas: list[PersonaRule] = Field(default_factory=list)
