@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from experiments import uplift_metrics as um
+from experiments._html import fmt
 from experiments.data import binary_values
 from experiments.encoding import TableEncoder
 from experiments.uplift.arms import SMD_WARN, arms_check, check_arms
@@ -54,7 +55,7 @@ def _sensitive(frame: pd.DataFrame, protected: list[str] | None, path) -> pd.Dat
     return frame[cols]
 
 
-def _fairness(y, s, sensitive: pd.DataFrame, cut: float) -> tuple[dict[str, float], list[str]]:
+def _fairness(y, s, sensitive: pd.DataFrame, cut: float) -> dict[str, float]:
     """The shared fairness assessment of "selected for the campaign" (top 30% by uplift).
 
     ``experiments.fairness`` expects scores and threshold in [0, 1]; uplift lies in [-1, 1], so
@@ -63,19 +64,14 @@ def _fairness(y, s, sensitive: pd.DataFrame, cut: float) -> tuple[dict[str, floa
     from experiments import fairness
 
     if sensitive.empty:
-        return {}, []
-
+        return {}
     score = (np.clip(s, -1.0, 1.0) + 1.0) / 2.0
     threshold = min(max((cut + 1.0) / 2.0, 0.0), 1.0)
     result = fairness.assess_and_log(np.asarray(y, dtype=int), score,
                                      sensitive.astype("string").reset_index(drop=True), threshold=threshold)
     metrics = {k: float(v) for k, v in (result.get("metrics") or {}).items()
                if isinstance(v, (int, float)) and math.isfinite(v)}
-    return metrics, []
-
-
-def _fmt(value: float, spec: str = ".3f") -> str:
-    return format(value, spec) if isinstance(value, (int, float)) and math.isfinite(value) else "n/a"
+    return metrics
 
 
 def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = None, positive: str | None = None,
@@ -174,7 +170,7 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
     with console.stage(f"select meta-learner by Qini over {len(folds)} validation folds") as st:
         candidates = {name: cv_qini(name, X, t_all, y_all, folds, None, seed) for name in LEARNERS}
         chosen = max(candidates, key=lambda n: candidates[n])
-        st.done(", ".join(f"{n} {_fmt(q)}" for n, q in candidates.items()) + f" → {chosen}")
+        st.done(", ".join(f"{n} {fmt(q, '.3f')}" for n, q in candidates.items()) + f" → {chosen}")
     with console.stage(f"tune {chosen} with Optuna") as st:
         if trials > 0:
             params, best_val, n_trials = tune(chosen, X, t_all, y_all, folds, trials=trials, timeout=timeout,
@@ -182,7 +178,7 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
         else:
             params = {"min_child_weight": default_min_child_weight(len(folds[0][0])), **DEFAULT_PARAMS}
             best_val, n_trials = candidates[chosen], 0
-        st.done(f"{n_trials} trials, validation Qini {_fmt(best_val)}")
+        st.done(f"{n_trials} trials, validation Qini {fmt(best_val, '.3f')}")
 
     fit_idx = dev_idx
     with console.stage("refit and evaluate on the held-out test split") as st:
@@ -220,8 +216,8 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
             if not math.isfinite(value):
                 warnings.append(f"{key} is undefined on the test split (an arm is empty or has no "
                                 "responses there); it is not logged")
-        st.done(f"test Qini {_fmt(metrics['test_qini_auc'])} (response model "
-                f"{_fmt(metrics['test_response_model_qini_auc'])})")
+        st.done(f"test Qini {fmt(metrics['test_qini_auc'], '.3f')} (response model "
+                f"{fmt(metrics['test_response_model_qini_auc'], '.3f')})")
 
     deciles = um.uplift_by_decile(yte, tte, s)
     budgets = budget_table(yte, tte, s, s_resp)
@@ -260,8 +256,7 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
                            **{f"xgb_{k}": v for k, v in params.items()}})
         # The registry's champion comparison reads these to score eval/test_set.parquet.
         mlflow.set_tags({"kequn.label": label, "kequn.treatment": treatment, "kequn.uplift_learner": chosen})
-        fairness_metrics, fairness_warnings = _fairness(yte, s, sensitive.iloc[test_idx], cut)
-        warnings += fairness_warnings
+        fairness_metrics = _fairness(yte, s, sensitive.iloc[test_idx], cut)
         metrics.update(fairness_metrics)
         report["metrics"].update(fairness_metrics)
         mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
@@ -282,9 +277,9 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
         if warnings:
             mlflow.set_tag("kequn.warnings", " | ".join(warnings)[:4900])
 
-    lines = [f"uplift run {run_id}: learner {chosen}, test Qini {_fmt(metrics['test_qini_auc'])} "
-             f"(response model {_fmt(metrics['test_response_model_qini_auc'])}), AUUC "
-             f"{_fmt(metrics['test_auuc'], '.4f')}, uplift at 30% {_fmt(metrics['test_uplift_at_30'])}, "
+    lines = [f"uplift run {run_id}: learner {chosen}, test Qini {fmt(metrics['test_qini_auc'], '.3f')} "
+             f"(response model {fmt(metrics['test_response_model_qini_auc'], '.3f')}), AUUC "
+             f"{fmt(metrics['test_auuc'], '.4f')}, uplift at 30% {fmt(metrics['test_uplift_at_30'], '.3f')}, "
              f"sleeping dogs {metrics['test_sleeping_dogs_share']:.1%} of test customers"]
     lines += [f"warning: {w}" for w in warnings]
     return {"run_id": run_id, "metrics": {k: v for k, v in metrics.items() if math.isfinite(v)},
