@@ -103,7 +103,7 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
     trials, timeout, seed:
         Optuna bounds and the seed of the split, folds, sampler and XGBoost.
     tracker:
-        :class:`experiments.train.RunLogger` of the active parent run; ``None`` computes
+        :class:`experiments.runs.RunLogger` of the active parent run; ``None`` computes
         everything (plots and report included) without logging to MLflow (used by the
         tracking-overhead benchmark).
 
@@ -216,13 +216,10 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
 
 
 def _fairness(y_te: pd.Series, scores: np.ndarray, sensitive: pd.DataFrame, threshold: float) -> dict[str, float]:
-    """Call experiments.fairness when a colleague's module is installed and there is something to measure."""
+    """The shared fairness assessment (:mod:`experiments.fairness`) when there is something to measure."""
+    from experiments.fairness import assess_and_log
+
     if sensitive.empty or sensitive.shape[1] == 0:
-        return {}
-    try:
-        from experiments.fairness import assess_and_log
-    except ImportError:
-        console.info("fairness: experiments.fairness is not available; skipped")
         return {}
     report = assess_and_log(y_te.to_numpy(), scores, sensitive.reset_index(drop=True), threshold=threshold)
     return dict(report.get("metrics", {})) if isinstance(report, dict) else {}

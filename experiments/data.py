@@ -7,9 +7,11 @@ This module is shared by all training tasks (``churn``, ``propensity``, ``segmen
   (:func:`kequn.lineage.require_clean_table`) and returns it with its :class:`Lineage`.
 - :func:`prepare` turns the table into a :class:`Prepared` bundle: the feature matrix ``X``
   (never identifiers, tokens or other labels), the 0/1 target ``y``, the ids, the treatment,
-  the protected attributes for fairness measurement, and a :class:`FeatureSpec` that
-  re-applies the same column selection and category dtypes to any new clean table
-  (:meth:`FeatureSpec.transform`; the logged models use it).
+  the protected attributes for fairness measurement, and the fitted
+  :class:`~experiments.encoding.TableEncoder` (``spec``; :data:`FeatureSpec` is its binary-task
+  name) that re-applies the same column selection and category dtypes to any new clean table
+  (``spec.transform``; the logged binary model ships it as ``feature_spec.json``).
+- :func:`binary_values` is the one parser of 0/1 columns (labels of every task, the treatment).
 
 Rules for feature selection (each exclusion is reported with its reason in
 :attr:`Prepared.excluded`):
@@ -31,24 +33,32 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from experiments.encoding import TOKEN_PREFIX, FeatureSpec, TableEncoder
+from features.registry import LABEL_COLUMNS as FEATURE_LABEL_COLUMNS
 from kequn.errors import TrainingError
 from kequn.lineage import Lineage, require_clean_table
+
+__all__ = ["DEFAULT_LABELS", "LABEL_COLUMNS", "FeatureSpec", "Prepared", "binary_values", "detect_id_column",
+           "load_training_table", "prepare", "table_digest"]
 
 #: Default label column per task.
 DEFAULT_LABELS = {"churn": "churn_label", "propensity": "propensity_label", "uplift": "response",
                   "segment": None}
-#: Columns that are labels or assignments of some task: never features of any task.
-LABEL_COLUMNS = ("churn_label", "propensity_label", "response", "treatment", "churned",
-                 "uplift_group", "treatment_effect", "churn_prob", "segment")
+#: Columns of the synthetic bank's planted truth (``ground_truth/customers_truth`` of
+#: ``kequn synth``) and the assignment a segment model writes: should one reach a training
+#: table, it is an answer key, never a feature.
+TRUTH_COLUMNS = ("churned", "uplift_group", "treatment_effect", "churn_prob", "segment")
+#: Columns that are labels or assignments of some task: never features of any task. The labels
+#: are the feature registry's (:data:`features.registry.LABEL_COLUMNS`, the one definition),
+#: plus :data:`TRUTH_COLUMNS`.
+LABEL_COLUMNS = (*FEATURE_LABEL_COLUMNS, *TRUTH_COLUMNS)
 #: Protected attributes measured for fairness by default (when the table has them).
 DEFAULT_PROTECTED = ("gender", "age_band")
 DEFAULT_ID = "customer_no"
-TOKEN_PREFIX = "tk_"
 #: A text column with more distinct values than this share of its non-missing rows (and more
 #: than :data:`MAX_CATEGORIES_ALWAYS_OK`) is treated as an identifier or free text.
 ID_LIKE_UNIQUE_SHARE = 0.5
@@ -58,51 +68,6 @@ CV_FOLDS = 3
 #: Recognised spellings of a binary label, positive value first.
 BINARY_SPELLINGS = ({"1", "0"}, {"true", "false"}, {"yes", "no"}, {"y", "n"}, {"是", "否"})
 POSITIVE_SPELLINGS = {"1", "true", "yes", "y", "是"}
-
-
-@dataclass
-class FeatureSpec:
-    """How to turn a clean table into the model's feature matrix (stable, JSON-serialisable).
-
-    Attributes
-    ----------
-    features:
-        Feature column names, in model order.
-    categories:
-        ``{column: [category, ...]}`` for categorical features; unseen values become missing.
-    """
-
-    features: list[str]
-    categories: dict[str, list[str]] = field(default_factory=dict)
-
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Select the feature columns of ``frame`` and give them the training dtypes.
-
-        Extra columns (ids, labels) are ignored; a missing feature column is an error.
-        """
-        missing = [c for c in self.features if c not in frame.columns]
-        if missing:
-            raise TrainingError(f"the table lacks feature column(s) {', '.join(missing)} the model was trained on")
-        out = {}
-        for col in self.features:
-            values = frame[col]
-            if col in self.categories:
-                text = values.astype("string")
-                out[col] = pd.Categorical(text, categories=self.categories[col])
-            else:
-                out[col] = pd.to_numeric(values, errors="coerce").astype("float64")
-        return pd.DataFrame(out, index=frame.index)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"features": list(self.features), "categories": {k: list(v) for k, v in self.categories.items()}}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
-        return cls(features=list(data["features"]), categories={k: list(v) for k, v in data["categories"].items()})
-
-    @property
-    def categorical(self) -> list[str]:
-        return [c for c in self.features if c in self.categories]
 
 
 @dataclass
@@ -122,7 +87,8 @@ class Prepared:
     sensitive:
         Protected attributes (text) for fairness measurement; may be empty.
     spec:
-        The :class:`FeatureSpec` that rebuilds ``X`` from a clean table.
+        The fitted :class:`~experiments.encoding.TableEncoder` (native categories) that
+        rebuilds ``X`` from a clean table.
     label, positive, id_col, treatment_col:
         The resolved column names and positive value.
     excluded:
@@ -136,7 +102,7 @@ class Prepared:
     ids: pd.Series | None
     treatment: pd.Series | None
     sensitive: pd.DataFrame
-    spec: FeatureSpec
+    spec: TableEncoder
     label: str | None
     positive: str | None
     id_col: str | None
@@ -236,8 +202,24 @@ def _identifier_reason(name: str, series: pd.Series) -> str | None:
     return None
 
 
-def _binary_target(values: pd.Series, label: str, positive: str | None) -> tuple[pd.Series, str]:
-    """Map a label column without missing values to 0/1."""
+def binary_values(values: pd.Series, *, column: str, positive: str | None = None,
+                  what: str = "label") -> tuple[pd.Series, str]:
+    """Map a binary column to 0/1 (``int8``, index kept) and name its positive value.
+
+    The one label parser of every task: the label of churn/propensity/uplift (``what="label"``)
+    and the uplift treatment (``what="treatment"``, which takes no ``positive``). Without
+    ``positive`` the column must be 0/1, true/false, yes/no, y/n or 是/否; with it, rows equal to
+    ``positive`` (compared as a number for numeric columns) are the positives.
+
+    Raises
+    ------
+    TrainingError
+        Missing values, ``positive`` never occurring, or a column that is not binary (one line
+        naming the column, never a value).
+    """
+    if values.isna().any():
+        raise TrainingError(f"{what} column {column!r} has {int(values.isna().sum())} missing values; "
+                            "fill or drop them first")
     distinct = pd.unique(values)
     if positive is not None:
         text = values.astype("string")
@@ -250,10 +232,13 @@ def _binary_target(values: pd.Series, label: str, positive: str | None) -> tuple
         else:
             hit = text == positive
         if not hit.any():
-            raise TrainingError(f"--positive: no row of label {label!r} has the value {positive!r}")
+            raise TrainingError(f"--positive: no row of {what} {column!r} has the value {positive!r}")
         return hit.astype("int8"), positive
     if len(distinct) > 2:
-        raise TrainingError(f"label {label!r} has {len(distinct)} distinct values; "
+        if what != "label":
+            raise TrainingError(f"{what} column {column!r} is not binary 0/1 (it has {len(distinct)} distinct "
+                                "values); recode it to 0/1")
+        raise TrainingError(f"label {column!r} has {len(distinct)} distinct values; "
                             f"pass --positive VALUE to say which one counts as positive")
     text = values.astype("string").str.strip().str.lower()
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
@@ -264,7 +249,9 @@ def _binary_target(values: pd.Series, label: str, positive: str | None) -> tuple
         if seen <= spelling:
             pos = next(iter(spelling & POSITIVE_SPELLINGS))
             return (text == pos).astype("int8"), pos
-    raise TrainingError(f"label {label!r} is not 0/1, true/false or yes/no; "
+    if what != "label":
+        raise TrainingError(f"{what} column {column!r} is not binary 0/1; recode it to 0/1")
+    raise TrainingError(f"label {column!r} is not 0/1, true/false or yes/no; "
                         f"pass --positive VALUE to say which value counts as positive")
 
 
@@ -323,7 +310,7 @@ def prepare(frame: pd.DataFrame, *, task: str, label: str | None = None, positiv
             raise TrainingError(f"label {label!r} is missing in every row")
     y = positive_value = None
     if label is not None:
-        y, positive_value = _binary_target(frame[label], label, positive)
+        y, positive_value = binary_values(frame[label], column=label, positive=positive)
         counts = y.value_counts()
         if len(counts) < 2:
             raise TrainingError(f"label {label!r} has a single class; a binary model needs both classes")
@@ -332,7 +319,7 @@ def prepare(frame: pd.DataFrame, *, task: str, label: str | None = None, positiv
                                 f"{CV_FOLDS} cross-validation folds plus a test row need")
     treat = None
     if treatment_col is not None:
-        treat, _ = _binary_target(frame[treatment_col], treatment_col, None)
+        treat, _ = binary_values(frame[treatment_col], column=treatment_col, what="treatment")
 
     sensitive_cols = list(dict.fromkeys([c for c in DEFAULT_PROTECTED if c in frame.columns] + list(protected)))
     excluded: dict[str, str] = {}
@@ -361,13 +348,8 @@ def prepare(frame: pd.DataFrame, *, task: str, label: str | None = None, positiv
     if not features:
         raise TrainingError("the table has no usable feature column (only ids, labels or excluded columns)")
 
-    categories: dict[str, list[str]] = {}
-    for col in features:
-        series = frame[col]
-        if _is_text(series) or pd.api.types.is_bool_dtype(series):
-            values = series.dropna().astype("string").unique()
-            categories[col] = sorted(str(v) for v in values)
-    spec = FeatureSpec(features=features, categories=categories)
+    # Native categories (XGBoost) on every level: text and boolean columns are categorical.
+    spec = TableEncoder(columns=features, one_hot=False, max_categories=None).fit(frame)
     X = spec.transform(frame)
     sensitive = frame[sensitive_cols].astype("string") if sensitive_cols else pd.DataFrame(index=frame.index)
     return Prepared(

@@ -21,7 +21,6 @@ Protected attributes are used for measurement only; they need not be model featu
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -320,42 +319,12 @@ def _fmt(value: Any) -> str:
 
 
 def render_html(report: dict[str, Any]) -> str:
-    """A self-contained HTML page (no external resources) of :func:`assess`'s report; every value escaped."""
-    e = html.escape
-    parts = [
-        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
-        "<title>公平性报告 / Fairness report</title><style>",
-        "body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}",
-        "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #bbb;padding:.25em .6em;"
-        "text-align:right}th:first-child,td:first-child{text-align:left}.small{color:#999}"
-        ".note{background:#f6f6f0;padding:.6em;border-left:4px solid #c90}</style></head><body>",
-        "<h1>公平性报告 / Fairness report</h1>",
-        f"<p>运营阈值 / operating threshold: <b>{e(_fmt(report['threshold']))}</b>; "
-        f"测试集客户数 / rows: <b>{e(str(report['n_rows']))}</b>; "
-        f"总体选中率 / overall selection rate: <b>{e(_fmt(report['overall_selection_rate']))}</b></p>",
-        f"<div class='note'><p>{e(report['pipl_art_24']['zh'])}</p><p>{e(report['pipl_art_24']['en'])}</p></div>",
-        f"<p>{e(report['small_group_note']['zh'])}<br>{e(report['small_group_note']['en'])}</p>",
-    ]
-    for attribute, result in report["attributes"].items():
-        parts.append(f"<h2>{e(attribute)}</h2>")
-        parts.append("<table><tr><th>group 群组</th>" + "".join(f"<th>{e(m)}</th>" for m in GROUP_METRICS)
-                     + "<th>small 小样本</th></tr>")
-        for row in result["groups"]:
-            cls = " class='small'" if row["small"] else ""
-            parts.append(f"<tr{cls}><td>{e(row['group'])}</td>"
-                         + "".join(f"<td>{e(_fmt(row[m]))}</td>" for m in GROUP_METRICS)
-                         + f"<td>{e(_fmt(row['small']))}</td></tr>")
-        parts.append("</table><table><tr><th>gap 差距</th><th>value 数值</th><th>meaning 含义</th></tr>")
-        for name in AGGREGATES:
-            exp = EXPLANATIONS[name]
-            parts.append(f"<tr><td>{e(name)}</td><td>{e(_fmt(result['aggregates'][name]))}</td>"
-                         f"<td style='text-align:left'>{e(exp['zh'])}<br>{e(exp['en'])}</td></tr>")
-        parts.append(f"</table><p>{e(result['note']['zh'])} {e(result['note']['en'])}</p>")
-    parts.append("<h2>指标说明 / What the numbers mean</h2><dl>")
-    for name, exp in EXPLANATIONS.items():
-        parts.append(f"<dt><b>{e(name)}</b></dt><dd>{e(exp['zh'])}<br>{e(exp['en'])}</dd>")
-    parts.append("</dl></body></html>")
-    return "\n".join(parts)
+    """A self-contained HTML page (no external resources) of :func:`assess`'s report; every value
+    escaped (the Jinja template ``experiments/templates/fairness_report.html.j2``, autoescape on)."""
+    from experiments._html import render_template
+
+    return render_template("fairness_report.html.j2", report=report, group_metrics=GROUP_METRICS,
+                           aggregates=AGGREGATES, explanations=EXPLANATIONS, fairfmt=_fmt)
 
 
 def assess_and_log(y_true: Any, y_score: Any, sensitive: pd.DataFrame, *, threshold: float,

@@ -11,22 +11,12 @@ is synthetic (column medians and most frequent categories), never a real row.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-# OpenMP threads spin while waiting by default; on a shared, oversubscribed machine that makes
-# XGBoost with nthread=2 up to 100x slower (measured: 87 s vs 0.8 s for one small fit). Passive
-# waiting must be set before the OpenMP runtime loads, hence at import time.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-try:
-    from mlflow.pyfunc import PythonModel
-except ImportError:  # pragma: no cover - mlflow is a dependency
-    PythonModel = object  # type: ignore[misc,assignment]
+from mlflow.pyfunc import PythonModel
 
 from experiments.data import FeatureSpec
 

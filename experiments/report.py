@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from experiments._html import data_uri, render_template
 
 TEMPLATE = "model_report.html.j2"
 
@@ -17,18 +18,16 @@ def _table_html(frame: pd.DataFrame, digits: int = 4) -> str:
 
 
 def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return data_uri(path.read_bytes())
 
 
 def render_model_report(context: dict[str, Any], *, gain: pd.DataFrame, top_k: pd.DataFrame,
                         importance: pd.DataFrame, images: dict[str, Path]) -> str:
     """Render the report. ``context`` carries the scalars named in the template."""
-    import jinja2
     from markupsafe import Markup
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-                             autoescape=True)
-    return env.get_template(TEMPLATE).render(
+    return render_template(
+        TEMPLATE,
         **context,
         gain_html=Markup(_table_html(gain)),
         topk_html=Markup(_table_html(top_k)),

@@ -4,217 +4,40 @@
 (:func:`experiments.data.prepare`) and dispatches:
 
 - ``churn`` / ``propensity`` → :func:`experiments.binary.train_binary` inside one parent run;
-- ``segment`` → ``experiments.segment.train_segment(**kwargs)``;
-- ``uplift`` → ``experiments.uplift.train_uplift(**kwargs)``;
+- ``segment`` → :func:`experiments.segment.train_segment`;
+- ``uplift`` → :func:`experiments.uplift.train_uplift`;
 
-where ``kwargs`` are :func:`run_training`'s own keyword arguments plus ``prepared``
-(:class:`~experiments.data.Prepared`), ``frame`` (the loaded table), ``lineage`` and ``digest``
-(only those the function accepts are passed). Those functions return the same dict as
-:func:`run_training` (``run_id``, ``metrics``, ``summary``) and may reuse :class:`RunLogger`,
-:func:`run_tags`, :func:`log_dataset` and :func:`parent_run` from here.
+each called with :func:`run_training`'s own keyword arguments plus ``prepared``
+(:class:`~experiments.data.Prepared`), ``frame`` (the loaded table), ``lineage`` and ``digest``.
+They return the same dict as :func:`run_training` (``run_id``, ``metrics``, ``summary``) and log
+inside the one run wrapper :func:`experiments.runs.training_run`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from experiments.runs import RunLogger, training_run
 from kequn import console
-from kequn.errors import KequnError, TrainingError
+from kequn.errors import TrainingError
 from kequn.lineage import Lineage
-
-# OpenMP threads spin while waiting by default; on a shared, oversubscribed machine that makes
-# XGBoost with nthread=2 up to 100x slower (measured: 87 s vs 0.8 s for one small fit). Passive
-# waiting must be set before the OpenMP runtime loads, hence at import time.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 TASKS = ("churn", "propensity", "segment", "uplift")
 BINARY_TASKS = ("churn", "propensity")
-VERSIONED_PACKAGES = ("kequn", "mlflow", "xgboost", "optuna", "scikit-learn", "pandas", "numpy", "pyarrow")
-MAX_PARAM_LENGTH = 6000
-
-
-def git_commit() -> str:
-    """The commit of the working tree the code runs from, or ``"unknown"``."""
-    try:
-        out = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "HEAD"],
-                             capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and len(commit) == 40 else "unknown"
-
-
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def run_tags(task: str, lineage: Lineage, seed: int, digest: str) -> dict[str, str]:
-    """Tags every training run carries: author, task, lineage, code version, packages, seed."""
-    from kequn.tracking import AUTHOR_TAG, current_user
-
-    commit = git_commit()
-    tags = {AUTHOR_TAG: current_user(), "kequn.task": task, "kequn.seed": str(seed),
-            "kequn.table_digest": digest, "kequn.git_commit": commit, "mlflow.source.git.commit": commit,
-            **lineage.tags()}
-    if lineage.table:
-        tags["kequn.table"] = lineage.table
-    tags.update({f"kequn.version.{k}": v for k, v in package_versions().items()})
-    return tags
-
-
-def log_dataset(frame: pd.DataFrame, *, path: Path, lineage: Lineage, digest: str, label: str | None,
-                exclude: list[str]) -> None:
-    """Record the training table with ``mlflow.log_input``: name, digest, source path, schema and
-    row/element counts only (MLflow stores no row content). Excluded (id) columns are left out."""
-    import warnings
-
-    import mlflow
-
-    kept = frame.drop(columns=[c for c in exclude if c in frame.columns])
-    with warnings.catch_warnings():  # schema hints and source-type ambiguity: not the user's concern
-        warnings.simplefilter("ignore")
-        dataset = mlflow.data.from_pandas(kept, source=str(Path(path).resolve()),
-                                          name=lineage.table or Path(path).stem, digest=digest,
-                                          targets=label if label in kept.columns else None)
-        mlflow.log_input(dataset, context="training")
-
-
-class RunLogger:
-    """Batched logging to one run, and a per-trial callback that makes nested runs."""
-
-    def __init__(self, run_id: str, experiment_id: str) -> None:
-        from mlflow.tracking import MlflowClient
-
-        self.client = MlflowClient()
-        self.run_id = run_id
-        self.experiment_id = experiment_id
-
-    @staticmethod
-    def _params(params: dict[str, Any]) -> list[Any]:
-        from mlflow.entities import Param
-
-        return [Param(str(k), ("none" if v is None else str(v))[:MAX_PARAM_LENGTH]) for k, v in params.items()]
-
-    def log_params(self, params: dict[str, Any]) -> None:
-        self.client.log_batch(self.run_id, params=self._params(params))
-
-    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
-        import math
-        import time
-
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        rows = [Metric(k, float(v), now, step) for k, v in metrics.items()
-                if v is not None and math.isfinite(float(v))]
-        for start in range(0, len(rows), 900):
-            self.client.log_batch(self.run_id, metrics=rows[start:start + 900])
-
-    def set_tags(self, tags: dict[str, str]) -> None:
-        from mlflow.entities import RunTag
-
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
-
-    def log_artifacts(self, directory: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(self.run_id, str(directory), artifact_path)
-
-    def trial_callback(self, study: Any, trial: Any) -> None:
-        """Optuna callback: one nested run per finished trial (params, CV score, state)."""
-        import time
-
-        from mlflow.entities import Metric, RunTag
-
-        run = self.client.create_run(self.experiment_id, run_name=f"trial-{trial.number:03d}",
-                                     tags={"mlflow.parentRunId": self.run_id})
-        now = int(time.time() * 1000)
-        metrics = [Metric("cv_roc_auc_fold_mean", float(v), now, int(step))
-                   for step, v in sorted(trial.intermediate_values.items())]
-        if trial.value is not None:
-            metrics.append(Metric("cv_roc_auc", float(trial.value), now, 0))
-        tags = [RunTag("optuna.state", trial.state.name), RunTag("optuna.study", study.study_name),
-                RunTag("optuna.trial", str(trial.number))]
-        params = self._params({**trial.params, "n_estimators": trial.user_attrs.get("n_estimators")})
-        self.client.log_batch(run.info.run_id, metrics=metrics, params=params, tags=tags)
-        self.client.set_terminated(run.info.run_id, status="FINISHED" if trial.value is not None else "KILLED")
-
-
-@contextlib.contextmanager
-def parent_run(task: str, experiment: str | None, *, run_name: str, tags: dict[str, str]) -> Iterator[RunLogger]:
-    """Start the study's parent run; on any error end it FAILED (tag ``kequn.error``) and re-raise."""
-    import logging
-    import os
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow
-
-    from kequn.tracking import configure_tracking
-
-    # mlflow.pyfunc warns about cloudpickle for every python_model; the class is ours.
-    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
-    # Store creation and migration notes at INFO are noise on the CLI's stderr.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    configure_tracking()
-    launched = os.environ.get("MLFLOW_RUN_ID")
-    if launched:  # started by `mlflow run . -e train`: the project run is the study's parent run
-        run = mlflow.start_run(run_id=launched, tags={**tags, "mlflow.runName": run_name})
-        experiment_id = run.info.experiment_id
-    else:
-        experiment_id = mlflow.set_experiment(experiment or f"kequn-{task}").experiment_id
-        run = mlflow.start_run(run_name=run_name, tags=tags)
-    logger = RunLogger(run.info.run_id, experiment_id)
-    try:
-        yield logger
-    except BaseException as exc:
-        message = str(exc) if isinstance(exc, KequnError) else f"internal error ({type(exc).__name__})"
-        with contextlib.suppress(Exception):
-            mlflow.set_tag("kequn.error", message[:500])
-        mlflow.end_run(status="FAILED")
-        raise
-    mlflow.end_run(status="FINISHED")
 
 
 def _feature_dictionary(logger: RunLogger) -> None:
-    """Log the feature dictionary when the features package provides one."""
+    """Log the feature dictionary of the feature registry."""
     import tempfile
 
-    try:
-        from features.dictionary import write_dictionary
-    except ImportError:
-        return
+    from features.dictionary import write_dictionary
+
     with tempfile.TemporaryDirectory(prefix="kequn-dict-") as tmp:
         write_dictionary(Path(tmp))
         logger.log_artifacts(Path(tmp), "feature_dictionary")
-
-
-def _dispatch_other(task: str, kwargs: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    import importlib
-
-    module_name, func_name = {"segment": ("experiments.segment", "train_segment"),
-                              "uplift": ("experiments.uplift", "train_uplift")}[task]
-    try:
-        func = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError) as exc:
-        raise TrainingError(f"--task {task} is not available in this installation ({module_name})") from exc
-    accepted = inspect.signature(func).parameters
-    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    merged = {**kwargs, **extra}
-    return func(**{k: v for k, v in merged.items() if takes_all or k in accepted})
 
 
 def run_training(*, task: str, data: str | Path, label: str | None = None, positive: str | None = None,
@@ -255,9 +78,14 @@ def run_training(*, task: str, data: str | Path, label: str | None = None, posit
     kwargs = {"task": task, "data": data, "label": label, "positive": positive, "treatment": treatment,
               "id_col": id_col, "protected": protected, "trials": trials, "timeout": timeout,
               "experiment": experiment, "seed": seed}
-    if task not in BINARY_TASKS:
-        return _dispatch_other(task, kwargs, {"prepared": prepared, "frame": frame, "lineage": lineage,
-                                              "digest": digest})
+    if task == "segment":
+        from experiments.segment import train_segment
+
+        return train_segment(**kwargs, prepared=prepared, frame=frame, lineage=lineage, digest=digest)
+    if task == "uplift":
+        from experiments.uplift import train_uplift
+
+        return train_uplift(**kwargs, prepared=prepared, frame=frame, lineage=lineage, digest=digest)
     return train_tracked_binary(prepared, task=task, frame=frame, lineage=lineage, data=data, digest=digest,
                                 trials=trials, timeout=timeout, experiment=experiment, seed=seed)
 
@@ -269,11 +97,9 @@ def train_tracked_binary(prepared: Any, *, task: str, frame: pd.DataFrame, linea
     from experiments.binary import require_binary, train_binary
 
     require_binary(prepared, task)
-    tags = run_tags(task, lineage, seed, digest)
-    with parent_run(task, experiment, run_name=f"{task}-{digest[:8]}-seed{seed}", tags=tags) as logger:
-        log_dataset(frame, path=data, lineage=lineage, digest=digest, label=prepared.label,
-                    exclude=[c for c, why in prepared.excluded.items() if why != "label"
-                             and c not in prepared.sensitive.columns])
+    with training_run(task, experiment, lineage, seed=seed, digest=digest, frame=frame, path=data,
+                      label=prepared.label, exclude=[c for c, why in prepared.excluded.items() if why != "label"
+                                                     and c not in prepared.sensitive.columns]) as logger:
         _feature_dictionary(logger)
         result = train_binary(prepared, task=task, lineage=lineage, frame=frame, data_path=data, digest=digest,
                               trials=trials, timeout=timeout, seed=seed, tracker=logger)

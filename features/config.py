@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from conf import default_path
@@ -49,6 +52,38 @@ class ValueTier(BaseModel):
     name: str
     label_zh: str = ""
     min_aum: float = Field(ge=0)
+
+
+class _Tier(Protocol):
+    name: str
+    min_aum: float
+
+
+#: The tier of a customer whose AUM is missing (or below every threshold).
+UNKNOWN_TIER = "unknown"
+
+
+def assign_value_tier(aum: pd.Series | np.ndarray, tiers: list[_Tier], *,
+                      missing: str | None = UNKNOWN_TIER) -> np.ndarray:
+    """The value tier (客户分层) of each AUM: the one rule of the feature table and the segment model.
+
+    A customer gets the first tier, checked from the highest ``min_aum`` down, whose ``min_aum``
+    their AUM reaches. A missing (NaN or non-numeric) AUM, and an AUM below every threshold, get
+    ``missing`` (default :data:`UNKNOWN_TIER`), never the lowest tier: a customer whose assets
+    are unknown is not a mass customer. The feature table passes ``missing=None`` (a missing
+    value in its ``value_tier`` column); the segment model reports ``unknown``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of tier names (``missing`` where there is no tier), one per AUM.
+    """
+    values = pd.to_numeric(pd.Series(np.asarray(aum)), errors="coerce").to_numpy(dtype=float)
+    ordered = sorted(tiers, key=lambda t: t.min_aum, reverse=True)
+    hit = [values >= t.min_aum for t in ordered]
+    out = np.select(hit, [t.name for t in ordered], default="").astype(object)
+    out[~np.logical_or.reduce(hit) if hit else np.ones(len(values), dtype=bool)] = missing
+    return out
 
 
 def _first_error(path: Path, exc: ValidationError) -> ConfigError:

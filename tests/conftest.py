@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does (see pipelines/cli/main.py)
-
-from kequn.io import sha256_file  # noqa: E402
-from kequn.lineage import MANIFEST_NAME  # noqa: E402
+import kequn.threads  # noqa: F401  (passive OpenMP waiting, as the CLI root does)
+from kequn.io import sha256_file
+from kequn.lineage import MANIFEST_NAME
 
 
 @pytest.fixture
@@ -22,6 +20,11 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
+    # An experiment an earlier test set active belongs to that test's store, not this one.
+    import mlflow.tracking.fluent
+
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     return uri
 
 

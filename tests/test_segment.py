@@ -19,7 +19,7 @@ from experiments.segment import (
     match_persona,
     train_segment,
 )
-from experiments.segment_report import render_segment_report
+from experiments.segment.report import render_segment_report
 from kequn.errors import ConfigError, TrainingError
 
 BANDS = np.array(["20-29", "30-39", "40-49", "50-59", "60-69", "70+"])

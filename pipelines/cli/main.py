@@ -11,15 +11,12 @@ import importlib
 import os
 import sys
 
-# XGBoost's and scikit-learn's OpenMP threads busy-wait by default; on a shared or
-# oversubscribed machine that slows small fits up to 100x (see bench/RESULTS.md). It must be set
-# before any OpenMP runtime loads, so it is set here, at the root, once.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import click
 
-import click  # noqa: E402
-
-from kequn import __version__, console  # noqa: E402
-from kequn.errors import KequnError  # noqa: E402
+# Passive OpenMP waiting, set before a command loads numpy/xgboost (see kequn/threads.py).
+import kequn.threads  # noqa: F401
+from kequn import __version__, console
+from kequn.errors import KequnError
 
 #: command name -> module under pipelines.cli that defines ``command``
 COMMANDS = {
