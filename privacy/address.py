@@ -174,6 +174,13 @@ def find_addresses(texts: pd.Series) -> pd.DataFrame:
     return spans[SPAN_COLUMNS].reset_index(drop=True)
 
 
+def district_address_share(values: pd.Series) -> np.ndarray:
+    """True where a value is a district-level address without province or city
+    (``朝阳区人民路12号``); used only under an address header."""
+    text = values.astype("string").fillna("").str.replace(r"\s+", "", regex=True)
+    return text.str.fullmatch(_DISTRICT_ADDRESS + ".{0,12}").fillna(False).to_numpy(dtype=bool)
+
+
 def address_share(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """For distinct column values: (holds an address, is essentially one address).
 
