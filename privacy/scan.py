@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from privacy import entities as E
-from privacy.classify import TOKEN_RE, ColumnFinding, classify_columns
+from privacy.classify import EMPLOYER_NAME, JOB_TITLE, TOKEN_RE, ColumnFinding, classify_columns
 from privacy.text import find_spans, span_counts
 
 
@@ -95,15 +96,25 @@ def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
             out.append({"table": table, "column": f.column, "entity": f.entity, "count": n,
                         "level": "column", "evidence": f.evidence})
             continue
-        if not _is_text(col):
+        text = as_decimal_text(col)
+        if text is None:
             continue
-        # every other text column is scanned span by span: free text, and stragglers (a raw
-        # value left in a token column, an ID inside a category) in any other column
-        text = col.astype("string")
+        # every other column is scanned span by span, numbers as their decimal text: free
+        # text, and stragglers (a raw value left in a token column, an ID inside a category, a
+        # card number in an int64 column)
         text = text[~text.str.fullmatch(f"{TOKEN_RE}|{_NO_PII_VALUE}").fillna(True)]
         # each distinct value is scanned once; its spans count once per row holding it
         vc = text.value_counts(sort=False)
-        spans = find_spans(pd.Series(vc.index, dtype="string"))
+        distinct = pd.Series(vc.index, dtype="string")
+        spans = find_spans(distinct)
+        if f.kind == E.KIND_QUASI or len(spans) == 0:
+            # a quasi-identifier column's values are categories (job titles such as 商务经理,
+            # places): a name-shaped span inside them is not a person
+            spans = spans[spans["entity"] != E.PERSON] if len(spans) else spans
+        elif (spans["entity"] == E.PERSON).any():
+            # a job title or an organisation name is not a person, whatever column it is in
+            job = _not_a_person(distinct).to_numpy()[spans["row"].to_numpy()]
+            spans = spans[~((spans["entity"] == E.PERSON).to_numpy() & job)]
         weights = vc.to_numpy()[spans["row"].to_numpy()]
         counts = pd.Series(weights).groupby(spans["entity"].to_numpy()).sum()
         level = "span" if f.entity == E.FREE_TEXT else "cells"
@@ -114,7 +125,26 @@ def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
     return out
 
 
-def _is_text(col: pd.Series) -> bool:
-    """True for string/object columns (numbers, booleans and datetimes hold no spans)."""
-    return not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)
-                or pd.api.types.is_datetime64_any_dtype(col.dtype))
+def _not_a_person(values: pd.Series) -> pd.Series:
+    """True for values that are a whole job title or organisation name."""
+    compact = values.astype("string").str.replace(r"\s+", "", regex=True)
+    job = compact.str.fullmatch(JOB_TITLE).fillna(False) & compact.str.len().le(12).fillna(False)
+    return (job | compact.str.fullmatch(EMPLOYER_NAME).fillna(False)).astype(bool)
+
+
+def as_decimal_text(col: pd.Series) -> pd.Series | None:
+    """A column as text for the span scan: text as it is, numbers as their plain decimal text
+    (``6222021234567890123``, never ``6.22e+18``); ``None`` for booleans and datetimes."""
+    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return None
+    if pd.api.types.is_integer_dtype(col.dtype):
+        return col.astype("Int64").astype("string")
+    if pd.api.types.is_float_dtype(col.dtype):
+        # per distinct value: positional notation (no exponent), integral floats without ".0"
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        shown = np.array([np.format_float_positional(float(v), trim="-") if np.isfinite(v) else None
+                          for v in uniques] + [None], dtype=object)
+        return pd.Series(shown[np.where(codes < 0, len(uniques), codes)], index=col.index, dtype="string")
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return col.astype("string")
+    return col.astype("string")
