@@ -184,7 +184,7 @@ def district_address_share(values: pd.Series) -> np.ndarray:
 def address_share(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """For distinct column values: (holds an address, is essentially one address).
 
-    "Essentially one" means the address span covers at least 60% of the value's characters
+    "Essentially one" means the address span covers at least 75% of the value's characters
     (a column of addresses, not notes that mention one).
     """
     spans = find_addresses(values)
@@ -195,5 +195,5 @@ def address_share(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         has[spans["row"].to_numpy()] = True
         np.add.at(covered, spans["row"].to_numpy(), (spans["end"] - spans["start"]).to_numpy())
     lengths = values.astype("string").str.len().fillna(0).to_numpy(dtype=np.int64)
-    whole = has & (covered >= 0.6 * np.maximum(lengths, 1))
+    whole = has & (covered >= 0.75 * np.maximum(lengths, 1))
     return has, whole

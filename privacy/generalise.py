@@ -94,14 +94,12 @@ def province_city(values: pd.Series) -> pd.DataFrame:
     """
     g = gazetteer()
     text = normalise_series(values).str.replace(r"\s+", "", regex=True)
-    parts = text.str.extract(_place_regex())
+    parts = text.astype(object).str.extract(_place_regex())
     prov_raw, city_raw, district = parts["province"], parts["city"], parts["district"]
     prov_key = prov_raw.str.replace(r"(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$", "", regex=True)
-    province = prov_raw.map(lambda v: v if v in g.provinces else None, na_action="ignore")
-    province = province.fillna(prov_key.map(g.province_short, na_action="ignore"))
+    province = prov_raw.where(prov_raw.isin(g.provinces)).fillna(prov_key.map(g.province_short))
     city_key = city_raw.str.replace(r"市$", "", regex=True)
-    city = city_raw.map(lambda v: v if v in g.cities else None, na_action="ignore")
-    city = city.fillna(city_key.map(g.city_short, na_action="ignore"))
+    city = city_raw.where(city_raw.isin(g.cities)).fillna(city_key.map(g.city_short))
     # a district right after the province: its city, when the gazetteer knows exactly one in
     # that province
     def district_city(row: tuple[str, str]) -> str | None:

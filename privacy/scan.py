@@ -115,6 +115,8 @@ def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
             # a job title or an organisation name is not a person, whatever column it is in
             job = _not_a_person(distinct).to_numpy()[spans["row"].to_numpy()]
             spans = spans[~((spans["entity"] == E.PERSON).to_numpy() & job)]
+        if f.entity != E.FREE_TEXT and len(spans):
+            spans = spans[~_chance_hits(spans, distinct, vc.to_numpy())]
         weights = vc.to_numpy()[spans["row"].to_numpy()]
         counts = pd.Series(weights).groupby(spans["entity"].to_numpy()).sum()
         level = "span" if f.entity == E.FREE_TEXT else "cells"
@@ -122,6 +124,40 @@ def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
             if entity in E.DIRECT_IDENTIFIERS:
                 out.append({"table": table, "column": f.column, "entity": entity, "count": n,
                             "level": level, "evidence": f"{n} {entity} span(s) in the column's text"})
+    return out
+
+
+#: In a column of same-shaped codes, at most this share may pass an identifier check by chance
+#: (about 1 in 20 random digit strings passes Luhn with a card prefix) before the passes count as identifiers.
+CHANCE_SHARE = 0.2
+#: Share of a column's values that must have one shape for it to be a code column.
+CODE_COLUMN_SHARE = 0.8
+
+
+def _chance_hits(spans: pd.DataFrame, distinct: pd.Series, counts: np.ndarray) -> np.ndarray:
+    """True for whole-cell identifier spans that are chance passes in a column of codes.
+
+    An 18-digit serial-number column has about 5% of values that pass Luhn with a card
+    prefix; they are serials like the rest, not cards. A span is a chance hit when it covers
+    the whole cell, at least 80% of the column's values have the cell's shape (all digits, same
+    length), and at most 20% of those values are found as that entity. A card number in an
+    amount column, or a column of real cards (≈100% pass), is never a chance hit.
+    """
+    text = distinct.astype("string").fillna("")
+    lengths = text.str.len().to_numpy()
+    digits = text.str.fullmatch(r"[0-9]+").fillna(False).to_numpy(dtype=bool)
+    total = max(int(counts.sum()), 1)
+    rows = spans["row"].to_numpy()
+    whole = (spans["start"].to_numpy() == 0) & (spans["end"].to_numpy() == lengths[rows]) & digits[rows]
+    out = np.zeros(len(spans), dtype=bool)
+    for entity in pd.unique(spans["entity"]):
+        for length in np.unique(lengths[rows][whole & (spans["entity"].to_numpy() == entity)]):
+            same = digits & (lengths == length)
+            same_share = counts[same].sum() / total
+            sel = whole & (spans["entity"].to_numpy() == entity) & (lengths[rows] == length)
+            hit_share = counts[np.unique(rows[sel])].sum() / max(counts[same].sum(), 1)
+            if same_share >= CODE_COLUMN_SHARE and hit_share <= CHANCE_SHARE:
+                out |= sel
     return out
 
 
