@@ -158,15 +158,18 @@ def matched_hints(column: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for entity, hints in HEADER_HINTS.items():
         for hint in sorted(hints, key=len, reverse=True):
+            shown = hint
             if re.search(r"[\u4e00-\u9fff]", hint):
                 hit = hint in tokens
             else:
                 seq = _ascii_tokens(hint)
-                hit = _has_sequence(tokens, seq) or (len(seq) > 1 and "".join(seq) in tokens)
+                hit = _has_sequence(tokens, seq)
+                if not hit and len(seq) > 1 and "".join(seq) in tokens:  # e_mail written email
+                    hit, shown = True, "".join(seq)
                 if hint == "name":
                     hit = tokens == ["name"]
             if hit:
-                out[entity] = hint
+                out[entity] = shown
                 break
     return out
 
@@ -313,12 +316,15 @@ def _shares(uniq: pd.Series, counts: np.ndarray, total: int, hints: set[str] | N
         out["_DATE"] = (share(is_date), share(is_date))
 
     cities, districts = _place_values()
-    out[E.GENDER] = (share(uniq.str.lower().isin(GENDER_VALUES).to_numpy(dtype=bool)),) * 2
-    out[E.OCCUPATION] = (share(uniq.isin(OCCUPATION_VALUES).to_numpy(dtype=bool) | job),) * 2
-    out[E.EDUCATION] = (share(uniq.isin(EDUCATION_VALUES).to_numpy(dtype=bool)),) * 2
-    out[E.MARITAL_STATUS] = (share(uniq.str.lower().isin(MARITAL_VALUES).to_numpy(dtype=bool)),) * 2
-    out[E.CITY] = (share(uniq.isin(cities).to_numpy(dtype=bool)),) * 2
-    out[E.DISTRICT] = (share(uniq.isin(districts).to_numpy(dtype=bool)),) * 2
+    # membership on object arrays: pandas' Arrow-string isin boxes every set member per call
+    obj = pd.Series(arr, dtype=object)
+    lower = pd.Series(uniq.str.lower().to_numpy(dtype=object), dtype=object)
+    out[E.GENDER] = (share(lower.isin(GENDER_VALUES).to_numpy(dtype=bool)),) * 2
+    out[E.OCCUPATION] = (share(obj.isin(OCCUPATION_VALUES).to_numpy(dtype=bool) | job),) * 2
+    out[E.EDUCATION] = (share(obj.isin(EDUCATION_VALUES).to_numpy(dtype=bool)),) * 2
+    out[E.MARITAL_STATUS] = (share(lower.isin(MARITAL_VALUES).to_numpy(dtype=bool)),) * 2
+    out[E.CITY] = (share(obj.isin(cities).to_numpy(dtype=bool)),) * 2
+    out[E.DISTRICT] = (share(obj.isin(districts).to_numpy(dtype=bool)),) * 2
     out[E.EMPLOYER] = (share(employer & ~job),) * 2
     band = fm(r"\d{1,3}\s*[-~–]\s*\d{1,3}(?:岁)?|\d{1,3}\+|\d{1,3}岁?以[上下]")
     out["_AGE_BAND"] = (share(band), share(band))

@@ -176,10 +176,15 @@ def as_decimal_text(col: pd.Series) -> pd.Series | None:
     if pd.api.types.is_integer_dtype(col.dtype):
         return col.astype("Int64").astype("string")
     if pd.api.types.is_float_dtype(col.dtype):
-        # per distinct value: positional notation (no exponent), integral floats without ".0"
+        # Only integral floats of 11+ digits can be an identifier's digits; every other float
+        # is shown as "0" (no value of it reaches the span scan). The rest, per distinct value,
+        # in positional notation (no exponent, no ".0").
         codes, uniques = pd.factorize(col, use_na_sentinel=True)
-        shown = np.array([np.format_float_positional(float(v), trim="-") if np.isfinite(v) else None
-                          for v in uniques] + [None], dtype=object)
+        u = np.asarray(uniques, dtype="float64")
+        big = np.isfinite(u) & (np.abs(u) >= 1e10) & (np.mod(u, 1) == 0)
+        shown = np.full(len(u) + 1, None, dtype=object)
+        shown[: len(u)][~big & np.isfinite(u)] = "0"
+        shown[np.flatnonzero(big)] = [np.format_float_positional(v, trim="-") for v in u[big]]
         return pd.Series(shown[np.where(codes < 0, len(uniques), codes)], index=col.index, dtype="string")
     if pd.api.types.is_numeric_dtype(col.dtype):
         return col.astype("string")
