@@ -26,3 +26,8 @@ class CnAddressRecognizer(KequnPatternRecognizer):
                 A.SCORE_AFTER_CONTEXT),
     ]
     CONTEXT = A.ADDRESS_CONTEXT
+    #: The column-at-once form of the same patterns, for a vectorised engine compiled from the
+    #: recognizers: ``find_spans(texts) -> DataFrame[row, start, end, score]``. Scanning the
+    #: joined text for the gazetteer names first and matching the full expression only where a
+    #: name starts is about 10x faster than running the full expression everywhere.
+    BULK_FINDER = staticmethod(A.find_addresses)
