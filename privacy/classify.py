@@ -77,7 +77,8 @@ HEADER_HINTS: dict[str, tuple[str, ...]] = {
                  "gzdw", "dwmc"),
 }
 #: Header tokens of dates that are not birth dates (opening, closing, transaction, note times ...).
-OTHER_DATE_HINTS = ("open", "close", "txn", "time", "month", "maturity", "campaign", "response",
+OTHER_DATE_HINTS = ("open", "opened", "close", "closed", "txn", "time", "month", "maturity", "campaign",
+                    "response", "created", "updated", "khrq", "xhrq", "jyrq", "jysj", "dqrq", "qyrq",
                     "开户", "销户", "交易", "日期时间", "到期", "签约", "登记", "创建", "更新")
 #: Header tokens of numeric business columns. They never downgrade values that pass an
 #: identifier check (Luhn, GB 11643, mobile prefixes, e-mail); they only mark plain numbers.

@@ -340,6 +340,8 @@ def _wide_extract(n=60):
         "city": rng.choice(["杭州市", "深圳市"], n),
         "discount": [f"{x:.2f}" for x in rng.random(n)],
         "account_count": rng.integers(0, 5, n).astype(str),
+        # addresses without 号 or 室: province + city + district + road + building letter + postcode
+        "lxdz": [f"浙江省杭州市西湖区文{i}路电子大厦{'ABCD'[i % 4]}座，邮编3100{i % 90 + 10}" for i in range(n)],
     })
 
 
@@ -359,6 +361,8 @@ def test_wide_extract_is_published_losslessly_with_quasi_identifiers(tmp_path):
     assert out["discount"].dtype == "float64" and out["account_count"].dtype == "int64"
     assert by_col["occupation"].entity == E.OCCUPATION and by_col["city"].entity == E.CITY
     assert {"occupation", "city"} <= set(result.k_anonymity["quasi_identifiers"])
+    assert by_col["lxdz"].entity == E.CN_ADDRESS and by_col["lxdz"].action == "generalise"
+    assert "lxdz" not in out.columns and set(out["province"]) == {"浙江省"} and set(out["lxdz_city"]) == {"杭州市"}
 
 
 def test_wide_extract_end_to_end_parquet_keeps_types(tmp_path):
