@@ -173,8 +173,8 @@ def as_decimal_text(col: pd.Series) -> pd.Series | None:
     (``6222021234567890123``, never ``6.22e+18``); ``None`` for booleans and datetimes."""
     if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
         return None
-    if pd.api.types.is_integer_dtype(col.dtype):
-        return col.astype("Int64").astype("string")
+    if pd.api.types.is_integer_dtype(col.dtype):  # int64, uint64 (19-digit cards), Int64
+        return col.astype("string")
     if pd.api.types.is_float_dtype(col.dtype):
         # Only integral floats of 11+ digits can be an identifier's digits; every other float
         # is shown as "0" (no value of it reaches the span scan). The rest, per distinct value,

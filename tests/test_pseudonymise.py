@@ -410,6 +410,9 @@ def test_residual_scan_covers_numeric_columns():
     dirty = pd.DataFrame({"amount": np.r_[amounts, [card]].astype("int64")})
     found = residual_findings(dirty, "t")
     assert [(f["column"], f["entity"], f["count"]) for f in found] == [("amount", "BANK_CARD", 1)]
+    big = _card("999999999999999999")  # 19 digits, above int64: held as uint64
+    unsigned = pd.DataFrame({"ref": np.r_[amounts, [int(big)]].astype("uint64")})
+    assert [f["entity"] for f in residual_findings(unsigned, "t")] == ["BANK_CARD"]
     # near misses: plain amounts, and a float column printed without scientific notation
     assert residual_findings(pd.DataFrame({"amount": amounts}), "t") == []
     floats = pd.DataFrame({"x": np.r_[amounts.astype(float), [float(13912345678)]]})
