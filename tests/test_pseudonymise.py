@@ -411,7 +411,7 @@ def test_residual_scan_covers_numeric_columns():
     found = residual_findings(dirty, "t")
     assert [(f["column"], f["entity"], f["count"]) for f in found] == [("amount", "BANK_CARD", 1)]
     big = _card("999999999999999999")  # 19 digits, above int64: held as uint64
-    unsigned = pd.DataFrame({"ref": np.r_[amounts, [int(big)]].astype("uint64")})
+    unsigned = pd.DataFrame({"ref": np.array([*map(int, amounts), int(big)], dtype="uint64")})
     assert [f["entity"] for f in residual_findings(unsigned, "t")] == ["BANK_CARD"]
     # near misses: plain amounts, and a float column printed without scientific notation
     assert residual_findings(pd.DataFrame({"amount": amounts}), "t") == []
