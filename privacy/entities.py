@@ -25,6 +25,9 @@ AGE = "AGE"  #: 年龄 / 年龄段
 CITY = "CITY"  #: 城市 / 省份
 OCCUPATION = "OCCUPATION"  #: 职业
 EDUCATION = "EDUCATION"  #: 学历
+DISTRICT = "DISTRICT"  #: 区县
+MARITAL_STATUS = "MARITAL_STATUS"  #: 婚姻状况
+EMPLOYER = "EMPLOYER"  #: 工作单位
 
 # Column kinds that are not an entity.
 NONE = "NONE"  #: not personal information
@@ -40,7 +43,8 @@ DIRECT_IDENTIFIERS: frozenset[str] = frozenset({
 INDIRECT_IDENTIFIERS: frozenset[str] = frozenset({BIRTH_DATE})
 
 #: Quasi-identifiers for the k-anonymity check.
-QUASI_IDENTIFIERS: frozenset[str] = frozenset({GENDER, AGE, CITY, OCCUPATION, EDUCATION})
+QUASI_IDENTIFIERS: frozenset[str] = frozenset({GENDER, AGE, CITY, OCCUPATION, EDUCATION, DISTRICT,
+                                                MARITAL_STATUS, EMPLOYER})
 
 #: Every entity a policy may name.
 ALL_ENTITIES: frozenset[str] = DIRECT_IDENTIFIERS | INDIRECT_IDENTIFIERS | QUASI_IDENTIFIERS
@@ -84,6 +88,9 @@ LABELS_ZH: dict[str, str] = {
     CITY: "城市",
     OCCUPATION: "职业",
     EDUCATION: "学历",
+    DISTRICT: "区县",
+    MARITAL_STATUS: "婚姻状况",
+    EMPLOYER: "工作单位",
     NONE: "非个人信息",
     FREE_TEXT: "自由文本",
 }

@@ -81,6 +81,7 @@ class ColumnResult:
     mode: str | None = None
     spans: dict[str, int] = dataclasses.field(default_factory=dict)
     redacted_cells: int = 0
+    decided_by: str = "values"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -306,7 +307,8 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
                            evidence=str(finding.evidence), kind=str(finding.kind), action=action, outputs=[],
                            jrt_category=rule.jrt_category if rule else None,
                            pipl_sensitive=rule.pipl_sensitive if rule else None,
-                           present=int(present.sum()), override=override)
+                           present=int(present.sum()), override=override,
+                           decided_by="policy column override" if override else str(finding.decided_by))
         if action == "drop":
             pass
         elif action == "token":

@@ -127,6 +127,7 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
                 "table": r.table, "column": c.column, "entity": c.entity,
                 "entity_zh": E.LABELS_ZH.get(c.entity, c.entity), "kind": c.kind,
                 "confidence": round(float(c.confidence), 3), "evidence": c.evidence,
+                "decided_by": c.decided_by,
                 "jrt_category": c.jrt_category, "pipl_sensitive": c.pipl_sensitive, "action": c.action,
                 "override": c.override, "outputs": list(c.outputs), "present": c.present, "malformed": c.malformed,
             })
@@ -271,10 +272,13 @@ th{background:#f3f5f7}.pass{color:#116329;font-weight:600}.fail{color:#b42318;fo
 {% else %}<p class="fail">未发布任何数据表 No table was published.</p>{% endif %}
 
 <h2>数据清单 Data inventory</h2>
-<table><tr><th>表 Table</th><th>字段 Column</th><th>识别类型 Detected entity</th><th>置信度 Confidence</th><th>依据 Evidence</th>
+<p class="muted">判定来源 Decided by: <code>values</code> = 由抽样值判定（校验位、号段、格式、行政区划名录）the sampled values alone;
+<code>values+header</code> = 由值判定，列名提示降低了所需比例 the values, with a header hint lowering the share needed;
+<code>header</code> = 列名提示指明类型且值与之相符 a header hint named the entity and the values fit it.</p>
+<table><tr><th>表 Table</th><th>字段 Column</th><th>识别类型 Detected entity</th><th>置信度 Confidence</th><th>判定来源 Decided by</th><th>依据 Evidence</th>
 <th>JR/T 0171 分级 Category</th><th>PIPL 敏感 Sensitive</th><th>处理 Action</th><th>输出列 Outputs</th><th>非空值 Present</th><th>格式异常 Malformed</th></tr>
 {% for c in r.inventory %}<tr><td>{{ c.table }}</td><td>{{ c.column }}</td><td>{{ c.entity_zh }} <span class="muted">{{ c.entity }}</span></td>
-<td>{{ '%.2f' % c.confidence }}</td><td>{{ c.evidence }}</td><td>{{ c.jrt_category or '—' }}</td>
+<td>{{ '%.2f' % c.confidence }}</td><td>{{ c.decided_by }}</td><td>{{ c.evidence }}</td><td>{{ c.jrt_category or '—' }}</td>
 <td>{{ '是 yes' if c.pipl_sensitive else ('否 no' if c.pipl_sensitive is not none else '—') }}</td>
 <td>{{ labels.get(c.action, c.action) }}{% if c.override %} <span class="muted">(column override)</span>{% endif %}</td>
 <td>{{ c.outputs | join(', ') or '—' }}</td><td>{{ c.present }}</td><td>{{ c.malformed }}</td></tr>{% endfor %}</table>

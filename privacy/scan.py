@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from privacy import entities as E
-from privacy.classify import TOKEN_RE, ColumnFinding, classify_columns
+from privacy.classify import EMPLOYER_NAME, JOB_TITLE, TOKEN_RE, ColumnFinding, classify_columns
 from privacy.text import find_spans, span_counts
 
 
@@ -95,15 +96,27 @@ def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
             out.append({"table": table, "column": f.column, "entity": f.entity, "count": n,
                         "level": "column", "evidence": f.evidence})
             continue
-        if not _is_text(col):
+        text = as_decimal_text(col)
+        if text is None:
             continue
-        # every other text column is scanned span by span: free text, and stragglers (a raw
-        # value left in a token column, an ID inside a category) in any other column
-        text = col.astype("string")
+        # every other column is scanned span by span, numbers as their decimal text: free
+        # text, and stragglers (a raw value left in a token column, an ID inside a category, a
+        # card number in an int64 column)
         text = text[~text.str.fullmatch(f"{TOKEN_RE}|{_NO_PII_VALUE}").fillna(True)]
         # each distinct value is scanned once; its spans count once per row holding it
         vc = text.value_counts(sort=False)
-        spans = find_spans(pd.Series(vc.index, dtype="string"))
+        distinct = pd.Series(vc.index, dtype="string")
+        spans = find_spans(distinct)
+        if f.kind == E.KIND_QUASI or len(spans) == 0:
+            # a quasi-identifier column's values are categories (job titles such as 商务经理,
+            # places): a name-shaped span inside them is not a person
+            spans = spans[spans["entity"] != E.PERSON] if len(spans) else spans
+        elif (spans["entity"] == E.PERSON).any():
+            # a job title or an organisation name is not a person, whatever column it is in
+            job = _not_a_person(distinct).to_numpy()[spans["row"].to_numpy()]
+            spans = spans[~((spans["entity"] == E.PERSON).to_numpy() & job)]
+        if f.entity != E.FREE_TEXT and len(spans):
+            spans = spans[~_chance_hits(spans, distinct, vc.to_numpy())]
         weights = vc.to_numpy()[spans["row"].to_numpy()]
         counts = pd.Series(weights).groupby(spans["entity"].to_numpy()).sum()
         level = "span" if f.entity == E.FREE_TEXT else "cells"
@@ -114,7 +127,65 @@ def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
     return out
 
 
-def _is_text(col: pd.Series) -> bool:
-    """True for string/object columns (numbers, booleans and datetimes hold no spans)."""
-    return not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)
-                or pd.api.types.is_datetime64_any_dtype(col.dtype))
+#: In a column of same-shaped codes, at most this share may pass an identifier check by chance
+#: (about 1 in 20 random digit strings passes Luhn with a card prefix) before the passes count as identifiers.
+CHANCE_SHARE = 0.2
+#: Share of a column's values that must have one shape for it to be a code column.
+CODE_COLUMN_SHARE = 0.8
+
+
+def _chance_hits(spans: pd.DataFrame, distinct: pd.Series, counts: np.ndarray) -> np.ndarray:
+    """True for whole-cell identifier spans that are chance passes in a column of codes.
+
+    An 18-digit serial-number column has about 5% of values that pass Luhn with a card
+    prefix; they are serials like the rest, not cards. A span is a chance hit when it covers
+    the whole cell, at least 80% of the column's values have the cell's shape (all digits, same
+    length), and at most 20% of those values are found as that entity. A card number in an
+    amount column, or a column of real cards (≈100% pass), is never a chance hit.
+    """
+    text = distinct.astype("string").fillna("")
+    lengths = text.str.len().to_numpy()
+    digits = text.str.fullmatch(r"[0-9]+").fillna(False).to_numpy(dtype=bool)
+    total = max(int(counts.sum()), 1)
+    rows = spans["row"].to_numpy()
+    whole = (spans["start"].to_numpy() == 0) & (spans["end"].to_numpy() == lengths[rows]) & digits[rows]
+    out = np.zeros(len(spans), dtype=bool)
+    for entity in pd.unique(spans["entity"]):
+        for length in np.unique(lengths[rows][whole & (spans["entity"].to_numpy() == entity)]):
+            same = digits & (lengths == length)
+            same_share = counts[same].sum() / total
+            sel = whole & (spans["entity"].to_numpy() == entity) & (lengths[rows] == length)
+            hit_share = counts[np.unique(rows[sel])].sum() / max(counts[same].sum(), 1)
+            if same_share >= CODE_COLUMN_SHARE and hit_share <= CHANCE_SHARE:
+                out |= sel
+    return out
+
+
+def _not_a_person(values: pd.Series) -> pd.Series:
+    """True for values that are a whole job title or organisation name."""
+    compact = values.astype("string").str.replace(r"\s+", "", regex=True)
+    job = compact.str.fullmatch(JOB_TITLE).fillna(False) & compact.str.len().le(12).fillna(False)
+    return (job | compact.str.fullmatch(EMPLOYER_NAME).fillna(False)).astype(bool)
+
+
+def as_decimal_text(col: pd.Series) -> pd.Series | None:
+    """A column as text for the span scan: text as it is, numbers as their plain decimal text
+    (``6222021234567890123``, never ``6.22e+18``); ``None`` for booleans and datetimes."""
+    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return None
+    if pd.api.types.is_integer_dtype(col.dtype):  # int64, uint64 (19-digit cards), Int64
+        return col.astype("string")
+    if pd.api.types.is_float_dtype(col.dtype):
+        # Only integral floats of 11+ digits can be an identifier's digits; every other float
+        # is shown as "0" (no value of it reaches the span scan). The rest, per distinct value,
+        # in positional notation (no exponent, no ".0").
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        u = np.asarray(uniques, dtype="float64")
+        big = np.isfinite(u) & (np.abs(u) >= 1e10) & (np.mod(u, 1) == 0)
+        shown = np.full(len(u) + 1, None, dtype=object)
+        shown[: len(u)][~big & np.isfinite(u)] = "0"
+        shown[np.flatnonzero(big)] = [np.format_float_positional(v, trim="-") for v in u[big]]
+        return pd.Series(shown[np.where(codes < 0, len(uniques), codes)], index=col.index, dtype="string")
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return col.astype("string")
+    return col.astype("string")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from privacy import entities as E
+from privacy.address import find_addresses
 from privacy.normalise import HALFWIDTH_TABLE, to_halfwidth
 from privacy.recognizers import patterns as P
 
@@ -328,6 +329,8 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.
         if r.size:
             parts.append(pd.DataFrame({"row": r, "start": s, "end": e, "entity": E.PERSON,
                                        "score": 1.0}))
+    parts.append(find_addresses(filled).assign(entity=E.CN_ADDRESS)[SPAN_COLUMNS])  # gazetteer addresses
+    parts = [p for p in parts if len(p)]
     if not parts:
         return _empty_spans()
     spans = pd.concat(parts, ignore_index=True)

@@ -60,7 +60,9 @@ def messy() -> pd.DataFrame:
         "txn_time": [f"2024-0{rng.integers(1, 10)}-1{rng.integers(0, 10)} 10:{rng.integers(10, 60)}:00" for _ in range(N)],
         "地址": [f"广东省深圳市南山区科技路{i + 1}号" for i in range(N)],
         "余额": [f"{x:.2f}" for x in rng.random(N) * 1e5],
-        "aum": [str(int(x)) for x in rng.integers(13_000_000_000, 13_999_999_999, N)],
+        # long integers under a business header (not mobile-shaped: values that pass an identifier
+        # check are never downgraded by a header, see test_header_never_downgrades_identifiers)
+        "aum": [str(int(x)) for x in rng.integers(20_000_000_000, 29_999_999_999, N)],
         "交易笔数": rng.integers(0, 40, N).astype(str),
         "年龄": rng.integers(18, 90, N).astype(str),
         "channel": rng.choice(["mobile_app", "atm", "counter"], N),
@@ -151,7 +153,7 @@ def test_to_dict_and_sampling_is_deterministic(messy):
     a = [f.to_dict() for f in classify_columns(messy, "t", sample_size=50, seed=7)]
     b = [f.to_dict() for f in classify_columns(messy, "t", sample_size=50, seed=7)]
     assert a == b
-    assert set(a[0]) == {"column", "entity", "confidence", "evidence", "valid_share", "kind", "dtype"}
+    assert set(a[0]) == {"column", "entity", "confidence", "evidence", "valid_share", "kind", "dtype", "decided_by"}
 
 
 @pytest.mark.parametrize(("header", "hint"), [
@@ -188,3 +190,133 @@ def test_normalise_series_cleans_spreadsheet_artifacts():
     out = normalise_series(pd.Series(["'00123", "13812345678.0", "  ", "１２３.50", None, 42]))
     assert out.tolist()[:2] == ["00123", "13812345678"]
     assert pd.isna(out.iloc[2]) and out.iloc[3] == "123.50" and pd.isna(out.iloc[4]) and out.iloc[5] == "42"
+
+
+# -- fail-closed classification (issue 12): whole-token header hints, values decide ----------
+
+def _frame_of(**columns) -> pd.DataFrame:
+    return pd.DataFrame(columns)
+
+
+@pytest.mark.parametrize(("header", "tokens"), [
+    ("account_no", ["account", "no"]), ("AcctNo", ["acct", "no"]), ("CERTNo", ["cert", "no"]),
+    ("mobile-no 2", ["mobile", "no", "2"]), ("col_07", ["col", "07"]), ("f12", ["f", "12"]),
+    ("客户证件号码", ["客", "户", "证件号码"]), ("交易次数", ["交易", "次数"]),
+])
+def test_header_tokens(header, tokens):
+    from privacy.classify import header_tokens
+
+    assert header_tokens(header) == tokens
+
+
+@pytest.mark.parametrize(("header", "hint"), [
+    ("账号", E.BANK_CARD), ("卡号", E.BANK_CARD), ("户名", E.PERSON), ("证件号码", E.CN_RESIDENT_ID),
+    ("联系电话", E.CN_MOBILE), ("联系地址", E.CN_ADDRESS), ("acct_no", E.BANK_CARD), ("account_no", E.BANK_CARD),
+    ("card_nbr", E.BANK_CARD), ("CardNo", E.BANK_CARD), ("cert_no", E.CN_RESIDENT_ID), ("id_no", E.CN_RESIDENT_ID),
+    ("cust_name", E.PERSON), ("mobile_no", E.CN_MOBILE), ("tel", E.CN_MOBILE), ("yhkh", E.BANK_CARD),
+    ("khmc", E.PERSON), ("lxdz", E.CN_ADDRESS), ("KHH", E.CUSTOMER_NO), ("occupation", E.OCCUPATION),
+    ("city", E.CITY), ("district", E.DISTRICT), ("marital_status", E.MARITAL_STATUS), ("employer", E.EMPLOYER),
+])
+def test_bank_extract_headers_are_hints(header, hint):
+    assert hint in header_hints(header)
+
+
+@pytest.mark.parametrize(("header", "not_hint"), [
+    ("discount", E.BANK_CARD),          # "count" is not a token of "discount"
+    ("company", E.BANK_CARD),           # "pan" is inside "company", not a token of it
+    ("hotel_code", E.CN_MOBILE),        # "tel" is inside "hotel"
+    ("product_name", E.PERSON),         # a lone "name" hints a person only as the whole header
+    ("mileage", E.AGE),                 # "age" is inside "mileage"
+    ("col_07", E.CN_RESIDENT_ID),
+])
+def test_header_substrings_are_not_hints(header, not_hint):
+    assert not_hint not in header_hints(header)
+
+
+def test_luhn_cards_under_account_no_are_cards_not_a_count_column():
+    rng = np.random.default_rng(12)
+    cards = [c for c in _cards(rng, 200)]
+    got = {f.column: f for f in classify_columns(_frame_of(account_no=cards, acct_no=cards), "t")}
+    for col in ("account_no", "acct_no"):
+        assert got[col].entity == E.BANK_CARD and got[col].valid_share == 1.0
+        assert got[col].decided_by == "values+header"
+        assert "Luhn-valid" in got[col].evidence and f"token '{col}'" in got[col].evidence
+
+
+def test_business_columns_whose_names_contain_hint_substrings_stay_business():
+    rng = np.random.default_rng(13)
+    frame = _frame_of(discount=[f"{x:.2f}" for x in rng.random(100)],
+                      account_count=rng.integers(0, 9, 100).astype(str),
+                      account_balance=[f"{x:.2f}" for x in rng.random(100) * 1e5])
+    assert {f.column: f.entity for f in classify_columns(frame, "t")} == dict.fromkeys(frame.columns, E.NONE)
+
+
+def test_header_never_downgrades_identifiers():
+    """A business header over values that pass an identifier check is ignored (fail closed)."""
+    rng = np.random.default_rng(14)
+    mobiles = [f"1{rng.choice(['38', '59', '86'])}{rng.integers(0, 10**8):08d}" for _ in range(100)]
+    frame = _frame_of(aum=mobiles, amount=_cards(rng, 100), cnt=_ids(rng, 100),
+                      score=[f"user{i}@example.cn" for i in range(100)])
+    got = {f.column: f for f in classify_columns(frame, "t")}
+    assert {c: f.entity for c, f in got.items()} == {
+        "aum": E.CN_MOBILE, "amount": E.BANK_CARD, "cnt": E.CN_RESIDENT_ID, "score": E.EMAIL_ADDRESS}
+    assert all("business header ignored" in f.evidence for c, f in got.items() if c != "score")
+
+
+def test_opaque_headers_are_classified_from_values_alone():
+    rng = np.random.default_rng(15)
+    frame = _frame_of(col_07=_ids(rng, 100), f12=_cards(rng, 100),
+                      c3=[f"1{rng.choice(['38', '59', '86'])}{rng.integers(0, 10**8):08d}" for _ in range(100)])
+    got = {f.column: f for f in classify_columns(frame, "t")}
+    assert {c: f.entity for c, f in got.items()} == {"col_07": E.CN_RESIDENT_ID, "f12": E.BANK_CARD,
+                                                     "c3": E.CN_MOBILE}
+    assert {f.decided_by for f in got.values()} == {"values"}
+    assert all("header hint" not in f.evidence for f in got.values())
+
+
+def test_distinct_codes_under_an_account_header_fail_closed_but_serials_do_not():
+    """acct_no of a non-card format is still an account identifier; the same codes under a
+    neutral header are business data (and failing Luhn, not cards)."""
+    rng = np.random.default_rng(16)
+    codes = [f"{rng.integers(10**11, 10**12)}" for _ in range(100)]
+    got = {f.column: f for f in classify_columns(_frame_of(acct_no=codes, contract_serial=codes), "t")}
+    assert got["acct_no"].entity == E.BANK_CARD and got["acct_no"].decided_by == "header"
+    assert got["contract_serial"].entity == E.NONE
+
+
+JOB_TITLES = ["储备经理人", "商务经理", "管家部经理", "客户经理", "软件工程师", "理财顾问", "大堂经理", "行政主管",
+              "前台接待员", "销售总监"]
+
+
+def test_job_titles_are_occupations_not_names():
+    rng = np.random.default_rng(17)
+    frame = _frame_of(occupation=rng.choice(JOB_TITLES, 150), col_09=rng.choice(JOB_TITLES, 150),
+                      name=rng.choice(["王建国", "欧阳娜娜", "李伟", "张三丰", "商颖", "管仲"], 150))
+    got = {f.column: f for f in classify_columns(frame, "t")}
+    assert got["occupation"].entity == E.OCCUPATION and got["occupation"].kind == E.KIND_QUASI
+    assert got["col_09"].entity == E.OCCUPATION and got["col_09"].decided_by == "values"
+    assert got["name"].entity == E.PERSON  # near miss: real names (商, 管 are surnames too) stay names
+
+
+@pytest.mark.parametrize(("header", "values", "entity"), [
+    ("city", ["杭州市", "深圳", "北京市", "成都市", "武汉"], E.CITY),
+    ("c1", ["浙江省", "广东省", "四川", "江苏省"], E.CITY),
+    ("区县", ["西湖区", "南山区", "武侯区", "余杭区"], E.DISTRICT),
+    ("c2", ["西湖区", "南山区", "武侯区", "余杭区"], E.DISTRICT),
+    ("marital", ["已婚", "未婚", "离异"], E.MARITAL_STATUS),
+    ("employer", ["杭州某某科技有限公司", "中国工商银行深圳分行", "浙江大学", "某某医院"], E.EMPLOYER),
+    ("education", ["本科", "硕士", "大专"], E.EDUCATION),
+])
+def test_quasi_identifiers_by_header_token_and_by_values(header, values, entity):
+    rng = np.random.default_rng(18)
+    f = classify_columns(_frame_of(**{header: rng.choice(values, 120)}), "t")[0]
+    assert (f.entity, f.kind) == (entity, E.KIND_QUASI), f.evidence
+
+
+def test_addresses_without_number_or_room_are_an_address_column():
+    rng = np.random.default_rng(19)
+    roads = ["文三路", "科技园路", "中山东路", "人民南路"]
+    values = [f"浙江省杭州市西湖区{rng.choice(roads)}电子大厦{'ABCD'[i % 4]}座，邮编3100{i % 90 + 10}" for i in range(80)]
+    got = {f.column: f for f in classify_columns(_frame_of(c5=values, lxdz=values), "t")}
+    assert got["c5"].entity == E.CN_ADDRESS and got["c5"].decided_by == "values"
+    assert got["lxdz"].entity == E.CN_ADDRESS and "token 'lxdz'" in got["lxdz"].evidence

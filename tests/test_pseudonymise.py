@@ -12,7 +12,8 @@ import yaml
 
 from kequn.errors import InputError, PolicyNotMetError
 from kequn.lineage import require_clean_table
-from privacy.checksums import gb11643_check_digit, luhn_check_digit
+from privacy import entities as E
+from privacy.checksums import gb11643_check_digit, luhn_check_digit, luhn_valid_array
 from privacy.generalise import age_band, numeric_if_possible, province_city, to_month
 from privacy.keys import key_fingerprint
 from privacy.policy import DEFAULT_POLICY_PATH
@@ -304,3 +305,129 @@ def test_token_mode_in_text_matches_the_column_tokens(tmp_path, default_run):
     note = customers["备注"].iloc[0]
     assert "13911223344" not in note and "<手机号>" not in note
     assert customers["手机号"].iloc[0] in note  # the note's mobile joins to the mobile column
+
+
+# -- issue 12: lossless output, residual scan over every dtype, quasi-identifiers -----------------
+
+def _wide_extract(n=60):
+    """A bank extract from another system: English/pinyin/opaque headers, job titles, cities."""
+    import numpy as np
+
+    rng = np.random.default_rng(21)
+
+    def card():
+        body = "622588" + "".join(str(d) for d in rng.integers(0, 10, 12))
+        return _card(body)
+
+    def failing_serial():  # 18 digits that are neither a valid ID nor a Luhn-valid card
+        while True:
+            s = "9" + "".join(str(d) for d in rng.integers(0, 10, 17))
+            if not luhn_valid_array(np.array([s], dtype=object))[0]:
+                return s
+
+    def failing_contract():  # 16 digits, a card prefix, wrong Luhn digit
+        body = "6225" + "".join(str(d) for d in rng.integers(0, 10, 11))
+        good = luhn_check_digit(body)
+        return body + ("1" if good != "1" else "2")
+
+    return pd.DataFrame({
+        "cust_no": [f"KH{1000000000 + i}" for i in range(n)],
+        "account_no": [card() for _ in range(n)],
+        "branch_code": [f"{rng.integers(0, 1000):06d}" for _ in range(n)],       # leading zeros
+        "serial_no": [failing_serial() for _ in range(n)],
+        "contract_no": [failing_contract() for _ in range(n)],
+        "occupation": rng.choice(["储备经理人", "商务经理", "管家部经理", "客户经理"], n),
+        "city": rng.choice(["杭州市", "深圳市"], n),
+        "discount": [f"{x:.2f}" for x in rng.random(n)],
+        "account_count": rng.integers(0, 5, n).astype(str),
+        # addresses without 号 or 室: province + city + district + road + building letter + postcode
+        "lxdz": [f"浙江省杭州市西湖区文{i}路电子大厦{'ABCD'[i % 4]}座，邮编3100{i % 90 + 10}" for i in range(n)],
+    })
+
+
+def test_wide_extract_is_published_losslessly_with_quasi_identifiers(tmp_path):
+    from privacy.policy import load_policy
+    from privacy.pseudonymise import pseudonymise_frames
+
+    raw = _wide_extract()
+    result = pseudonymise_frames({"extract": raw}, policy=load_policy(_policy(tmp_path)), key=KEY)[0]
+    out = result.frame
+    assert result.residual == []  # job titles are not taken for names: the run is not refused
+    by_col = {c.column: c for c in result.columns}
+    assert by_col["account_no"].action == "token" and out["account_no"].str.fullmatch(TOKEN_PATTERN).all()
+    for col in ("branch_code", "serial_no", "contract_no"):  # text, unchanged, never scientific notation
+        assert by_col[col].action == "keep" and pd.api.types.is_string_dtype(out[col])
+        assert out[col].tolist() == raw[col].tolist()
+    assert out["discount"].dtype == "float64" and out["account_count"].dtype == "int64"
+    assert by_col["occupation"].entity == E.OCCUPATION and by_col["city"].entity == E.CITY
+    assert {"occupation", "city"} <= set(result.k_anonymity["quasi_identifiers"])
+    assert by_col["lxdz"].entity == E.CN_ADDRESS and by_col["lxdz"].action == "generalise"
+    assert "lxdz" not in out.columns and set(out["province"]) == {"浙江省"} and set(out["lxdz_city"]) == {"杭州市"}
+
+
+def test_wide_extract_end_to_end_parquet_keeps_types(tmp_path):
+    raw_dir = tmp_path / "raw"
+    raw_dir.mkdir()
+    raw = _wide_extract()
+    raw.to_csv(raw_dir / "extract.csv", index=False)
+    result = pseudonymise({"extract": raw_dir / "extract.csv"}, out=tmp_path / "clean",
+                          policy_path=_policy(tmp_path), key=KEY)
+    assert result["status"] == "passed"
+    table = pq.read_table(tmp_path / "clean" / "extract.parquet")
+    assert str(table.schema.field("serial_no").type) in ("string", "large_string")
+    back = table.to_pandas()
+    assert back["serial_no"].tolist() == raw["serial_no"].tolist()
+    report = json.loads((tmp_path / "clean" / "privacy_report.json").read_text(encoding="utf-8"))
+    rows = {r["column"]: r for r in report["inventory"]}
+    assert rows["account_no"]["decided_by"] == "values+header" and "Luhn" in rows["account_no"]["evidence"]
+    assert rows["city"]["decided_by"] == "values+header"
+    html = (tmp_path / "clean" / "privacy_report.html").read_text(encoding="utf-8")
+    assert "<td>values+header</td>" in html and "判定来源 Decided by" in html
+
+
+@pytest.mark.parametrize(("values", "dtype", "unchanged"), [
+    (["007", "12"], "string", True),                                 # leading zero
+    (["123456789012345678", "223456789012345679"], "string", True),  # > 15 significant digits
+    (["20240315", "20240316"], "string", True),                      # same-length 8-digit codes
+    (["1e5", "2"], "string", True),                                  # exponent forms stay as written
+    (["100", "2000000000"], "int64", False),                         # amounts become numbers
+    (["1.25", "-3"], "float64", False),
+])
+def test_numbers_only_when_lossless(values, dtype, unchanged):
+    out = numeric_if_possible(pd.Series(values, dtype="string"))
+    assert str(out.dtype).startswith(dtype) or (dtype == "string" and pd.api.types.is_string_dtype(out))
+    if unchanged:
+        assert out.tolist() == values
+
+
+def test_residual_scan_covers_numeric_columns():
+    import numpy as np
+
+    from privacy.scan import residual_findings
+
+    card = int(_card("622848040256489001"))
+    amounts = np.arange(100, 160, dtype="int64")
+    dirty = pd.DataFrame({"amount": np.r_[amounts, [card]].astype("int64")})
+    found = residual_findings(dirty, "t")
+    assert [(f["column"], f["entity"], f["count"]) for f in found] == [("amount", "BANK_CARD", 1)]
+    big = _card("999999999999999999")  # 19 digits, above int64: held as uint64
+    unsigned = pd.DataFrame({"ref": np.array([*map(int, amounts), int(big)], dtype="uint64")})
+    assert [f["entity"] for f in residual_findings(unsigned, "t")] == ["BANK_CARD"]
+    # near misses: plain amounts, and a float column printed without scientific notation
+    assert residual_findings(pd.DataFrame({"amount": amounts}), "t") == []
+    floats = pd.DataFrame({"x": np.r_[amounts.astype(float), [float(13912345678)]]})
+    assert [f["entity"] for f in residual_findings(floats, "t")] == ["CN_MOBILE"]
+
+
+def test_residual_scan_ignores_chance_luhn_passes_in_a_serial_column_but_not_cards():
+    import numpy as np
+
+    from privacy.scan import residual_findings
+
+    rng = np.random.default_rng(22)
+    serials = ["6" + "".join(str(d) for d in rng.integers(0, 10, 17)) for _ in range(200)]
+    passes = luhn_valid_array(np.array(serials, dtype=object)).mean()
+    assert 0.02 < passes < 0.2  # some pass Luhn by chance, as in a real serial column
+    assert residual_findings(pd.DataFrame({"serial": serials}), "t") == []
+    cards = [_card(s[:17]) for s in serials[:60]] + serials[60:80]  # 75% real cards: not chance
+    assert {f["entity"] for f in residual_findings(pd.DataFrame({"ref": cards}), "t")} == {"BANK_CARD"}

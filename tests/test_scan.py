@@ -90,3 +90,16 @@ def test_residual_scan_finds_leftovers_and_reports_counts_only():
                      ("note", E.BANK_CARD, "span"): 1}
     for f in residual_findings(frame, "t"):
         assert ID18 not in json.dumps(f, ensure_ascii=False) and CARD not in json.dumps(f, ensure_ascii=False)
+
+
+def test_residual_scan_does_not_take_job_titles_for_names():
+    """Job titles (储备经理人, 商务经理, 管家部经理) in any column are occupations; a name column
+    under an opaque header is still caught (near miss)."""
+    from privacy.scan import residual_findings
+
+    titles = ["储备经理人", "商务经理", "管家部经理", "客户经理", "行政主管", "前台接待员"] * 10
+    assert residual_findings(pd.DataFrame({"occupation": titles, "col_09": titles}), "t") == []
+    names = [s + g for s in ("王", "欧阳", "李", "张", "商", "管") for g in ("建国", "娜", "伟", "三丰", "颖",
+                                                                     "仲", "芳", "敏", "静", "磊")]
+    found = residual_findings(pd.DataFrame({"col_09": names}), "t")
+    assert [(f["column"], f["entity"]) for f in found] == [("col_09", "PERSON")]
