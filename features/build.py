@@ -603,7 +603,10 @@ def _history_features(data: dict[str, dict[str, Any]], codes: dict[str, np.ndarr
 
 
 def _age_features(cust: dict[str, Any], window: Window) -> dict[str, Any]:
-    """Age in whole years at the snapshot, and its ten-year band, from the published birth column."""
+    """The ten-year band of the age in whole years at the snapshot, from the published birth column.
+
+    Only the band is a feature (it is a protected attribute for fairness; an exact age would be
+    its proxy inside the model)."""
     snap_month = int(window.s.astype("datetime64[M]").astype(np.int64))
     if "birth_month" in cust:
         text = pd.Series(np.asarray(cust["birth_month"], dtype=object)).astype("string")
@@ -623,7 +626,7 @@ def _age_features(cust: dict[str, Any], window: Window) -> dict[str, Any]:
                          (lower + AGE_BAND_WIDTH - 1).astype(np.int64).astype(str)).astype(object)
     labels[age >= AGE_TOP_BAND] = f"{AGE_TOP_BAND}+"
     labels[np.isnan(age)] = None
-    return {"age": age, "age_band": pd.Categorical(labels)}
+    return {"age_band": pd.Categorical(labels)}
 
 
 def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,

@@ -215,14 +215,11 @@ FEATURES: tuple[Feature, ...] = (
             "客户关系时长（开户至快照日天数）", "customers", "open_date ≤ s", "float64", "NaN if open_date is missing"),
     Feature("gender", "relationship", "Gender (clean-zone value)", "性别", "customers", "static", "category",
             "missing as in the clean zone", as_of="customers.open_date (recorded at opening, never updated)"),
-    Feature("age", "relationship",
-            "Age in whole years at the snapshot, from the birth year-month the privacy policy publishes "
-            "(birth_month; the birthday is taken as the 1st of the month; with birth_year only: the age reached "
-            "in the snapshot's year)", "快照日年龄（由脱敏后的出生年月计算）", "customers", "at s",
-            "float64", "NaN if the birth month is missing or the age is outside 0..129",
-            as_of="customers.birth_month (fixed; aged to s)"),
-    Feature("age_band", "relationship", "Ten-year age band of age at the snapshot (e.g. 30-39; 90+)",
-            "快照日年龄段", "customers", "at s", "category", "missing when age is NaN",
+    Feature("age_band", "relationship",
+            "Ten-year band (e.g. 30-39; 90+) of the age at the snapshot, from the birth year-month the privacy "
+            "policy publishes (birth_month; the birthday is taken as the 1st of the month; with birth_year only: "
+            "the age reached in the snapshot's year)", "快照日年龄段（由脱敏后的出生年月计算）", "customers", "at s",
+            "category", "missing if the birth month is missing or the age is outside 0..129",
             as_of="customers.birth_month (fixed; aged to s)"),
     Feature("province", "relationship", "Province of residence in effect at the snapshot", "快照日居住省份",
             "customer_profile_history", "last effective_from ≤ s", "category",
