@@ -2,8 +2,14 @@
 
 One row per customer whose relationship is open at the snapshot *s* (``open_date ≤ s`` and no
 ``close_date ≤ s``). Features use only records dated on or before *s*; labels use only the
-horizon ``(s, s + horizon_days]`` (see :mod:`features.labels`). Every column is documented in
-:mod:`features.registry`; the data dictionary is written beside the table.
+horizon ``(s, s + horizon_days]`` (see :mod:`features.labels`). Attributes that change over
+time come from their dated history as of *s* (profile from customer_profile_history, risk
+level from risk_assessments, card and loan balances from the month-ends of accounts_monthly,
+age band from the published birth month), never from the extract's current value; an
+extract-time attribute enters only when conf/features.yaml opts in to it. A label horizon
+that ends after the last record is refused unless ``allow_partial_labels``. Every column is
+documented in :mod:`features.registry` with its as-of source; the data dictionary is written
+beside the table.
 
 Engine: the two large tables (``transactions``, ``accounts_monthly``) are aggregated by DuckDB
 straight from Parquet (measured fastest and leanest; see bench/RESULTS.md); the small tables
