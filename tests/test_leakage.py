@@ -187,6 +187,10 @@ def test_synthetic_bank_features_equal_an_extract_cut_at_the_snapshot(tmp_path):
     assert changed_after.any()  # the bank does plant profile changes after the snapshot
     assert raw_customers["risk_level"].notna().all()
     assert full["age_band"].notna().mean() > 0.95
+    # the history tables went through pseudonymise with customer_no tokenised like every table:
+    # their tokens join onto the customers
+    assert full[["risk_level", "occupation", "city", "province"]].notna().all().all()
+    assert full["credit_card_utilisation"].notna().any() and (full["loan_outstanding"] > 0).any()
 
 
 @pytest.mark.parametrize("table", sorted(_DATE_COLUMNS))
