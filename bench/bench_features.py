@@ -64,12 +64,12 @@ def make_zone(directory: Path, n_customers: int, txns_per_customer: int, seed: i
     close_date = np.where(closes, open_date + rng.integers(30, 900, n).astype("timedelta64[D]"),
                           np.datetime64("NaT"))
     close_date = np.where(close_date > END, np.datetime64("NaT"), close_date)
-    ages = np.array(["18-29", "30-39", "40-49", "50-59", "60-69", "70+"])
     cities = np.array([f"city{i:02d}" for i in range(40)])
     customers = pd.DataFrame({
         "customer_no": cust_tok,
         "gender": rng.choice(np.array(["男", "女"]), n),
-        "age_band": rng.choice(ages, n),
+        "birth_month": pd.Series(rng.integers(1940, 2005, n)).astype(str).str.cat(
+            pd.Series(rng.integers(1, 13, n)).astype(str).str.zfill(2), sep="-").to_numpy(),
         "province": rng.choice(np.array([f"prov{i:02d}" for i in range(10)]), n),
         "city": rng.choice(cities, n),
         "occupation": rng.choice(np.array(["企业职员", "公务员", "个体经营", "退休", "学生"]), n),
@@ -95,6 +95,9 @@ def make_zone(directory: Path, n_customers: int, txns_per_customer: int, seed: i
         "fund_balance": aum * split[:, 2],
         "insurance_balance": aum * split[:, 3],
         "aum": aum,
+        "credit_limit": np.repeat(np.where(rng.random(n) < 0.4, 20_000.0, 0.0), m),
+        "credit_used_amount": np.repeat(np.where(rng.random(n) < 0.4, 5_000.0, 0.0), m),
+        "loan_balance": np.repeat(np.where(rng.random(n) < 0.2, 1e5, 0.0), m),
     })
     del drift, split
     t = n * txns_per_customer
@@ -156,8 +159,21 @@ def make_zone(directory: Path, n_customers: int, txns_per_customer: int, seed: i
         "staff_no": "tk_staff",
         "note": "客户来电咨询<手机号>",
     })
+    # dated profile records and risk assessments: one at opening, a third change once later
+    changes = rng.random(n) < 0.33
+    later = open_date + rng.integers(30, 600, n).astype("timedelta64[D]")
+    hist_ids = np.concatenate([ids, ids[changes]])
+    hist_day = np.concatenate([open_date, later[changes]])
+    profile = pd.DataFrame({
+        "customer_no": cust_tok[hist_ids], "effective_from": pd.to_datetime(hist_day),
+        "occupation": rng.choice(np.array(["企业职员", "公务员", "个体经营", "退休", "学生"]), hist_ids.size),
+        "province": customers["province"].to_numpy()[hist_ids], "city": rng.choice(cities, hist_ids.size),
+    })
+    risk = pd.DataFrame({"customer_no": cust_tok[hist_ids], "assessed_on": pd.to_datetime(hist_day),
+                         "risk_level": rng.choice(np.array(["R1", "R2", "R3", "R4", "R5"]), hist_ids.size)})
     tables = {"customers": customers, "accounts_monthly": acc, "transactions": txns, "products": products,
-              "campaigns": campaigns, "service_notes": notes}
+              "campaigns": campaigns, "service_notes": notes, "risk_assessments": risk,
+              "customer_profile_history": profile}
     outputs = []
     for name, frame in tables.items():
         path = directory / f"{name}.parquet"

@@ -2,8 +2,14 @@
 
 One row per customer whose relationship is open at the snapshot *s* (``open_date ≤ s`` and no
 ``close_date ≤ s``). Features use only records dated on or before *s*; labels use only the
-horizon ``(s, s + horizon_days]`` (see :mod:`features.labels`). Every column is documented in
-:mod:`features.registry`; the data dictionary is written beside the table.
+horizon ``(s, s + horizon_days]`` (see :mod:`features.labels`). Attributes that change over
+time come from their dated history as of *s* (profile from customer_profile_history, risk
+level from risk_assessments, card and loan balances from the month-ends of accounts_monthly,
+age band from the published birth month), never from the extract's current value; an
+extract-time attribute enters only when conf/features.yaml opts in to it. A label horizon
+that ends after the last record is refused unless ``allow_partial_labels``. Every column is
+documented in :mod:`features.registry` with its as-of source; the data dictionary is written
+beside the table.
 
 Engine: the two large tables (``transactions``, ``accounts_monthly``) are aggregated by DuckDB
 straight from Parquet (measured fastest and leanest; see bench/RESULTS.md); the small tables
@@ -29,11 +35,11 @@ from features.config import FeatureConfig, ValueTier, load_feature_config, load_
 from features.dictionary import dictionary_paths_for, write_dictionary_files
 from features.lifecycle import assign_stage
 from features.registry import (
-    FEATURES,
     ID_COLUMN,
     LABEL_COLUMNS,
     REGISTRY_VERSION,
     feature_names,
+    selected_features,
     table_columns,
 )
 from kequn import console
@@ -49,20 +55,27 @@ TEXT, DATE, NUMBER = "text", "date", "number"
 
 #: Columns the builder reads from each clean table, with the kind of value each must hold.
 REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
-    "customers": {"customer_no": TEXT, "gender": TEXT, "age_band": TEXT, "province": TEXT, "city": TEXT,
-                  "occupation": TEXT, "education": TEXT, "risk_level": TEXT, "open_date": DATE,
-                  "close_date": DATE},
+    "customers": {"customer_no": TEXT, "gender": TEXT, "open_date": DATE, "close_date": DATE},
     "accounts_monthly": {"customer_no": TEXT, "month_end": DATE, "deposit_balance": NUMBER,
                          "wealth_balance": NUMBER, "fund_balance": NUMBER, "insurance_balance": NUMBER,
-                         "aum": NUMBER},
+                         "aum": NUMBER, "credit_limit": NUMBER, "credit_used_amount": NUMBER,
+                         "loan_balance": NUMBER},
     "transactions": {"customer_no": TEXT, "txn_time": DATE, "amount": NUMBER, "direction": TEXT,
                      "channel": TEXT, "txn_type": TEXT},
     "products": {"customer_no": TEXT, "product_type": TEXT, "open_date": DATE, "maturity_date": DATE,
-                 "close_date": DATE, "amount": NUMBER, "used_amount": NUMBER, "rate_sensitive": NUMBER},
+                 "close_date": DATE, "amount": NUMBER, "rate_sensitive": NUMBER},
     "campaigns": {"customer_no": TEXT, "campaign_date": DATE, "treatment": NUMBER, "response": NUMBER,
                   "response_date": DATE},
     "service_notes": {"customer_no": TEXT, "note_time": DATE, "category": TEXT},
+    "risk_assessments": {"customer_no": TEXT, "assessed_on": DATE, "risk_level": TEXT},
+    "customer_profile_history": {"customer_no": TEXT, "effective_from": DATE, "occupation": TEXT,
+                                 "province": TEXT, "city": TEXT},
 }
+#: The published birth generalisation (privacy policy BIRTH_DATE ``publish``), one of which customers
+#: must carry: age is computed at the snapshot from it.
+BIRTH_COLUMNS = {"birth_month": TEXT, "birth_year": NUMBER}
+AGE_BAND_WIDTH = 10
+AGE_TOP_BAND = 90
 #: Tables aggregated by DuckDB straight from Parquet (the large ones).
 DUCKDB_TABLES = ("accounts_monthly", "transactions")
 
@@ -98,8 +111,10 @@ class Window:
 # input: the firewall, tables, columns and dtypes
 # ---------------------------------------------------------------------------------------------
 
-def _table_paths(clean_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Check the manifest and every needed table; return the manifest and the table paths."""
+def _table_paths(clean_dir: Path, extract: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Path],
+                                                                      dict[str, str]]:
+    """Check the manifest and every needed table; return the manifest, the table paths and the
+    extra customers columns to read (the published birth column, opted-in extract attributes)."""
     if not clean_dir.is_dir():
         raise InputError(f"{clean_dir}: no such folder (--data expects a clean zone from `kequn pseudonymise`)")
     manifest = require_passing_manifest(clean_dir)
@@ -118,7 +133,20 @@ def _table_paths(clean_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
                 raise FeatureError(f"table {table!r}: missing column {column!r} ({path.name})")
             _check_arrow_type(table, column, kind, schema.field(column).type)
         paths[table] = path
-    return manifest, paths
+    schema = pq.read_schema(paths["customers"])
+    birth = [c for c in BIRTH_COLUMNS if c in schema.names]
+    if not birth:
+        raise FeatureError("table 'customers': no birth_month or birth_year column; age is computed at the "
+                           "snapshot, so the privacy policy must publish BIRTH_DATE as birth_year_month or "
+                           "birth_year (an age band is fixed on the day pseudonymise ran)")
+    extra = {birth[0]: BIRTH_COLUMNS[birth[0]]}
+    for column in extract:
+        if column not in schema.names:
+            raise FeatureError(f"table 'customers': missing column {column!r} (listed in extract_attributes)")
+        extra[column] = TEXT
+    for column, kind in extra.items():
+        _check_arrow_type("customers", column, kind, schema.field(column).type)
+    return manifest, paths, extra
 
 
 def _base_type(typ: pa.DataType) -> pa.DataType:
@@ -177,14 +205,14 @@ def _to_number(series: pd.Series, table: str, column: str) -> np.ndarray:
     return values.to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _read_small(path: Path, table: str) -> dict[str, Any]:
+def _read_small(path: Path, table: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
     """Read a small table and convert each needed column to its kind.
 
     ``customer_no`` stays an Arrow string array (looked up with Arrow's hash kernels), other
     text becomes a ``pandas.Categorical`` (compact; ``==`` gives a NumPy mask), dates
     ``datetime64[D]`` and numbers float64.
     """
-    columns = REQUIRED_COLUMNS[table]
+    columns = {**REQUIRED_COLUMNS[table], **(extra or {})}
     arrow = pq.read_table(path, columns=list(columns))
     out: dict[str, Any] = {}
     for column, kind in columns.items():
@@ -299,7 +327,13 @@ def _data_range(duck: _Duck) -> tuple[np.datetime64 | None, np.datetime64 | None
     return day(a[0]), day(a[1]), day(t[0]), day(t[1])
 
 
-def _check_snapshot(duck: _Duck, window: Window) -> None:
+def _check_snapshot(duck: _Duck, window: Window, allow_partial_labels: bool = False) -> None:
+    """Refuse a snapshot outside the data, or whose label horizon ends after the last record.
+
+    Threat: labels computed over a window the data does not cover look like "nobody churned"
+    (churn rate 0, responses missing) and surface only at training as a single class, or worse,
+    as a model trained on truncated labels. ``allow_partial_labels`` accepts it knowingly.
+    """
     a_lo, a_hi, t_lo, t_hi = _data_range(duck)
     if a_lo is None:
         raise FeatureError("table 'accounts_monthly', column 'month_end': no dated rows; cannot place the snapshot")
@@ -310,8 +344,13 @@ def _check_snapshot(duck: _Duck, window: Window) -> None:
             f"snapshot {window.snapshot} is outside the data's date range {lo}..{hi} "
             "(tables 'accounts_monthly' column 'month_end', 'transactions' column 'txn_time')")
     if window.end > hi:
+        latest = hi - np.timedelta64(window.horizon_days, "D")
+        if not allow_partial_labels:
+            raise FeatureError(
+                f"snapshot {window.snapshot} + {window.horizon_days} days horizon ends {window.end}, after the "
+                f"last record {hi}; the latest valid snapshot is {latest} (or pass --allow-partial-labels)")
         console.info(f"! the label horizon ends {window.end}, after the last dated record {hi}: "
-                     "labels see only part of the window")
+                     "labels see only part of the window (--allow-partial-labels)")
 
 
 def _transaction_aggregates(duck: _Duck, window: Window) -> pd.DataFrame:
@@ -371,7 +410,8 @@ def _account_aggregates(duck: _Duck, window: Window) -> tuple[pd.DataFrame, bool
     ref = _month_index(np.datetime64(ref_day, "D")) if ref_day is not None else -10**9
     lab = _month_index(np.datetime64(label_day, "D")) if label_day is not None else -10**9
     cols = {c: duck.expr("accounts_monthly", c) for c in
-            ("aum", "deposit_balance", "wealth_balance", "fund_balance", "insurance_balance")}
+            ("aum", "deposit_balance", "wealth_balance", "fund_balance", "insurance_balance", "credit_limit",
+             "credit_used_amount", "loan_balance")}
     sql = f"""
         SELECT cid,
           max(aum) FILTER (WHERE mi = {ref}) AS aum,
@@ -379,6 +419,9 @@ def _account_aggregates(duck: _Duck, window: Window) -> tuple[pd.DataFrame, bool
           max(wealth_balance) FILTER (WHERE mi = {ref}) AS aum_wealth,
           max(fund_balance) FILTER (WHERE mi = {ref}) AS aum_fund,
           max(insurance_balance) FILTER (WHERE mi = {ref}) AS aum_insurance,
+          max(credit_limit) FILTER (WHERE mi = {ref}) AS credit_limit,
+          max(credit_used_amount) FILTER (WHERE mi = {ref}) AS credit_used_amount,
+          max(loan_balance) FILTER (WHERE mi = {ref}) AS loan_balance,
           max(aum) FILTER (WHERE mi = {ref - 3}) AS aum_m3,
           max(aum) FILTER (WHERE mi = {ref - 6}) AS aum_m6,
           stddev_samp(aum) FILTER (WHERE mi > {ref - 6} AND mi <= {ref}) AS aum_sd6,
@@ -459,13 +502,6 @@ def _product_features(data: dict[str, np.ndarray], codes: np.ndarray, n: int, wi
         out[f"maturing_{w}d"] = _count(codes, held & (due > s) & (due <= s + np.timedelta64(w, "D")), n)
     due_90 = held & (data["maturity_date"] > s) & (data["maturity_date"] <= s + np.timedelta64(90, "D"))
     out["rate_sensitive_maturing_90d"] = _count(codes, due_90 & (data["rate_sensitive"] == 1), n)
-    ok = codes >= 0
-    card = held & ok & (ptype == "credit_card")
-    limit = np.bincount(codes[card], np.nan_to_num(data["amount"][card]), minlength=n)
-    used = np.bincount(codes[card], np.nan_to_num(data["used_amount"][card]), minlength=n)
-    out["credit_card_utilisation"] = _ratio(used, limit)
-    loan = held & ok & (ptype == "loan")
-    out["loan_outstanding"] = np.bincount(codes[loan], np.nan_to_num(data["used_amount"][loan]), minlength=n)
     recent = (data["open_date"] <= s) & (data["open_date"] > s - np.timedelta64(180, "D"))
     out["products_opened_180d"] = _count(codes, recent, n)
     return out
@@ -531,12 +567,81 @@ def _value_features(acc: pd.DataFrame, tiers: list[ValueTier]) -> dict[str, Any]
     out["aum_change_6m"] = _ratio(aum, col("aum_m6")) - 1
     out["aum_volatility_6m"] = _ratio(col("aum_sd6"), col("aum_mean6"))
     out["value_tier"] = _value_tier(aum, tiers)
+    # month-end history, not products.used_amount (the extract's current balance)
+    out["credit_card_utilisation"] = _ratio(col("credit_used_amount"), col("credit_limit"))
+    out["loan_outstanding"] = np.nan_to_num(col("loan_balance"))
     return out
 
 
+def _as_of_rows(codes: np.ndarray, day: np.ndarray, s: np.datetime64, n: int) -> np.ndarray:
+    """Per customer, the row of the last record dated on or before ``s`` (−1 when there is none).
+
+    Records on the same day keep their table order (the later row wins).
+    """
+    rows = np.flatnonzero((codes >= 0) & (day <= s))  # NaT compares False: undated records never count
+    rows = rows[np.lexsort((rows, day[rows], codes[rows]))]
+    owner = codes[rows]
+    last = np.ones(rows.size, dtype=bool)
+    last[:-1] = owner[1:] != owner[:-1]
+    out = np.full(n, -1, dtype=np.int64)
+    out[owner[last]] = rows[last]
+    return out
+
+
+def _take_category(values: pd.Categorical, rows: np.ndarray) -> pd.Categorical:
+    """``values[rows]`` with −1 → missing, as a Categorical with only the categories used."""
+    codes = np.where(rows >= 0, np.asarray(values.codes)[np.maximum(rows, 0)], -1)
+    return pd.Categorical.from_codes(codes, categories=values.categories).remove_unused_categories()
+
+
+def _history_features(data: dict[str, dict[str, Any]], codes: dict[str, np.ndarray], n: int,
+                      window: Window) -> dict[str, Any]:
+    """Profile attributes and risk level in effect at the snapshot, from their dated records."""
+    out: dict[str, Any] = {}
+    prof = data["customer_profile_history"]
+    rows = _as_of_rows(codes["customer_profile_history"], prof["effective_from"], window.s, n)
+    for name in ("province", "city", "occupation"):
+        out[name] = _take_category(prof[name], rows)
+    risk = data["risk_assessments"]
+    rows = _as_of_rows(codes["risk_assessments"], risk["assessed_on"], window.s, n)
+    out["risk_level"] = _take_category(risk["risk_level"], rows)
+    return out
+
+
+def _age_features(cust: dict[str, Any], window: Window) -> dict[str, Any]:
+    """The ten-year band of the age in whole years at the snapshot, from the published birth column.
+
+    Only the band is a feature (it is a protected attribute for fairness; an exact age would be
+    its proxy inside the model)."""
+    snap_month = int(window.s.astype("datetime64[M]").astype(np.int64))
+    if "birth_month" in cust:
+        text = pd.Series(np.asarray(cust["birth_month"], dtype=object)).astype("string")
+        born = pd.to_datetime(text, format="%Y-%m", errors="coerce")
+        bad = int((born.isna() & text.notna() & text.str.strip().ne("")).sum())
+        if bad:
+            raise FeatureError(f"table 'customers', column 'birth_month': expected YYYY-MM; "
+                               f"{bad} value(s) do not parse")
+        months = snap_month - born.to_numpy(dtype="datetime64[M]").astype(np.int64).astype("float64")
+        months[born.isna().to_numpy()] = np.nan
+        age = np.floor(months / 12)  # birthday taken as the 1st of the birth month
+    else:
+        age = (window.snapshot.year - cust["birth_year"]).astype("float64")
+    age = np.where((age >= 0) & (age < 130), age, np.nan)
+    lower = np.floor(np.nan_to_num(age) / AGE_BAND_WIDTH) * AGE_BAND_WIDTH
+    labels = np.char.add(np.char.add(lower.astype(np.int64).astype(str), "-"),
+                         (lower + AGE_BAND_WIDTH - 1).astype(np.int64).astype(str)).astype(object)
+    labels[age >= AGE_TOP_BAND] = f"{AGE_TOP_BAND}+"
+    labels[np.isnan(age)] = None
+    return {"age_band": pd.Categorical(labels)}
+
+
 def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
-                     config: FeatureConfig | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+                     config: FeatureConfig | None = None,
+                     allow_partial_labels: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Compute the feature table (ID, features, labels) without writing it.
+
+    A snapshot whose label horizon ends after the last record is a :class:`FeatureError`
+    unless ``allow_partial_labels``.
 
     Returns
     -------
@@ -549,28 +654,32 @@ def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
     config = config or load_feature_config()
     tiers = load_value_tiers()
     window = Window(snapshot, horizon_days)
+    extract = tuple(config.extract_attributes)
     with console.stage("check clean zone") as st:
-        manifest, paths = _table_paths(Path(clean_dir))
+        manifest, paths, extra = _table_paths(Path(clean_dir), extract)
         duck = _Duck(paths)
         for table in DUCKDB_TABLES:
             duck.validate_text_columns(table)
-        _check_snapshot(duck, window)
+        _check_snapshot(duck, window, allow_partial_labels)
         st.done(f"{len(paths)} tables, manifest passed")
-    with console.stage("customers, products, campaigns, service notes") as st:
-        small = {t: _read_small(paths[t], t) for t in REQUIRED_COLUMNS if t not in DUCKDB_TABLES}
+    with console.stage("customers, profile and risk history, products, campaigns, service notes") as st:
+        small = {t: _read_small(paths[t], t, extra if t == "customers" else None)
+                 for t in REQUIRED_COLUMNS if t not in DUCKDB_TABLES}
         customer_ids, cust = _customers(small["customers"], window)
         close_date = cust["close_date"]
         n = len(customer_ids)
         duck.set_customers(customer_ids)
         tenure = (window.s - cust["open_date"]).astype("timedelta64[D]").astype("float64")
         tenure[np.isnat(cust["open_date"])] = np.nan
-        codes = {t: _codes(customer_ids, small[t][ID_COLUMN]) for t in ("products", "campaigns", "service_notes")}
+        codes = {t: _codes(customer_ids, small[t][ID_COLUMN]) for t in small if t != "customers"}
         cols: dict[str, Any] = {}
         cols.update(_product_features(small["products"], codes["products"], n, window))
         cols.update(_service_features(small["service_notes"], codes["service_notes"], n, window))
         cols.update(_campaign_features(small["campaigns"], codes["campaigns"], n, window))
+        cols.update(_history_features(small, codes, n, window))
+        cols.update(_age_features(cust, window))
         cols["tenure_days"] = tenure
-        for name in ("gender", "age_band", "province", "city", "occupation", "education", "risk_level"):
+        for name in ("gender", *extract):
             cols[name] = cust[name].remove_unused_categories()
         st.done(f"{n} customers open at {snapshot}")
     with console.stage("transactions (DuckDB)") as st:
@@ -583,7 +692,7 @@ def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
         st.done(f"{int(np.isfinite(cols['aum']).sum())} customers with AUM at the snapshot month")
     duck.close()
     columns: dict[str, Any] = {ID_COLUMN: customer_ids.to_pandas().astype("string")}
-    for feat in FEATURES:
+    for feat in selected_features(extract):
         if feat.name != "lifecycle_stage":
             columns[feat.name] = pd.Series(cols[feat.name]).astype(feat.dtype)
     frame = pd.DataFrame(columns)
@@ -598,11 +707,12 @@ def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
         for name in LABEL_COLUMNS:
             frame[name] = label_cols[name]
         st.done(", ".join(f"{k} {v:.3f}" for k, v in labels_mod.label_rates(frame).items()))
-    frame = frame[table_columns()]
+    frame = frame[table_columns(extract)]
     return frame, manifest
 
 
-def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_days: int = 90) -> dict[str, Any]:
+def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_days: int = 90,
+                   allow_partial_labels: bool = False) -> dict[str, Any]:
     """Build the feature table of a clean zone at ``snapshot`` and write it with its dictionary.
 
     Parameters
@@ -616,6 +726,8 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
         are written beside it.
     horizon_days:
         Length of the label window after the snapshot.
+    allow_partial_labels:
+        Accept a horizon that ends after the last record (labels then see only part of it).
 
     Returns
     -------
@@ -628,7 +740,8 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
     LineageError
         The folder is not a passing clean zone (raw data is refused).
     FeatureError
-        A table or column is missing or has the wrong type, or the snapshot is outside the data.
+        A table or column is missing or has the wrong type, the snapshot is outside the data, or
+        its label horizon ends after the last record (without ``allow_partial_labels``).
     """
     start = time.perf_counter()
     out = Path(out)
@@ -641,7 +754,7 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
     except (OSError, ValueError):  # pragma: no cover - unresolvable paths are caught when writing
         pass
     config = load_feature_config()
-    frame, manifest = compute_features(clean_dir, snapshot, horizon_days, config)
+    frame, manifest = compute_features(clean_dir, snapshot, horizon_days, config, allow_partial_labels)
     lineage = {
         "kind": "features",
         "manifest_id": manifest["manifest_id"],
@@ -654,6 +767,8 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
         "feature_registry_version": REGISTRY_VERSION,
         "churn_aum_fall_share": config.churn.aum_fall_share,
         "propensity_target_product": config.propensity.target_product,
+        "extract_attributes": list(config.extract_attributes),
+        "allow_partial_labels": bool(allow_partial_labels),
     }
     with console.stage("write") as st:
         write_parquet_with_lineage(frame, out, lineage)
@@ -662,7 +777,7 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
         st.done(f"{out}")
     rates = labels_mod.label_rates(frame)
     seconds = round(time.perf_counter() - start, 2)
-    n_features = len(feature_names())
+    n_features = len(feature_names(config.extract_attributes))
     summary = (f"features: {len(frame)} customers × {n_features} features at {snapshot} "
                f"(horizon {horizon_days} d) → {out}; labels: "
                + ", ".join(f"{k} {v:.3f}" for k, v in rates.items())

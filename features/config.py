@@ -10,6 +10,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from conf import default_path
+from features.registry import OPT_IN_FEATURES
 from kequn.config import StrictConfig, read_yaml_mapping
 from kequn.errors import ConfigError
 from kequn.schema import PRODUCT_TYPES
@@ -45,6 +46,17 @@ class FeatureConfig(_Strict):
     churn: ChurnConfig = ChurnConfig()
     propensity: PropensityConfig = PropensityConfig()
     lifecycle: LifecycleConfig = LifecycleConfig()
+    #: extract-time attributes (registry ``as_of: extract``) to include; none by default
+    extract_attributes: list[str] = Field(default_factory=list)
+
+    @field_validator("extract_attributes")
+    @classmethod
+    def _known_extract_attributes(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in OPT_IN_FEATURES]
+        if unknown:
+            raise ValueError(f"must list extract-time attributes of the feature registry "
+                             f"({', '.join(OPT_IN_FEATURES) or 'none'}); got {unknown[0]!r}")
+        return list(dict.fromkeys(value))
 
 
 class ValueTier(BaseModel):

@@ -8,14 +8,21 @@ dictionary (:mod:`features.dictionary`) is generated from it.
 Point in time: "snapshot" below is the snapshot date *s*; a record dated on *s* (any time of that
 day) is part of the features. ``Nd`` windows are the ``N`` calendar days ending on *s*
 (``s-N+1 .. s``). Labels use only the horizon ``(s, s+h]`` (``h`` = ``--horizon-days``).
+
+As of: every feature names the table and date column that place its records in time
+(``as_of``). A value the extract holds only as of the day it was taken (no dated history) is
+``as_of = "extract"``: it would tell the model the future of a past snapshot, so it is not a
+default feature; a model owner opts in per attribute with ``extract_attributes`` in
+conf/features.yaml.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
 
 #: Bump when a feature is added, removed or its definition changes; recorded in the lineage.
-REGISTRY_VERSION = "1.0.0"
+REGISTRY_VERSION = "2.0.0"
 
 ID_COLUMN = "customer_no"
 LABEL_COLUMNS = ("churn_label", "propensity_label", "treatment", "response")
@@ -23,6 +30,9 @@ LABEL_COLUMNS = ("churn_label", "propensity_label", "treatment", "response")
 PROTECTED_DEFAULT = ("gender", "age_band")
 
 GROUPS = ("value", "activity", "products", "channels", "relationship", "lifecycle", "label")
+
+#: ``as_of`` of an attribute known only as the extract's current value (opt-in, never a default).
+EXTRACT = "extract"
 
 #: Dtypes used in the registry, as pandas names.
 DTYPES = ("float64", "int64", "int8", "category")
@@ -48,6 +58,10 @@ class Feature:
         pandas dtype of the column (one of :data:`DTYPES`).
     missing:
         What a missing value means, or the documented default used instead.
+    as_of:
+        The table and date column that place the records it uses in time (only those dated on
+        or before the snapshot count), or :data:`EXTRACT` for a value the extract holds only as
+        of the day it was taken (opt-in only). Filled from ``source`` when not given.
     """
 
     name: str
@@ -58,9 +72,31 @@ class Feature:
     window: str
     dtype: str
     missing: str
+    as_of: str = ""
+
+    @property
+    def opt_in(self) -> bool:
+        """True for an extract-time attribute (included only when conf/features.yaml lists it)."""
+        return self.as_of == EXTRACT
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
+
+
+#: The date column that places each source table's records in time.
+AS_OF_BY_SOURCE = {
+    "accounts_monthly": "accounts_monthly.month_end",
+    "transactions": "transactions.txn_time",
+    "transactions, customers": "transactions.txn_time; customers.open_date",
+    "products": "products.open_date, products.close_date (maturity_date is contractual, known at opening)",
+    "service_notes": "service_notes.note_time",
+    "campaigns": "campaigns.campaign_date, campaigns.response_date",
+    "customers": "customers.open_date, customers.close_date",
+    "customers, accounts_monthly": "customers.close_date; accounts_monthly.month_end",
+    "risk_assessments": "risk_assessments.assessed_on",
+    "customer_profile_history": "customer_profile_history.effective_from",
+    "derived": "as its inputs",
+}
 
 
 _AT = "last month-end ≤ s"
@@ -149,12 +185,13 @@ FEATURES: tuple[Feature, ...] = (
             "Holdings flagged rate-sensitive (rate_sensitive = 1) open at the snapshot and maturing in the next 90 days",
             "未来90天内到期的利率敏感型持有产品笔数（到期易流失）", "products", "maturity in (s, s+90]", "int64",
             _ZERO_COUNT),
-    Feature("credit_card_utilisation", "products", "Credit-card balance / credit limit over cards held",
-            "信用卡额度使用率", "products", "held at s", "float64",
-            "NaN without a credit card or with a zero limit. used_amount is the extract's latest value (no history)"),
-    Feature("loan_outstanding", "products", "Outstanding loan balance (CNY) over loans held", "贷款余额",
-            "products", "held at s", "float64",
-            "0.0 without a loan (see holds_loan). used_amount is the extract's latest value (no history)"),
+    Feature("credit_card_utilisation", "products",
+            "Credit-card balance / credit limit (credit_used_amount / credit_limit) at the last month-end ≤ snapshot",
+            "快照日前最近月末信用卡额度使用率", "accounts_monthly", _AT, "float64",
+            "NaN without a month-end row, without a credit card or with a zero limit"),
+    Feature("loan_outstanding", "products", "Outstanding loan balance (CNY, loan_balance) at the last month-end ≤ snapshot",
+            "快照日前最近月末贷款余额", "accounts_monthly", _AT, "float64",
+            "0.0 without a loan or without a month-end row (see holds_loan)"),
     Feature("products_opened_180d", "products", "Holdings opened in the last 180 days", "近180天新开产品笔数",
             "products", "open_date in 180d", "int64", _ZERO_COUNT),
     # ---- channels ---------------------------------------------------------------------------
@@ -177,19 +214,28 @@ FEATURES: tuple[Feature, ...] = (
     Feature("tenure_days", "relationship", "Days from relationship start (open_date) to the snapshot",
             "客户关系时长（开户至快照日天数）", "customers", "open_date ≤ s", "float64", "NaN if open_date is missing"),
     Feature("gender", "relationship", "Gender (clean-zone value)", "性别", "customers", "static", "category",
-            "missing as in the clean zone"),
-    Feature("age_band", "relationship", "Age band generalised from the birth date (e.g. 30-39)", "年龄段",
-            "customers", "static (as pseudonymised)", "category", "missing as in the clean zone"),
-    Feature("province", "relationship", "Province generalised from the address", "省份", "customers", "static",
-            "category", "missing as in the clean zone"),
-    Feature("city", "relationship", "City generalised from the address", "城市", "customers", "static", "category",
-            "missing as in the clean zone"),
-    Feature("occupation", "relationship", "Occupation", "职业", "customers", "static", "category",
-            "missing as in the clean zone"),
-    Feature("education", "relationship", "Education", "学历", "customers", "static", "category",
-            "missing as in the clean zone"),
-    Feature("risk_level", "relationship", "Risk appetite assessment R1..R5", "风险承受能力评级（R1–R5）",
-            "customers", "static", "category", "missing as in the clean zone"),
+            "missing as in the clean zone", as_of="customers.open_date (recorded at opening, never updated)"),
+    Feature("age_band", "relationship",
+            "Ten-year band (e.g. 30-39; 90+) of the age at the snapshot, from the birth year-month the privacy "
+            "policy publishes (birth_month; the birthday is taken as the 1st of the month; with birth_year only: "
+            "the age reached in the snapshot's year)", "快照日年龄段（由脱敏后的出生年月计算）", "customers", "at s",
+            "category", "missing if the birth month is missing or the age is outside 0..129",
+            as_of="customers.birth_month (fixed; aged to s)"),
+    Feature("province", "relationship", "Province of residence in effect at the snapshot", "快照日居住省份",
+            "customer_profile_history", "last effective_from ≤ s", "category",
+            "missing without a profile record dated on or before s"),
+    Feature("city", "relationship", "City of residence in effect at the snapshot", "快照日居住城市",
+            "customer_profile_history", "last effective_from ≤ s", "category",
+            "missing without a profile record dated on or before s"),
+    Feature("occupation", "relationship", "Occupation in effect at the snapshot", "快照日职业",
+            "customer_profile_history", "last effective_from ≤ s", "category",
+            "missing without a profile record dated on or before s"),
+    Feature("education", "relationship", "Education as the extract records it today (no dated history; opt-in)",
+            "学历（提取日当前值，无历史；需显式启用）", "customers", "extract", "category",
+            "missing as in the clean zone", as_of=EXTRACT),
+    Feature("risk_level", "relationship", "Risk appetite assessment R1..R5 in effect at the snapshot",
+            "快照日有效的风险承受能力评级（R1–R5）", "risk_assessments", "last assessed_on ≤ s", "category",
+            "missing without an assessment dated on or before s"),
     Feature("complaints_90d", "relationship", "Service notes of category 投诉 (complaint) in the last 90 days",
             "近90天投诉次数", "service_notes", "90d", "int64", _ZERO_COUNT),
     Feature("service_contacts_90d", "relationship", "Service notes of any category in the last 90 days",
@@ -227,24 +273,45 @@ LABELS: tuple[Feature, ...] = (
 )
 
 
-def feature_names() -> list[str]:
-    """Names of the feature columns, in table order (without the ID and label columns)."""
-    return [f.name for f in FEATURES]
+def _fill_as_of(feat: Feature) -> Feature:
+    if feat.as_of:
+        return feat
+    return replace(feat, as_of=AS_OF_BY_SOURCE[feat.source])
 
 
-def categorical_features() -> list[str]:
+FEATURES = tuple(_fill_as_of(f) for f in FEATURES)
+LABELS = tuple(_fill_as_of(f) for f in LABELS)
+#: Extract-time attributes a model owner may opt in to (conf/features.yaml ``extract_attributes``).
+OPT_IN_FEATURES = tuple(f.name for f in FEATURES if f.opt_in)
+
+
+def selected_features(extract: Iterable[str] = ()) -> tuple[Feature, ...]:
+    """The features of the table: every point-in-time one, plus the opted-in extract-time ones."""
+    chosen = set(extract)
+    return tuple(f for f in FEATURES if not f.opt_in or f.name in chosen)
+
+
+def feature_names(extract: Iterable[str] = ()) -> list[str]:
+    """Names of the feature columns, in table order (without the ID and label columns).
+
+    ``extract`` lists the opted-in extract-time attributes (default none).
+    """
+    return [f.name for f in selected_features(extract)]
+
+
+def categorical_features(extract: Iterable[str] = ()) -> list[str]:
     """Names of the categorical feature columns (pandas ``category`` dtype in the table)."""
-    return [f.name for f in FEATURES if f.dtype == "category"]
+    return [f.name for f in selected_features(extract) if f.dtype == "category"]
 
 
-def numeric_features() -> list[str]:
+def numeric_features(extract: Iterable[str] = ()) -> list[str]:
     """Names of the numeric feature columns."""
-    return [f.name for f in FEATURES if f.dtype != "category"]
+    return [f.name for f in selected_features(extract) if f.dtype != "category"]
 
 
-def table_columns() -> list[str]:
+def table_columns(extract: Iterable[str] = ()) -> list[str]:
     """All columns of the feature table, in order: ID, features, labels."""
-    return [ID_COLUMN, *feature_names(), *LABEL_COLUMNS]
+    return [ID_COLUMN, *feature_names(extract), *LABEL_COLUMNS]
 
 
 def _check_registry() -> None:
@@ -255,6 +322,9 @@ def _check_registry() -> None:
     for feat in (*FEATURES, *LABELS):
         if feat.group not in GROUPS or feat.dtype not in DTYPES:  # pragma: no cover
             raise RuntimeError(f"feature registry: {feat.name} has an unknown group or dtype")
+    for feat in (*FEATURES, *LABELS):
+        if not feat.as_of:  # pragma: no cover
+            raise RuntimeError(f"feature registry: {feat.name} has no as-of source")
     if tuple(f.name for f in LABELS) != LABEL_COLUMNS:  # pragma: no cover
         raise RuntimeError("feature registry: LABELS and LABEL_COLUMNS disagree")
 

@@ -14,20 +14,24 @@ customers            one row per customer
     name             Chinese name (incl. compound surnames)           PERSON       → drop
     gender           男 / 女                                          (categorical) keep
     id_number        resident ID (18-digit GB 11643, some X, some 15) CN_RESIDENT_ID → token
-    birth_date       YYYY-MM-DD, consistent with id_number            BIRTH_DATE   → generalise → ``age_band``
+    birth_date       YYYY-MM-DD, consistent with id_number            BIRTH_DATE   → generalise → ``birth_month``
     mobile           mainland mobile, messy formats                   CN_MOBILE    → token
     email            e-mail                                           EMAIL_ADDRESS → token
     address          province/city/district/road/number               CN_ADDRESS   → generalise → ``province``, ``city``
     occupation       categorical (e.g. 企业职员, 公务员, 个体经营, 退休, 学生 ...)   keep
     education        categorical                                      keep
     risk_level       R1..R5 risk appetite assessment                   keep
+    (address, occupation and risk_level are the extract's *current* values; their history is in
+    customer_profile_history and risk_assessments)
     branch_code      branch, ``BR`` + 3 digits                        keep
     open_date        relationship start                               keep
     close_date       relationship end or empty                        keep
 
 accounts_monthly     one row per customer and month end while the relationship is open
     customer_no, month_end (date),
-    deposit_balance, wealth_balance, fund_balance, insurance_balance, aum  (CNY, float)
+    deposit_balance, wealth_balance, fund_balance, insurance_balance, aum  (CNY, float),
+    credit_limit, credit_used_amount (credit-card limit and balance over the cards held),
+    loan_balance (outstanding loan balance)                               (CNY, float; 0 without one)
 
 transactions
     txn_id (``T`` + digits), customer_no, card_no (16–19-digit UnionPay card, Luhn; → token),
@@ -38,12 +42,18 @@ transactions
 products             product holdings
     holding_id, customer_no, product_type (``time_deposit``/``wealth``/``fund``/``insurance``/
     ``credit_card``/``loan``), open_date, maturity_date (empty if none), close_date (empty),
-    amount (principal, or credit limit for credit cards), used_amount (card balance / loan outstanding),
-    rate_sensitive (0/1)
+    amount (principal, or credit limit for credit cards), used_amount (card balance / loan outstanding
+    at the extract; the month-end history is in accounts_monthly), rate_sensitive (0/1)
 
 campaigns            randomised marketing campaigns
     campaign_id, customer_no, campaign_date, channel (``sms``/``phone``/``app_push``),
     treatment (0/1), response (0/1), response_date (empty if none)
+
+risk_assessments     dated risk-appetite questionnaires (风险测评), one at opening, renewed ~ every 2 years
+    customer_no, assessed_on (date), risk_level (R1..R5)
+
+customer_profile_history  dated profile records (职业/居住城市), one from open_date and one per change
+    customer_no, effective_from (date), occupation, province, city    CITY, OCCUPATION → keep (k-anonymity)
 
 service_notes        free text written by branch staff
     note_id, customer_no, note_time, category (``咨询``/``投诉``/``业务办理``/``回访``),
@@ -57,7 +67,8 @@ ground_truth/        never enters training
 
 Clean tables (``kequn pseudonymise`` with conf/privacy_policy.yaml) keep the table and column
 names above, with tokens in place of tokenised values, dropped columns removed, ``birth_date``
-replaced by ``age_band`` (e.g. ``30-39``) and ``address`` by ``province`` and ``city``; the
+replaced by ``birth_month`` (``YYYY-MM``; the features compute age at the snapshot from it) and
+``address`` by ``province`` and ``city``; the
 ``note`` column holds redacted text (``<手机号>``-style placeholders).
 """
 
@@ -70,7 +81,8 @@ HISTORY_END = dt.date(2024, 12, 31)
 DEFAULT_SNAPSHOT = dt.date(2024, 6, 30)
 DEFAULT_HORIZON_DAYS = 90
 
-RAW_TABLES = ("customers", "accounts_monthly", "transactions", "products", "campaigns", "service_notes")
+RAW_TABLES = ("customers", "accounts_monthly", "transactions", "products", "campaigns", "service_notes",
+              "risk_assessments", "customer_profile_history")
 ID_COLUMN = "customer_no"
 
 PRODUCT_TYPES = ("time_deposit", "wealth", "fund", "insurance", "credit_card", "loan")

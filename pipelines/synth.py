@@ -113,7 +113,7 @@ from pipelines import _synth_data as D
 from privacy.checksums import gb11643_check_digits_array, luhn_check_digits_array
 
 MARKER = ".kequn-synth"
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 #: customers per block of accounts_monthly/transactions (fixed so output does not depend on it)
 BLOCK = 100_000
 NOTE_BLOCK = 100_000
@@ -169,6 +169,15 @@ CHURN_WEIGHTS = {
 #: Beta concentration of a customer's digital propensity around the segment's channel mix
 DIGITAL_CONCENTRATION = 8.0
 PROPENSITY_RATE = 0.08
+#: share of customers who move to another city once during the relationship (customer_profile_history)
+MOVE_RATE = 0.10
+#: share of customers who change occupation once during the relationship
+JOB_CHANGE_RATE = 0.08
+#: the risk questionnaire (风险测评) is renewed about every two years (risk_assessments)
+REASSESS_DAYS = 730
+#: share of the assessments before / after the one in effect at ``S`` that are one level away from it
+RISK_CHANGE_BEFORE = 0.35
+RISK_CHANGE_AFTER = 0.30
 
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -487,6 +496,75 @@ def _customers(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     chan[:, 2:] *= ((1 - dig) / (1 - seg_dig))[:, None]
     c["chan_p"] = chan
     return c
+
+
+def _event_day(rng: np.random.Generator, c: dict[str, np.ndarray], rate: float) -> np.ndarray:
+    """A day in the open relationship (after its first month, up to the extract) for a ``rate`` share of
+    customers; ``NEVER`` for the others."""
+    n = len(c["open"])
+    start = c["open"] + 30
+    end = np.minimum(c["close"] - 1, HEND)
+    has = (rng.random(n) < rate) & (end > start)
+    day = start + (rng.random(n) * np.maximum(end - start, 0)).astype(np.int64)
+    return np.where(has, day, NEVER)
+
+
+def _profile_history(rng: np.random.Generator, c: dict[str, np.ndarray]) -> pa.Table:
+    """Dated profile records (customer_profile_history): one from ``open_date``, one per change.
+
+    ``MOVE_RATE`` of the customers move once (from a random earlier city to the one of their
+    address) and ``JOB_CHANGE_RATE`` change occupation once (from an earlier one drawn for their
+    segment), on a day between opening and the extract; each record holds the whole profile
+    from its ``effective_from``. The customers row of the extract holds the latest values.
+    """
+    n = len(c["open"])
+    move, job = _event_day(rng, c, MOVE_RATE), _event_day(rng, c, JOB_CHANGE_RATE)
+    old_region = rng.integers(0, len(D.REGIONS), n)
+    old_occ = np.array(D.OCCUPATIONS)[_choice(rng, OCC_P, c["seg"])]
+    moved, changed = np.flatnonzero(move < NEVER), np.flatnonzero(job < NEVER)
+    cust = np.concatenate([np.arange(n), moved, changed])
+    day = np.concatenate([c["open"], move[moved], job[changed]])
+    order = np.lexsort((day, cust))
+    cust, day = cust[order], day[order]
+    region = np.where(day < move[cust], old_region[cust], c["region"][cust])  # non-movers: move = NEVER
+    region = np.where(move[cust] < NEVER, region, c["region"][cust])
+    occupation = np.where((job[cust] < NEVER) & (day < job[cust]), old_occ[cust], c["occupation"][cust])
+    return pa.table({
+        "customer_no": _take(c["customer_no_pa"], cust),
+        "effective_from": _date_array(day),
+        "occupation": _str_array(occupation),
+        "province": _take(tuple(r[1] for r in D.REGIONS), region),
+        "city": _take(tuple(r[2] for r in D.REGIONS), region),
+    })
+
+
+def _risk_assessments(rng: np.random.Generator, c: dict[str, np.ndarray]) -> tuple[pa.Table, np.ndarray]:
+    """Dated risk-appetite assessments (risk_assessments) and each customer's latest level.
+
+    One at opening, then about every ``REASSESS_DAYS`` (± 60 days) up to the extract. The
+    assessment in effect at ``S`` is the planted level ``c["risk"]`` (the churn driver); each
+    earlier or later one is one level away from it with probability ``RISK_CHANGE_BEFORE`` /
+    ``RISK_CHANGE_AFTER``. The extract's ``customers.risk_level`` is the latest assessment.
+    """
+    n = len(c["open"])
+    last = np.minimum(c["close"] - 1, HEND)
+    count = 1 + np.maximum(last - c["open"], 0) // REASSESS_DAYS
+    owner = np.repeat(np.arange(n), count)
+    j = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
+    day = c["open"][owner] + j * REASSESS_DAYS + np.where(j > 0, rng.integers(-60, 61, owner.size), 0)
+    day = np.minimum(day, np.maximum(last[owner], c["open"][owner]))
+    in_effect = np.maximum(np.bincount(owner[day <= SNAP], minlength=n) - 1, 0)  # index of the one at S
+    before, after = j < in_effect[owner], j > in_effect[owner]
+    p_change = np.where(before, RISK_CHANGE_BEFORE, np.where(after, RISK_CHANGE_AFTER, 0.0))
+    step = np.where(rng.random(owner.size) < p_change, np.where(rng.random(owner.size) < 0.5, -1, 1), 0)
+    level = np.clip(c["risk"][owner] + step, 1, 5)
+    latest = level[np.cumsum(count) - 1]
+    table = pa.table({
+        "customer_no": _take(c["customer_no_pa"], owner),
+        "assessed_on": _date_array(day),
+        "risk_level": _take(("R1", "R2", "R3", "R4", "R5"), level - 1),
+    })
+    return table, latest
 
 
 def _tier(aum: np.ndarray) -> np.ndarray:
@@ -838,6 +916,14 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         p_prop[elig] = _calibrate(zp[elig], PROPENSITY_RATE)
         takes_fund = elig & (rng.random(n) < p_prop)
 
+        # ---- dated profile records and risk assessments (the extract's customers row is the latest)
+        prof = _profile_history(stream("profile"), c)
+        rows["customer_profile_history"] = _write(target("customer_profile_history"), prof, fmt, encoding)
+        del prof
+        risk_tbl, latest_risk = _risk_assessments(stream("risk_history"), c)
+        rows["risk_assessments"] = _write(target("risk_assessments"), risk_tbl, fmt, encoding, ascii_only=True)
+        del risk_tbl
+
         # ---- customers
         all_cards = pa.concat_arrays([_str_array(cards1), _str_array(cards2)])
         closed = c["close"] < NEVER
@@ -848,7 +934,7 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
             "mobile": _str_array(c["mobile"]), "email": _str_array(c["email"]),
             "address": _str_array(c["address"]), "occupation": _str_array(c["occupation"]),
             "education": _str_array(c["education"]),
-            "risk_level": _str_array(np.char.add("R", c["risk"].astype(str))),
+            "risk_level": _str_array(np.char.add("R", latest_risk.astype(str))),
             "branch_code": _str_array(c["branch_code"]), "open_date": _date_array(c["open"]),
             "close_date": _date_array(np.where(closed, c["close"], 0), ~closed),
         })
@@ -856,6 +942,11 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
         for key in ("name", "id_number", "mobile", "email", "address", "occupation", "education", "branch_code"):
             del c[key]
         del t
+
+        # ---- products (first: accounts_monthly carries the month-end card and loan balances)
+        prod, credit = _products(stream("products"), c, td_rate, takes_fund)
+        rows["products"] = _write(target("products"), prod, fmt, encoding, ascii_only=True)
+        del prod
 
         # ---- accounts_monthly and transactions, block by block
         w_acc = _Writer(target("accounts_monthly"), fmt, encoding, ascii_only=True)
@@ -865,7 +956,7 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
             for b0 in range(0, n, BLOCK):
                 idx = np.arange(b0, min(n, b0 + BLOCK))
                 brng = stream(f"block{b0 // BLOCK}")
-                w_acc.write(_monthly_block(brng, c, idx, drop, fall))
+                w_acc.write(_monthly_block(brng, c, idx, drop, fall, credit))
                 tbl = _txn_block(brng, c, idx, all_cards, has2, fall, txn_seq)
                 txn_seq += tbl.num_rows
                 w_txn.write(tbl)
@@ -873,10 +964,6 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
             w_acc.close()
             w_txn.close()
         rows["accounts_monthly"], rows["transactions"] = w_acc.rows, w_txn.rows
-
-        # ---- products
-        prod = _products(stream("products"), c, td_rate, takes_fund)
-        rows["products"] = _write(target("products"), prod, fmt, encoding, ascii_only=True)
 
         # ---- campaigns
         rng = stream("campaigns")
@@ -901,8 +988,9 @@ def generate(*, n_customers: int, seed: int, out: Path, fmt: str = "csv", encodi
 
 
 def _monthly_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.ndarray,
-                   drop: np.ndarray, fall: np.ndarray) -> pa.Table:
-    """Month-end balances while open: trend, pre-snapshot decline, post-snapshot fall."""
+                   drop: np.ndarray, fall: np.ndarray, credit: dict[str, np.ndarray]) -> pa.Table:
+    """Month-end balances while open: trend, pre-snapshot decline, post-snapshot fall; the month-end
+    credit limit, card balance and loan balance (the history behind products.used_amount)."""
     k = idx.size
     t = np.arange(MONTH_ENDS.size)
     log_path = (c["growth"][idx, None] * (t - SNAP_MONTH) / 12
@@ -920,6 +1008,10 @@ def _monthly_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.n
     for j, name in enumerate(("deposit_balance", "wealth_balance", "fund_balance", "insurance_balance")):
         cols[name] = pa.array(bal[:, j])
     cols["aum"] = pa.array(np.round(bal.sum(axis=1), 2))
+    who = idx[r]
+    cols["credit_limit"] = pa.array(np.where(MONTH_ENDS[m] >= credit["card_open"][who], credit["card_limit"][who], 0.0))
+    cols["credit_used_amount"] = pa.array(_card_used(credit, who, m))
+    cols["loan_balance"] = pa.array(_loan_balance(credit, who, MONTH_ENDS[m]))
     return pa.table(cols)
 
 
@@ -966,9 +1058,35 @@ def _txn_block(rng: np.random.Generator, c: dict[str, np.ndarray], idx: np.ndarr
     })
 
 
+def _no_credit(n: int) -> dict[str, np.ndarray]:
+    """Per-customer credit card (limit, open day, utilisation level, phase) and loan (amount, open, end)."""
+    return {"card_limit": np.zeros(n), "card_open": np.full(n, NEVER, dtype=np.int64), "card_util": np.zeros(n),
+            "card_phase": np.zeros(n), "loan_amount": np.zeros(n), "loan_open": np.full(n, NEVER, dtype=np.int64),
+            "loan_end": np.full(n, NEVER, dtype=np.int64)}
+
+
+def _card_used(credit: dict[str, np.ndarray], who: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """Card balance of customers ``who`` at month-end index ``month``: the customer's utilisation level
+    times a month-to-month swing (a golden-ratio sequence, so no random state is needed), 0 before opening."""
+    swing = 0.5 + (credit["card_phase"][who] + 0.618034 * month) % 1.0
+    used = credit["card_limit"][who] * np.clip(credit["card_util"][who] * swing, 0, 1)
+    return np.round(np.where(MONTH_ENDS[month] >= credit["card_open"][who], used, 0.0), 2)
+
+
+def _loan_balance(credit: dict[str, np.ndarray], who: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Outstanding loan balance on ``day``: straight-line amortisation from opening to maturity."""
+    start, end = credit["loan_open"][who], credit["loan_end"][who]
+    left = np.clip((end - day) / np.maximum(end - start, 1), 0, 1)
+    return np.round(np.where(day >= start, credit["loan_amount"][who] * left, 0.0), 2)
+
+
 def _products(rng: np.random.Generator, c: dict[str, np.ndarray], td_rate: np.ndarray,
-              takes_fund: np.ndarray) -> pa.Table:
-    """Holdings consistent with the balance mix, plus the planted maturities and fund take-up."""
+              takes_fund: np.ndarray) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """Holdings consistent with the balance mix, plus the planted maturities and fund take-up.
+
+    Also returns the per-customer credit card and loan terms (:func:`_no_credit`), from which
+    accounts_monthly writes the month-end credit limit, card balance and loan balance.
+    """
     n = len(c["seg"])
     seg, mix, aum = c["seg"], c["mix"], c["aum_snap"]
     last = np.minimum(np.minimum(c["close"], SNAP), HEND)
@@ -1006,15 +1124,23 @@ def _products(rng: np.random.Generator, c: dict[str, np.ndarray], td_rate: np.nd
         mat = np.where(ptype == "wealth", od + rng.choice([91, 182, 365], who.size), -1)
         add(who, ptype, aum[who] * mix[who, j], od, mat, np.zeros(who.size),
             (rng.random(who.size) < (0.3 if ptype == "wealth" else 0.0)))
+    credit = _no_credit(n)
     who = np.flatnonzero((rng.random(n) < np.array([.55, .6, .7, .15, .1])[seg]) & (first < SNAP))
     limit = rng.choice([5_000, 10_000, 20_000, 50_000, 100_000], who.size) * np.where(seg[who] == 2, 5, 1)
-    add(who, "credit_card", limit, rand_open(who), np.full(who.size, -1),
-        limit * rng.beta(1.2, 3, who.size), np.zeros(who.size))
+    od = rand_open(who)
+    credit["card_limit"][who], credit["card_open"][who] = limit, od
+    credit["card_util"][who], credit["card_phase"][who] = rng.beta(1.2, 3, who.size), rng.random(who.size)
+    last_month = np.full(who.size, MONTH_ENDS.size - 1)
+    # used_amount is the extract's value: the balance at the last month-end (history in accounts_monthly)
+    add(who, "credit_card", limit, od, np.full(who.size, -1),
+        _card_used(credit, who, last_month), np.zeros(who.size))
     who = np.flatnonzero((rng.random(n) < np.array([.1, .45, .25, .02, .05])[seg]) & (first < SNAP))
     amount = np.round(rng.lognormal(np.log(600_000), 0.6, who.size), -3)
     od = rand_open(who)
-    add(who, "loan", amount, od, od + 365 * rng.choice([10, 20, 30], who.size),
-        amount * rng.uniform(0.2, 0.95, who.size), np.zeros(who.size))
+    mat = od + 365 * rng.choice([10, 20, 30], who.size)
+    credit["loan_amount"][who], credit["loan_open"][who], credit["loan_end"][who] = amount, od, mat
+    add(who, "loan", amount, od, mat, _loan_balance(credit, who, np.full(who.size, MONTH_ENDS[-1])),
+        np.zeros(who.size))
     # planted: fund take-up in the horizon
     who = np.flatnonzero(takes_fund)
     add(who, "fund", np.round(rng.lognormal(np.log(20_000), 0.9, who.size), -2) + 1000,
@@ -1036,7 +1162,7 @@ def _products(rng: np.random.Generator, c: dict[str, np.ndarray], td_rate: np.nd
         "amount": pa.array(cat["amount"].astype(float)),
         "used_amount": pa.array(cat["used"].astype(float)),
         "rate_sensitive": pa.array(cat["rate"]),
-    })
+    }), credit
 
 
 def _campaigns(rng: np.random.Generator, c: dict[str, np.ndarray], group: np.ndarray,

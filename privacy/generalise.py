@@ -1,4 +1,5 @@
-"""Generalisation: birth date → age band, address → province and city, date → month.
+"""Generalisation: birth date → birth year-month, birth year or age band, address → province and
+city, date → month.
 
 All functions are vectorised over a column; values that cannot be parsed become missing (and
 are counted by the caller as malformed), never passed through.
@@ -74,6 +75,23 @@ def _place_regex() -> re.Pattern[str]:
     district = trie_regex(g.districts)
     suffix = "(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?"
     return re.compile(f"^(?P<province>{province}{suffix})?(?P<city>{city})?(?P<district>{district})?")
+
+
+#: What a BIRTH_DATE column may be published as (policy option ``publish``) and the default output name.
+BIRTH_LEVELS = {"birth_year_month": "birth_month", "birth_year": "birth_year", "age_band": "age_band"}
+
+
+def birth_level(values: pd.Series, level: str) -> pd.Series:
+    """Birth dates → ``YYYY-MM`` (``birth_year_month``) or ``YYYY`` (``birth_year``) text.
+
+    Unlike an age band these do not depend on the day they are computed: the features derive
+    age at their own snapshot date. Unparseable dates become missing.
+    """
+    if level not in ("birth_year_month", "birth_year"):
+        raise ValueError(f"birth level must be birth_year_month or birth_year. Got {level!r}")
+    born = values if pd.api.types.is_datetime64_any_dtype(values) else parse_dates(values)
+    out = born.dt.strftime("%Y-%m" if level == "birth_year_month" else "%Y")
+    return out.where(born.notna()).astype("string")
 
 
 def province_city(values: pd.Series) -> pd.DataFrame:

@@ -138,7 +138,11 @@ def _check_options(where: str, entity: str | None, action: str, options: dict[st
     allowed: set[str] = set()
     if action == "generalise":
         if entity == E.BIRTH_DATE:
-            allowed = {"age_band_width", "top_band", "reference_date", "output"}
+            allowed = {"publish", "age_band_width", "top_band", "reference_date", "output"}
+            publish = options.get("publish", "age_band")
+            if publish not in ("birth_year_month", "birth_year", "age_band"):
+                raise ValueError(f"{where}.options.publish must be birth_year_month, birth_year or age_band. "
+                                 f"Got {publish!r}")
             width = options.get("age_band_width", 10)
             if not isinstance(width, int) or isinstance(width, bool) or not 1 <= width <= 50:
                 raise ValueError(f"{where}.options.age_band_width must be an integer 1..50. Got {width!r}")

@@ -38,7 +38,15 @@ from kequn.io import (
 from privacy import entities as E
 from privacy.checksums import gb11643_valid_array, luhn_valid_array
 from privacy.classify import ColumnFinding, classify_columns
-from privacy.generalise import age_band, numeric_if_possible, parse_dates, province_city, to_month
+from privacy.generalise import (
+    BIRTH_LEVELS,
+    age_band,
+    birth_level,
+    numeric_if_possible,
+    parse_dates,
+    province_city,
+    to_month,
+)
 from privacy.keys import key_fingerprint
 from privacy.policy import Policy, load_policy
 from privacy.risk import enforce_k
@@ -352,10 +360,14 @@ def _generalise(values: pd.Series, entity: str, options: dict[str, Any], column:
     """Add the generalised column(s) of ``values``; return their names and the unparseable count."""
     present = int(values.notna().sum())
     if entity == E.BIRTH_DATE:
-        bands = _on_distinct(values, lambda v: age_band(
-            v, width=int(options.get("age_band_width", 10)), top_band=options.get("top_band", 90),
-            reference_date=options.get("reference_date")))
-        name = fresh(str(options.get("output", "age_band")), column)
+        level = str(options.get("publish", "age_band"))
+        if level == "age_band":
+            bands = _on_distinct(values, lambda v: age_band(
+                v, width=int(options.get("age_band_width", 10)), top_band=options.get("top_band", 90),
+                reference_date=options.get("reference_date")))
+        else:  # birth_year_month | birth_year: independent of the run date
+            bands = _on_distinct(values, lambda v: birth_level(v, level))
+        name = fresh(str(options.get("output", BIRTH_LEVELS[level])), column)
         out_cols[name], out_entities[name] = bands, E.AGE
         return [name], present - int(bands.notna().sum())
     if entity == E.CN_ADDRESS:

@@ -23,7 +23,7 @@ from jinja2 import Environment, select_autoescape
 
 from privacy import entities as E
 from privacy.checksums import gb11643_check_digit, luhn_check_digit
-from privacy.generalise import age_band, province_city
+from privacy.generalise import BIRTH_LEVELS, age_band, birth_level, province_city
 from privacy.policy import Policy
 from privacy.tokens import token_of
 
@@ -76,6 +76,10 @@ def _example_after(entity: str, value: str, action: str, options: dict[str, Any]
 
         canonical = canonical_identifier(pd.Series([value], dtype="string"), entity).iloc[0]
         return token_of(str(canonical), entity, EXAMPLE_KEY)
+    if action == "generalise" and entity == E.BIRTH_DATE and options.get("publish", "age_band") != "age_band":
+        level = options["publish"]
+        out = birth_level(pd.Series([value]), level).iloc[0]
+        return f"{options.get('output', BIRTH_LEVELS[level])} = {out}"
     if action == "generalise" and entity == E.BIRTH_DATE:
         band = age_band(pd.Series([value]), width=int(options.get("age_band_width", 10)),
                         top_band=options.get("top_band", 90),

@@ -14,12 +14,15 @@ from features.config import FeatureConfig, LifecycleConfig
 from features.dictionary import write_dictionary
 from features.lifecycle import assign_stage
 from features.registry import (
+    EXTRACT,
     FEATURES,
     ID_COLUMN,
     LABEL_COLUMNS,
     LABELS,
+    OPT_IN_FEATURES,
     PROTECTED_DEFAULT,
     feature_names,
+    selected_features,
     table_columns,
 )
 from kequn.errors import FeatureError, KequnError, LineageError
@@ -37,12 +40,14 @@ def bank() -> dict[str, pd.DataFrame]:
     customers = pd.DataFrame({
         "customer_no": ["tk_a", "tk_b", "tk_c", "tk_d", "tk_e"],
         "gender": ["男", "女", "男", "女", None],
-        "age_band": ["30-39", "18-29", "60-69", "40-49", "50-59"],
+        # the published birth year-month; B turns 30 in July (after the snapshot), E has none
+        "birth_month": ["1990-01", "1994-07", "1960-03", "1980-06", None],
+        # the extract's current values (after the snapshot for some): not read by default
         "province": ["广东省"] * 5,
-        "city": ["深圳市", "广州市", "深圳市", "深圳市", "广州市"],
-        "occupation": ["企业职员", "学生", "退休", "公务员", "个体经营"],
+        "city": ["广州市", "广州市", "深圳市", "深圳市", "广州市"],
+        "occupation": ["企业管理者", "学生", "退休", "公务员", "个体经营"],
         "education": ["本科", "本科", "高中", "硕士", "大专"],
-        "risk_level": ["R3", "R2", "R1", "R4", "R5"],
+        "risk_level": ["R5", "R2", "R1", "R4", "R5"],
         "branch_code": ["BR001"] * 5,
         "open_date": pd.to_datetime(["2020-01-01", "2024-05-15", "2019-01-01", "2021-03-01", "2021-06-01"]),
         "close_date": pd.to_datetime([None, None, "2024-03-01", "2024-08-15", None]),
@@ -56,7 +61,13 @@ def bank() -> dict[str, pd.DataFrame]:
                 aum = 40_000.0
             rows.append({"customer_no": cid, "month_end": me, "deposit_balance": aum * 0.5,
                          "wealth_balance": aum * 0.3, "fund_balance": aum * 0.1, "insurance_balance": aum * 0.1,
-                         "aum": aum})
+                         "aum": aum,
+                         # A's card: 5,000 of 20,000 used at the snapshot month-end, more later
+                         "credit_limit": 20_000.0 if cid == "tk_a" else 0.0,
+                         "credit_used_amount": (5_000.0 if me <= TS("2024-06-30") else 15_000.0)
+                         if cid == "tk_a" else 0.0,
+                         # D's loan amortises: 60,000 outstanding at the snapshot month-end
+                         "loan_balance": 60_000.0 - 1_000 * (i - 5) if cid == "tk_d" else 0.0})
     accounts = pd.DataFrame(rows)
     transactions = pd.DataFrame({
         "txn_id": ["T1", "T2", "T3", "T4", "T5", "T6"],
@@ -97,8 +108,23 @@ def bank() -> dict[str, pd.DataFrame]:
         "staff_no": ["tk_s1", "tk_s1", "tk_s2"],
         "note": ["客户<姓名>来电投诉", "咨询<手机号>", "业务"],
     })
+    risk = pd.DataFrame({  # A was R3 at the snapshot and reassessed R5 after it; E's only one comes later
+        "customer_no": ["tk_a", "tk_a", "tk_a", "tk_b", "tk_c", "tk_d", "tk_e"],
+        "assessed_on": pd.to_datetime(["2020-01-01", "2022-01-05", "2024-08-01", "2024-05-15", "2019-01-01",
+                                       "2021-03-01", "2024-07-15"]),
+        "risk_level": ["R2", "R3", "R5", "R2", "R1", "R4", "R5"],
+    })
+    profile = pd.DataFrame({  # A moved to 广州 and was promoted after the snapshot
+        "customer_no": ["tk_a", "tk_a", "tk_b", "tk_c", "tk_d", "tk_e"],
+        "effective_from": pd.to_datetime(["2020-01-01", "2024-09-01", "2024-05-15", "2019-01-01", "2021-03-01",
+                                          "2021-06-01"]),
+        "occupation": ["企业职员", "企业管理者", "学生", "退休", "公务员", "个体经营"],
+        "province": ["广东省"] * 6,
+        "city": ["深圳市", "广州市", "广州市", "深圳市", "深圳市", "广州市"],
+    })
     return {"customers": customers, "accounts_monthly": accounts, "transactions": transactions,
-            "products": products, "campaigns": campaigns, "service_notes": notes}
+            "products": products, "campaigns": campaigns, "service_notes": notes, "risk_assessments": risk,
+            "customer_profile_history": profile}
 
 
 def add_rows(tables: dict[str, pd.DataFrame], table: str, rows: list[dict]) -> None:
@@ -118,9 +144,10 @@ def test_table_matches_registry_and_carries_lineage_and_dictionary(clean_zone_fa
     frame = pd.read_parquet(out)
     assert list(frame.columns) == table_columns()
     assert set(frame[ID_COLUMN]) == {"tk_a", "tk_b", "tk_d", "tk_e"}  # tk_c closed before the snapshot
-    for feat in (*FEATURES, *LABELS):
+    for feat in (*selected_features(), *LABELS):
         assert str(frame[feat.name].dtype) == feat.dtype, feat.name
-    assert result["n_rows"] == 4 and result["n_features"] == len(FEATURES)
+    assert "education" not in frame.columns  # an extract-time attribute is opt-in
+    assert result["n_rows"] == 4 and result["n_features"] == len(FEATURES) - len(OPT_IN_FEATURES)
     assert set(result["label_rates"]) == set(LABEL_COLUMNS)
     lineage = read_parquet_lineage(out)
     assert lineage["kind"] == "features" and lineage["status"] == "passed"
@@ -149,7 +176,7 @@ def test_feature_values_and_explicit_missing(clean_zone_factory):
     assert a["aum"] == pytest.approx(105_000) and a["aum_change_3m"] == pytest.approx(105 / 102 - 1)
     assert a["value_tier"] == "potential"
     assert a["n_products"] == 3 and a["holds_credit_card"] == 1 and a["holds_fund"] == 0
-    assert a["credit_card_utilisation"] == pytest.approx(0.25)
+    assert a["credit_card_utilisation"] == pytest.approx(0.25)  # the month-end at s, not the extract's 0.75
     assert a["maturing_30d"] == 1 and a["maturing_90d"] == 2 and a["rate_sensitive_maturing_90d"] == 1
     assert a["complaints_90d"] == 1 and a["service_contacts_90d"] == 1
     assert a["campaigns_before"] == 1 and a["campaign_responses_before"] == 1
@@ -164,6 +191,50 @@ def test_feature_values_and_explicit_missing(clean_zone_factory):
     assert f.loc["tk_d", "loan_outstanding"] == 60_000 and f.loc["tk_d", "holds_loan"] == 1
     assert pd.isna(f.loc["tk_e", "gender"])
     assert str(f["age_band"].dtype) == "category"
+    # as of the snapshot, not the extract: profile, risk level, age
+    assert a["city"] == "深圳市" and a["occupation"] == "企业职员" and a["risk_level"] == "R3"
+    assert a["age_band"] == "30-39"
+    assert b["age_band"] == "20-29"  # turns 30 in July, after the snapshot
+    assert pd.isna(f.loc["tk_e", "age_band"])
+    assert pd.isna(f.loc["tk_e", "risk_level"])  # E's only assessment is dated after the snapshot
+
+
+def test_age_moves_with_the_snapshot_not_the_run_date(clean_zone_factory):
+    zone = clean_zone_factory(bank())
+    early, _ = compute_features(zone, dt.date(2024, 6, 30), HORIZON)
+    late, _ = compute_features(zone, dt.date(2024, 7, 31), HORIZON)
+    early, late = early.set_index(ID_COLUMN), late.set_index(ID_COLUMN)
+    assert early.loc["tk_b", "age_band"] == "20-29" and late.loc["tk_b", "age_band"] == "30-39"
+    assert early.loc["tk_a", "age_band"] == late.loc["tk_a", "age_band"] == "30-39"
+
+
+def test_birth_year_is_accepted_and_an_age_band_is_refused(clean_zone_factory, tmp_path):
+    t = bank()
+    t["customers"]["birth_year"] = [1990, 1994, 1960, 1980, None]
+    t["customers"] = t["customers"].drop(columns="birth_month")
+    f = build(clean_zone_factory, t, name="year")
+    assert f.loc["tk_a", "age_band"] == "30-39" and f.loc["tk_b", "age_band"] == "30-39"  # age reached in 2024
+    t["customers"] = t["customers"].drop(columns="birth_year").assign(age_band="30-39")
+    zone = clean_zone_factory(t, name="band")
+    with pytest.raises(FeatureError, match="table 'customers': no birth_month or birth_year column"):
+        build_features(clean_dir=zone, snapshot=SNAP, out=tmp_path / "f.parquet")
+
+
+def test_extract_attributes_are_opt_in(clean_zone_factory, monkeypatch):
+    from features import build as build_mod
+    from features.config import load_feature_config
+
+    assert {f.name for f in FEATURES if f.as_of == EXTRACT} == set(OPT_IN_FEATURES) == {"education"}
+    assert all(f.as_of for f in (*FEATURES, *LABELS))  # the dictionary shows every as-of source
+    config = FeatureConfig(extract_attributes=["education"])
+    monkeypatch.setattr(build_mod, "load_feature_config", lambda: config)
+    zone = clean_zone_factory(bank())
+    frame, _ = compute_features(zone, SNAP, HORIZON, config)
+    assert list(frame.columns) == table_columns(["education"])
+    assert frame.set_index(ID_COLUMN).loc["tk_a", "education"] == "本科"
+    with pytest.raises(ValueError, match="extract-time attributes of the feature registry"):
+        FeatureConfig(extract_attributes=["risk_level"])
+    assert load_feature_config().extract_attributes == []  # conf/features.yaml: none by default
 
 
 def test_labels(clean_zone_factory):
@@ -276,6 +347,24 @@ def test_wrong_dtype(clean_zone_factory, tmp_path):
     zone = clean_zone_factory(t)
     with pytest.raises(FeatureError, match="table 'accounts_monthly', column 'month_end': expected a date"):
         build_features(clean_dir=zone, snapshot=SNAP, out=tmp_path / "f.parquet")
+
+
+def test_label_horizon_after_the_last_record_is_refused(clean_zone_factory, tmp_path, capsys):
+    zone = clean_zone_factory(bank())
+    message = ("snapshot 2024-11-15 + 90 days horizon ends 2025-02-13, after the last record 2024-12-31; "
+               "the latest valid snapshot is 2024-10-02 (or pass --allow-partial-labels)")
+    with pytest.raises(FeatureError) as exc:
+        build_features(clean_dir=zone, snapshot=dt.date(2024, 11, 15), out=tmp_path / "f.parquet")
+    assert str(exc.value) == message and not (tmp_path / "f.parquet").exists()
+    compute_features(zone, dt.date(2024, 10, 2), HORIZON)  # the latest valid snapshot is accepted
+    with pytest.raises(SystemExit) as cli_exit:
+        main(["-q", "features", "--data", str(zone), "--snapshot", "2024-11-15", "--out", str(tmp_path / "f.parquet")])
+    assert cli_exit.value.code != 0
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"kequn: error: {message}"
+    main(["-q", "features", "--data", str(zone), "--snapshot", "2024-11-15", "--out", str(tmp_path / "f.parquet"),
+          "--allow-partial-labels"])
+    assert pd.read_parquet(tmp_path / "f.parquet")["treatment"].isna().all()
+    assert read_parquet_lineage(tmp_path / "f.parquet")["allow_partial_labels"] is True
 
 
 @pytest.mark.parametrize("snapshot", [dt.date(2030, 1, 1), dt.date(2019, 12, 31)])

@@ -41,6 +41,7 @@ def test_default_policy_has_the_agreed_actions():
     (lambda d: d.update({"k_anonimity": {"k": 5}}), "unknown key 'k_anonimity'"),
     (lambda d: d["entities"]["CN_MOBILE"].update({"jrt_category": "C4"}), "jrt_category"),
     (lambda d: d["entities"]["BIRTH_DATE"]["options"].update({"age_band_width": 0}), "age_band_width"),
+    (lambda d: d["entities"]["BIRTH_DATE"]["options"].update({"publish": "age"}), "options.publish must be"),
     (lambda d: d["entities"]["CN_MOBILE"].update({"action": "generalise"}), "generalise works on"),
     (lambda d: d["free_text"].update({"mode": "mask"}), "free_text.mode"),
     (lambda d: d.update({"columns": {"no_dot": {"action": "keep"}}}), "'table.column'"),

@@ -14,7 +14,7 @@ from kequn.errors import InputError, PolicyNotMetError
 from kequn.lineage import require_clean_table
 from privacy import entities as E
 from privacy.checksums import gb11643_check_digit, luhn_check_digit, luhn_valid_array
-from privacy.generalise import age_band, numeric_if_possible, province_city, to_month
+from privacy.generalise import age_band, birth_level, numeric_if_possible, province_city, to_month
 from privacy.keys import key_fingerprint
 from privacy.policy import DEFAULT_POLICY_PATH
 from privacy.pseudonymise import pseudonymise
@@ -115,6 +115,15 @@ def _all_bytes(root):
 
 # -- generalisation ----------------------------------------------------------------------------
 
+def test_birth_levels_do_not_depend_on_the_run_date():
+    born = pd.Series(["1990-05-17", "1990年5月3日", "19851231", "not a date", None])
+    assert birth_level(born, "birth_year_month").tolist()[:3] == ["1990-05", "1990-05", "1985-12"]
+    assert birth_level(born, "birth_year").tolist()[:3] == ["1990", "1990", "1985"]
+    assert birth_level(born, "birth_year").iloc[3:].isna().all()
+    with pytest.raises(ValueError, match="birth level must be"):
+        birth_level(born, "age")
+
+
 def test_age_band_width_top_band_and_bad_dates():
     born = pd.Series(["1990-07-01", "1990-06-30", "1990年6月30日", "20000101", "1920-01-01", "not a date", None])
     assert age_band(born, width=10, reference_date="2024-06-30").tolist()[:5] == [
@@ -172,7 +181,7 @@ def test_no_raw_value_reaches_the_clean_zone(default_run):
     assert _leaks(out, values) == []
     customers = pd.read_parquet(out / "customers.parquet")
     assert "姓名" not in customers.columns and "出生日期" not in customers.columns and "地址" not in customers.columns
-    assert {"age_band", "province", "city"} <= set(customers.columns)
+    assert {"birth_month", "province", "city"} <= set(customers.columns)  # policy publish: birth_year_month
     for col in ("客户号", "身份证号", "手机号", "邮箱"):
         assert customers[col].str.fullmatch(TOKEN_PATTERN).all(), col
     assert pd.api.types.is_float_dtype(customers["余额"]) and customers["余额"].sum() == pytest.approx(1090499.47)
@@ -192,7 +201,7 @@ def test_tokens_join_across_tables_and_runs_and_change_with_the_key(tmp_path, de
     b_cust = pd.read_parquet(tmp_path / "b" / "customers.parquet")
     c_cust = pd.read_parquet(tmp_path / "c" / "customers.parquet")
     joined = a_txn.merge(a_cust, on="客户号", how="left")
-    assert joined["age_band"].notna().all()  # every transaction finds its customer
+    assert joined["birth_month"].notna().all()  # every transaction finds its customer
     assert a_cust["客户号"].tolist() == b_cust["客户号"].tolist()
     assert a_cust["手机号"].tolist() == b_cust["手机号"].tolist()
     assert set(a_cust["客户号"]).isdisjoint(c_cust["客户号"])
@@ -213,7 +222,7 @@ def test_manifest_and_malformed_counts(default_run):
     assert manifest["residual_scan"] == {"clean": True, "findings": 0}
     assert {o["file"] for o in manifest["outputs"]} == {"customers.parquet", "transactions.parquet"}
     assert manifest["columns"]["customers"]["出生日期"] == {"entity": "BIRTH_DATE", "action": "generalise",
-                                                         "outputs": ["age_band"]}
+                                                         "outputs": ["birth_month"]}
     assert manifest["columns"]["customers"]["姓名"]["action"] == "drop"
     report = json.loads((out / "privacy_report.json").read_text(encoding="utf-8"))
     ids = next(r for r in report["inventory"] if r["column"] == "身份证号")

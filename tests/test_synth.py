@@ -29,13 +29,15 @@ COLUMNS = {
     "customers": ["customer_no", "name", "gender", "id_number", "birth_date", "mobile", "email", "address",
                   "occupation", "education", "risk_level", "branch_code", "open_date", "close_date"],
     "accounts_monthly": ["customer_no", "month_end", "deposit_balance", "wealth_balance", "fund_balance",
-                         "insurance_balance", "aum"],
+                         "insurance_balance", "aum", "credit_limit", "credit_used_amount", "loan_balance"],
     "transactions": ["txn_id", "customer_no", "card_no", "txn_time", "amount", "direction", "channel", "txn_type"],
     "products": ["holding_id", "customer_no", "product_type", "open_date", "maturity_date", "close_date",
                  "amount", "used_amount", "rate_sensitive"],
     "campaigns": ["campaign_id", "customer_no", "campaign_date", "channel", "treatment", "response",
                   "response_date"],
     "service_notes": ["note_id", "customer_no", "note_time", "category", "staff_no", "note"],
+    "risk_assessments": ["customer_no", "assessed_on", "risk_level"],
+    "customer_profile_history": ["customer_no", "effective_from", "occupation", "province", "city"],
     "customers_truth": ["customer_no", "value_tier", "segment", "churn_prob", "churned", "uplift_group",
                         "treatment_effect"],
     "notes_pii": ["note_id", "entity_type", "value"],
@@ -123,6 +125,43 @@ def test_value_sets_and_dates(bank):
     first = a.groupby("customer_no").month_end.min()
     opened = c.set_index("customer_no").open_date.reindex(first.index)
     assert (first >= opened).all()
+
+
+def test_dated_history_ends_in_the_extract_values(bank):
+    """Profile, risk and credit history: dated, within the relationship, and its latest record is
+    what the extract's customers and products rows hold (so only the history says what was true at s)."""
+    c = bank["customers"].set_index("customer_no")
+    prof, risk = bank["customer_profile_history"], bank["risk_assessments"]
+    for frame, col in ((prof, "effective_from"), (risk, "assessed_on")):
+        assert frame[col].str.fullmatch(r"\d{4}-\d\d-\d\d").all()
+        assert (frame[col].to_numpy() >= c.open_date.reindex(frame.customer_no).to_numpy()).all()
+        assert frame[col].max() <= "2024-12-31" and set(frame.customer_no) == set(c.index)
+    latest = prof.sort_values(["customer_no", "effective_from"], kind="stable").groupby("customer_no").tail(1)
+    latest = latest.set_index("customer_no").reindex(c.index)
+    assert (latest.occupation == c.occupation).all()
+    assert all(city in address for city, address in zip(latest.city, c.address, strict=True))
+    changes = prof.groupby("customer_no").size()
+    assert 0.1 < (changes > 1).mean() < 0.3  # movers and job changes, once each
+    after = prof[prof.effective_from > "2024-06-30"].customer_no
+    assert len(set(after)) > 10  # some change only after the snapshot: the extract would leak them
+    last_risk = risk.sort_values(["customer_no", "assessed_on"], kind="stable").groupby("customer_no").tail(1)
+    assert (last_risk.set_index("customer_no").risk_level.reindex(c.index) == c.risk_level).all()
+    assert set(risk.risk_level) <= {"R1", "R2", "R3", "R4", "R5"} and len(risk) > 2 * len(c)
+    at_s = risk[risk.assessed_on <= "2024-06-30"].sort_values(["customer_no", "assessed_on"], kind="stable") \
+        .groupby("customer_no").tail(1).set_index("customer_no").risk_level
+    assert 0.02 < (at_s != c.risk_level.reindex(at_s.index)).mean() < 0.4  # reassessed since s
+    a = bank["accounts_monthly"]
+    num = a[["credit_limit", "credit_used_amount", "loan_balance"]].astype(float)
+    assert (num >= 0).all().all() and (num.credit_used_amount <= num.credit_limit + 0.01).all()
+    p = bank["products"]
+    last = a[a.month_end == "2024-12-31"].set_index("customer_no")
+    for ptype, col in (("credit_card", "credit_used_amount"), ("loan", "loan_balance")):
+        held = p[p.product_type == ptype].set_index("customer_no").used_amount.astype(float)
+        both = held.index.intersection(last.index)
+        assert len(both) > 20
+        assert np.allclose(held[both], last.loc[both, col].astype(float), atol=0.011), ptype
+    card = a[a.customer_no.isin(p[p.product_type == "credit_card"].customer_no)]
+    assert card.groupby("customer_no").credit_used_amount.nunique().median() > 3  # balances move month to month
 
 
 # ---------------------------------------------------------------- identifiers

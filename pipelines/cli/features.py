@@ -18,9 +18,15 @@ from kequn import console
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Feature table (.parquet).")
 @click.option("--horizon-days", type=int, default=90, show_default=True,
               help="Label window after the snapshot.")
-def command(clean_dir: Path, snapshot: dt.datetime, out: Path, horizon_days: int) -> None:
+@click.option("--allow-partial-labels", is_flag=True,
+              help="Accept a snapshot whose label horizon ends after the last record (labels then see only "
+                   "part of the window); without it that is an error naming the latest valid snapshot.")
+def command(clean_dir: Path, snapshot: dt.datetime, out: Path, horizon_days: int,
+            allow_partial_labels: bool) -> None:
     """Build one row per pseudonymous customer as of the snapshot, labels from the horizon
-    after it, and a data dictionary (Markdown + JSON) beside the output.
+    after it, and a data dictionary (Markdown + JSON) beside the output. Every feature uses only
+    records dated on or before the snapshot; extract-time attributes are opt-in
+    (conf/features.yaml extract_attributes).
 
     \b
     Example:
@@ -28,5 +34,6 @@ def command(clean_dir: Path, snapshot: dt.datetime, out: Path, horizon_days: int
     """
     from features.build import build_features
 
-    summary = build_features(clean_dir=clean_dir, snapshot=snapshot.date(), out=out, horizon_days=horizon_days)
+    summary = build_features(clean_dir=clean_dir, snapshot=snapshot.date(), out=out, horizon_days=horizon_days,
+                             allow_partial_labels=allow_partial_labels)
     console.result(summary["summary"])
