@@ -181,7 +181,7 @@ def test_no_raw_value_reaches_the_clean_zone(default_run):
     assert _leaks(out, values) == []
     customers = pd.read_parquet(out / "customers.parquet")
     assert "姓名" not in customers.columns and "出生日期" not in customers.columns and "地址" not in customers.columns
-    assert {"birth_month", "province", "city"} <= set(customers.columns)  # policy publish: birth_year_month
+    assert {"birth_year", "province", "city"} <= set(customers.columns)  # policy publish: birth_year
     for col in ("客户号", "身份证号", "手机号", "邮箱"):
         assert customers[col].str.fullmatch(TOKEN_PATTERN).all(), col
     assert pd.api.types.is_float_dtype(customers["余额"]) and customers["余额"].sum() == pytest.approx(1090499.47)
@@ -201,7 +201,7 @@ def test_tokens_join_across_tables_and_runs_and_change_with_the_key(tmp_path, de
     b_cust = pd.read_parquet(tmp_path / "b" / "customers.parquet")
     c_cust = pd.read_parquet(tmp_path / "c" / "customers.parquet")
     joined = a_txn.merge(a_cust, on="客户号", how="left")
-    assert joined["birth_month"].notna().all()  # every transaction finds its customer
+    assert joined["birth_year"].notna().all()  # every transaction finds its customer
     assert a_cust["客户号"].tolist() == b_cust["客户号"].tolist()
     assert a_cust["手机号"].tolist() == b_cust["手机号"].tolist()
     assert set(a_cust["客户号"]).isdisjoint(c_cust["客户号"])
@@ -222,7 +222,7 @@ def test_manifest_and_malformed_counts(default_run):
     assert manifest["residual_scan"] == {"clean": True, "findings": 0}
     assert {o["file"] for o in manifest["outputs"]} == {"customers.parquet", "transactions.parquet"}
     assert manifest["columns"]["customers"]["出生日期"] == {"entity": "BIRTH_DATE", "action": "generalise",
-                                                         "outputs": ["birth_month"]}
+                                                         "outputs": ["birth_year"]}
     assert manifest["columns"]["customers"]["姓名"]["action"] == "drop"
     report = json.loads((out / "privacy_report.json").read_text(encoding="utf-8"))
     ids = next(r for r in report["inventory"] if r["column"] == "身份证号")
