@@ -559,8 +559,9 @@ def train_segment(*, task: str = "segment", data: str | Path, label: str | None 
     """
     import mlflow
 
+    from experiments.packaging import model_env
     from experiments.segment_report import write_segment_report
-    from experiments.uplift import _load, pip_requirements, tracked_run
+    from experiments.uplift import _load, tracked_run
 
     del label, positive, treatment, timeout
     cfg = load_segments_config(config)
@@ -657,7 +658,7 @@ def train_segment(*, task: str = "segment", data: str | Path, label: str | None 
             write_segment_report(report, _plots(Z, segments, frame, scores, names), out)
             mlflow.log_artifacts(str(out), artifact_path="segment_report")
         mlflow.pyfunc.log_model(name="model", python_model=model,
-                                signature=_signature(frame, encoder), pip_requirements=pip_requirements())
+                                signature=_signature(frame, encoder), **model_env(model))
         if warnings_out:
             mlflow.set_tag("kequn.warnings", " | ".join(warnings_out)[:4900])
 

@@ -523,20 +523,6 @@ def plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def pip_requirements() -> list[str]:
-    """Pinned requirements of the logged models (given explicitly: inferring them costs seconds)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = ("mlflow", "xgboost", "scikit-learn", "pandas", "numpy", "pyarrow", "kequn")
-    out = []
-    for name in names:
-        try:
-            out.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return out
-
-
 def _signature(frame: pd.DataFrame, encoder: TableEncoder):
     """Input: the clean-table columns the encoder reads (no id); output: one uplift per row."""
     from experiments.signature import score_signature
@@ -646,6 +632,7 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
     """
     import mlflow
 
+    from experiments.packaging import model_env
     from experiments.uplift_report import write_uplift_report
 
     if trials < 0:
@@ -800,7 +787,7 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
             eval_set.to_parquet(eval_dir / "test_set.parquet", index=False)
             mlflow.log_artifact(str(eval_dir / "test_set.parquet"), artifact_path="eval")
         mlflow.pyfunc.log_model(name="model", python_model=model,
-                                signature=_signature(test_frame, encoder), pip_requirements=pip_requirements())
+                                signature=_signature(test_frame, encoder), **model_env(model))
         if warnings:
             mlflow.set_tag("kequn.warnings", " | ".join(warnings)[:4900])
 
