@@ -1,10 +1,12 @@
 """Logged models load anywhere MLflow runs: from their own requirements.txt, without kequn.
 
 No package index serves kequn, so a model must carry the code it unpickles (MLflow
-``code_paths``) and name only third-party packages. The fast tests load a champion in this
-interpreter with our packages made unimportable; the slow ones build a fresh virtualenv from the
-model's requirements.txt (pip from PyPI, one venv per session), score the churn champion there,
-serve it with ``mlflow models serve`` on loopback, and load an uplift and a segment model.
+``code_paths``) and name only third-party packages. The fast tests check what
+``model_env`` gives the three kinds of pyfunc model; the slow ones (they train, start
+interpreters and build a virtualenv) load a churn champion in this interpreter with our packages
+made unimportable, then build a fresh virtualenv from the model's requirements.txt (pip from
+PyPI, one venv per session), score the champion there, serve it with ``mlflow models serve`` on
+loopback, and load an uplift and a segment model.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def segment(store):
     return {"uri": uri, "data": features, "expected": expected(uri, pd.read_parquet(features))}
 
 
-# --------------------------------------------------------------------------- fast checks
+# --------------------------------------------------------------------------- the champion
 
 def requirement_names(path: Path) -> dict[str, str]:
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -163,6 +165,7 @@ def requirement_names(path: Path) -> dict[str, str]:
     return dict(line.split("==", 1) for line in lines)
 
 
+@pytest.mark.slow
 def test_champion_requirements_name_no_package_of_ours_and_its_code_ships(churn):
     reqs = requirement_names(churn["local"] / "requirements.txt")
     assert not set(reqs) & {*FIRST_PARTY, "kequn"}
@@ -178,7 +181,8 @@ def test_champion_requirements_name_no_package_of_ours_and_its_code_ships(churn)
     assert "experiments/train.py" not in shipped
 
 
-def test_uplift_and_segment_models_ship_their_modules_and_pin_only_third_party():
+def test_every_pyfunc_model_ships_its_modules_and_pins_only_third_party():
+    from experiments.model import BinaryScorer
     from experiments.segment import SegmentEncoder, SegmentModel, _kmeans, load_segments_config
     from experiments.uplift import TableEncoder, UpliftModel, fit_learner
     from tests.test_uplift import planted
@@ -190,7 +194,7 @@ def test_uplift_and_segment_models_ship_their_modules_and_pin_only_third_party()
     seg_enc = SegmentEncoder(columns=["x0", "x1"]).fit(frame)
     seg = SegmentModel(seg_enc, _kmeans(2, 0).fit(seg_enc.transform(frame)), {0: "a", 1: "b"},
                        load_segments_config().tiers_desc())
-    for model, module, extra in ((UpliftModel(enc, learner), "uplift", "xgboost"),
+    for model, module, extra in ((BinaryScorer(), "model", "xgboost"), (UpliftModel(enc, learner), "uplift", "xgboost"),
                                  (seg, "segment", "pydantic")):
         env = model_env(model)
         names = [r.split("==")[0] for r in env["pip_requirements"]]
@@ -200,8 +204,10 @@ def test_uplift_and_segment_models_ship_their_modules_and_pin_only_third_party()
         staged = Path(env["code_paths"][0]).parent
         assert (staged / "experiments" / f"{module}.py").is_file()
         assert not (staged / "experiments" / "train.py").exists()
+        assert all(r.split("==")[1] for r in env["pip_requirements"])  # pinned
 
 
+@pytest.mark.slow
 def test_champion_loads_where_our_packages_are_not_importable(churn, store, tmp_path):
     """This interpreter's packages, but kequn's own hidden: the model's shipped code is enough."""
     got = run_driver(sys.executable, tmp_path, churn["uri"], tracking_uri=store["uri"])
@@ -209,6 +215,7 @@ def test_champion_loads_where_our_packages_are_not_importable(churn, store, tmp_
     assert len(got["experiments"]) == 1 and "code" in Path(got["experiments"][0]).parts  # the model's copy
 
 
+@pytest.mark.slow
 def test_loading_a_model_first_keeps_the_installed_packages_importable(churn, store, tmp_path):
     """kequn installed and not imported yet (a notebook's first cell loads a model): the model's
     few shipped modules must not hide the rest of the installed package."""
