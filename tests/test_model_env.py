@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -271,7 +272,10 @@ def test_champion_scores_and_serves_in_a_fresh_virtualenv(churn, store, fresh_py
     port = free_port()
     cwd = tmp_path / "serve"
     cwd.mkdir()
-    env = {**clean_env(), "MLFLOW_TRACKING_URI": store["uri"], "OMP_WAIT_POLICY": "PASSIVE"}
+    # as `source venv/bin/activate` would: mlflow starts the scoring server with `exec uvicorn`
+    env = {**clean_env(), "MLFLOW_TRACKING_URI": store["uri"], "OMP_WAIT_POLICY": "PASSIVE",
+           "VIRTUAL_ENV": str(fresh_python.parent.parent),
+           "PATH": f"{fresh_python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     server = subprocess.Popen([str(fresh_python.parent / "mlflow"), "models", "serve", "-m", churn["uri"],
                                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
                               cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=open(cwd / "log", "w"),
@@ -292,12 +296,21 @@ def test_champion_scores_and_serves_in_a_fresh_virtualenv(churn, store, fresh_py
             answer = json.loads(response.read())
         np.testing.assert_allclose(answer["predictions"], churn["expected"], rtol=1e-12, atol=0)
     finally:
-        os.killpg(server.pid, 15)
+        stop(server)
+
+
+def stop(server: subprocess.Popen) -> None:
+    """End the server we started and its workers (its own process group), politely first."""
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, None)):
         try:
-            server.wait(timeout=30)
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            server.wait(timeout=wait)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
-            server.wait()
+            continue
 
 
 @pytest.mark.slow
