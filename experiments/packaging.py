@@ -157,6 +157,8 @@ def code_paths(modules: Iterable[str]) -> list[str]:
     tops: dict[str, None] = {}
     for name in modules:
         source = _source_file(name)
+        if source is None and _root().joinpath(*name.split(".")).is_dir():
+            continue  # a namespace package: its directory is made for its modules
         if source is None:
             raise TrainingError(f"cannot ship module {name!r} with the model: its source file is missing")
         rel = Path(*name.split("."))
