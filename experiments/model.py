@@ -94,8 +94,10 @@ def log_binary_model(booster: Any, spec: FeatureSpec, X_train: pd.DataFrame, wor
     """Log the pyfunc under artifact path ``model`` with a signature and a synthetic example."""
     import mlflow
 
+    from experiments.packaging import model_env
     from experiments.signature import score_signature
 
+    scorer = BinaryScorer()
     workdir.mkdir(parents=True, exist_ok=True)
     booster_path = workdir / BOOSTER_FILE
     spec_path = workdir / SPEC_FILE
@@ -107,17 +109,9 @@ def log_binary_model(booster: Any, spec: FeatureSpec, X_train: pd.DataFrame, wor
     signature = score_signature(example, list(spec.features))
     return mlflow.pyfunc.log_model(
         name=ARTIFACT_PATH,
-        python_model=BinaryScorer(),
+        python_model=scorer,
         artifacts={"booster": str(booster_path), "spec": str(spec_path), "scorer": str(scorer_path)},
         signature=signature,
         input_example=example,
-        pip_requirements=pip_requirements(),
+        **model_env(scorer),  # our code ships with the model; requirements name no kequn
     )
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements of the scorer (given explicitly: inferring them costs seconds)."""
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in ("mlflow", "xgboost", "pandas", "numpy", "pyarrow")] + [
-        f"kequn=={version('kequn')}"]

@@ -48,7 +48,6 @@ from experiments.segment.model import SegmentModel, value_tiers
 from experiments.segment.personas import match_persona, profile_segments
 from experiments.segment.scaling import SkewScaler
 from experiments.segment.selection import K_RANGE, bootstrap_stability, choose_k
-from experiments.segment.train import segment_encoder, train_segment
 from features.config import assign_value_tier
 
 __all__ = [
@@ -71,3 +70,15 @@ __all__ = [
     "value_tiers",
 ]
 _ = _numeric_features  # used by tests (the column choice); not public API
+
+_LAZY = {"train_segment": "experiments.segment.train", "segment_encoder": "experiments.segment.train"}
+
+
+def __getattr__(name: str):
+    # The training entry point loads lazily: a logged model unpickles this package, and the
+    # model ships only what that import needs (experiments/packaging.py), not the training loop.
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -86,9 +86,9 @@ def train_segment(*, task: str = "segment", data: str | Path, label: str | None 
     import mlflow
 
     from experiments.data import load_training_table
+    from experiments.packaging import model_env
     from experiments.runs import training_run
     from experiments.segment.report import write_segment_report
-    from experiments.uplift.model import pip_requirements
 
     del label, positive, treatment, timeout
     cfg = load_segments_config(config)
@@ -189,7 +189,7 @@ def train_segment(*, task: str = "segment", data: str | Path, label: str | None 
             write_segment_report(report, segment_plots(Z, segments, frame, scores, names), out)
             mlflow.log_artifacts(str(out), artifact_path="segment_report")
         mlflow.pyfunc.log_model(name="model", python_model=model,
-                                signature=_signature(frame, model), pip_requirements=pip_requirements())
+                                signature=_signature(frame, model), **model_env(model))
         if warnings_out:
             mlflow.set_tag("kequn.warnings", " | ".join(warnings_out)[:4900])
 

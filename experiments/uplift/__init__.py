@@ -44,8 +44,7 @@ from experiments.uplift.learners import (
     default_min_child_weight,
     fit_learner,
 )
-from experiments.uplift.model import UpliftModel, pip_requirements, plain_columns
-from experiments.uplift.train import train_uplift
+from experiments.uplift.model import UpliftModel, plain_columns
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -59,7 +58,18 @@ __all__ = [
     "check_arms",
     "default_min_child_weight",
     "fit_learner",
-    "pip_requirements",
     "plain_columns",
     "train_uplift",
 ]
+
+_LAZY = {"train_uplift": "experiments.uplift.train"}
+
+
+def __getattr__(name: str):
+    # The training entry point loads lazily: a logged model unpickles this package, and the
+    # model ships only what that import needs (experiments/packaging.py), not the training loop.
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,7 @@ from mlflow.pyfunc import PythonModel
 
 from experiments.encoding import TableEncoder
 
-__all__ = ["UpliftModel", "pip_requirements", "plain_columns"]
+__all__ = ["UpliftModel", "plain_columns"]
 
 
 # MLflow warns at class creation that predict has no type hints; the signature is explicit instead.
@@ -32,20 +32,6 @@ with warnings.catch_warnings():
         def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
             """Predicted uplift (incremental response probability) per row."""
             return self.predict_uplift(pd.DataFrame(model_input))
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements of the logged models (given explicitly: inferring them costs seconds)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = ("mlflow", "xgboost", "scikit-learn", "pandas", "numpy", "pyarrow", "kequn")
-    out = []
-    for name in names:
-        try:
-            out.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return out
 
 
 def _signature(frame: pd.DataFrame, encoder: TableEncoder):

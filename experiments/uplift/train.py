@@ -14,6 +14,7 @@ from experiments import uplift_metrics as um
 from experiments._html import fmt
 from experiments.data import binary_values
 from experiments.encoding import TableEncoder
+from experiments.packaging import model_env
 from experiments.uplift.arms import SMD_WARN, arms_check, check_arms
 from experiments.uplift.learners import (
     DEFAULT_PARAMS,
@@ -23,7 +24,7 @@ from experiments.uplift.learners import (
     default_min_child_weight,
     fit_learner,
 )
-from experiments.uplift.model import UpliftModel, _signature, pip_requirements, plain_columns
+from experiments.uplift.model import UpliftModel, _signature, plain_columns
 from experiments.uplift.plots import uplift_plots
 from experiments.uplift.selection import cv_qini, split, tune
 from experiments.uplift.targeting import TOP_K, budget_table, profile
@@ -273,7 +274,7 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
             eval_set.to_parquet(eval_dir / "test_set.parquet", index=False)
             mlflow.log_artifact(str(eval_dir / "test_set.parquet"), artifact_path="eval")
         mlflow.pyfunc.log_model(name="model", python_model=model,
-                                signature=_signature(test_frame, encoder), pip_requirements=pip_requirements())
+                                signature=_signature(test_frame, encoder), **model_env(model))
         if warnings:
             mlflow.set_tag("kequn.warnings", " | ".join(warnings)[:4900])
 
