@@ -48,7 +48,7 @@ def _client() -> Any:
 
     from kequn.tracking import configure_tracking
 
-    configure_tracking()
+    configure_tracking(must_exist=True)  # never create an empty store just to say "no such run"
     return MlflowClient()
 
 

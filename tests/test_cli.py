@@ -110,3 +110,42 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# --- usage errors: one line, click's suggestion, where help is, exit 2 ---------------------------
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["demo", "--custmers", "5"],
+     "kequn: error: No such option '--custmers'. Did you mean '--customers'? Try 'kequn demo --help'."),
+    (["train", "--task", "chrn", "--data", "features.parquet"],
+     "kequn: error: Invalid value for '--task': 'chrn' is not one of 'churn', 'propensity', 'segment', "
+     "'uplift'. Try 'kequn train --help'."),
+    (["features", "--data", "clean", "--snapshot", "2024-13-01", "--out", "features.parquet"],
+     "kequn: error: Invalid value for '--snapshot': '2024-13-01' does not match the format '%Y-%m-%d'. "
+     "Try 'kequn features --help'."),
+    (["pseudonymse", "raw", "--out", "clean"],
+     "kequn: error: No such command 'pseudonymse'. Did you mean 'pseudonymise'? Try 'kequn --help'."),
+    (["frobnicate"], "kequn: error: No such command 'frobnicate'. Try 'kequn --help'."),
+    (["train", "--task", "churn"], "kequn: error: Missing option '--data'. Try 'kequn train --help'."),
+    (["-q", "features", "--data"], "kequn: error: Option '--data' requires an argument. Try 'kequn features --help'."),
+])
+def test_usage_error_is_one_line_with_the_suggestion(args, line, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == line + "\n"
+    assert captured.out == ""
+
+
+def test_pseudonymize_is_an_alias_of_pseudonymise(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["pseudonymize", "--help"])
+    assert exc.value.code == 0
+    alias_help = capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["pseudonymise", "--help"])
+    assert alias_help.replace("pseudonymize", "pseudonymise") == capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "pseudonymize" not in capsys.readouterr().out  # one spelling in the list
