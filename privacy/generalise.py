@@ -26,9 +26,9 @@ def parse_dates(values: pd.Series) -> pd.Series:
     """Parse dates written in the usual Chinese ways; unparseable → ``NaT``."""
     text = normalise_series(values)
     parts = text.str.extract(_DATE)
-    frame = pd.DataFrame({"year": pd.to_numeric(parts["y"], errors="coerce"),
-                          "month": pd.to_numeric(parts["m"], errors="coerce"),
-                          "day": pd.to_numeric(parts["d"], errors="coerce")}, index=values.index)
+    # float64, not a nullable Int64: pandas 2.2's to_datetime cannot assemble dates from Int64 with NA
+    frame = pd.DataFrame({unit: pd.to_numeric(parts[key], errors="coerce").astype("float64")
+                          for unit, key in (("year", "y"), ("month", "m"), ("day", "d"))}, index=values.index)
     return pd.to_datetime(frame, errors="coerce")
 
 
@@ -83,7 +83,8 @@ def province_city(values: pd.Series) -> pd.DataFrame:
     province, city = parts["province"], parts["city"]
     has_province = province.notna()
     municipal = province.str.startswith(_MUNICIPALITIES).fillna(False).astype(bool)
-    municipal_name = province.str.replace(r"市?$", "市", regex=True)
+    # not str.replace(r"市?$", "市"): Python's re also replaces the empty match after 市 (北京市市)
+    municipal_name = province.str.removesuffix("市") + "市"
     city = city.mask(municipal, municipal_name)
     province = province.mask(municipal, municipal_name)
     # A city written without its province: keep the city only if it looks like one.

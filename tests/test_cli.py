@@ -138,14 +138,19 @@ def test_usage_error_is_one_line_with_the_suggestion(args, line, capsys):
     assert captured.out == ""
 
 
+def _exit_code(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:  # click >= 8.2 raises for --help, older versions return
+        return exc.code
+    return 0
+
+
 def test_pseudonymize_is_an_alias_of_pseudonymise(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["pseudonymize", "--help"])
-    assert exc.value.code == 0
+    assert _exit_code(["pseudonymize", "--help"]) == 0
     alias_help = capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        main(["pseudonymise", "--help"])
+    assert _exit_code(["pseudonymise", "--help"]) == 0
+    assert alias_help.startswith("Usage: kequn pseudonymize ")
     assert alias_help.replace("pseudonymize", "pseudonymise") == capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        main(["--help"])
+    assert _exit_code(["--help"]) == 0
     assert "pseudonymize" not in capsys.readouterr().out  # one spelling in the list

@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="kequn", standalone_mode=False)
+        code = cli.main(args=args, prog_name="kequn", standalone_mode=False)
+        if isinstance(code, int) and code != 0:  # click < 8.2 returns an Exit's code instead of raising
+            sys.exit(code)
     except KequnError as exc:
         click.echo(f"kequn: error: {exc}", err=True)
         sys.exit(exc.exit_code)
