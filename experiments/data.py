@@ -88,7 +88,8 @@ class FeatureSpec:
             values = frame[col]
             if col in self.categories:
                 text = values.astype("string")
-                out[col] = pd.Categorical(text, categories=self.categories[col])
+                known = text.where(text.isin(self.categories[col]))  # pandas 3 deprecates coercing unseen values
+                out[col] = pd.Categorical(known, categories=self.categories[col])
             else:
                 out[col] = pd.to_numeric(values, errors="coerce").astype("float64")
         return pd.DataFrame(out, index=frame.index)
