@@ -180,7 +180,10 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             out = {}
             for col in self.features_:
                 if col in self.categories_:
-                    out[col] = pd.Categorical(frame[col].astype("string"), categories=self.categories_[col])
+                    text = frame[col].astype("string")
+                    # pandas 3 deprecates coercing unseen values: mask them first
+                    out[col] = pd.Categorical(text.where(text.isin(self.categories_[col])),
+                                              categories=self.categories_[col])
                 else:
                     out[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
             return pd.DataFrame(out, index=frame.index)

@@ -87,6 +87,7 @@ class RunLogger:
         self.client = MlflowClient()
         self.run_id = run_id
         self.experiment_id = experiment_id
+        self.experiment_name = ""
 
     @staticmethod
     def _params(params: dict[str, Any]) -> list[Any]:
@@ -166,14 +167,25 @@ def training_run(task: str, experiment: str | None, lineage: Lineage, *, seed: i
         digest = table_digest(frame)
     tags = run_tags(task, lineage, seed, digest)
     run_name = f"{task}-{digest[:8]}-seed{seed}"
+    name = experiment or f"kequn-{task}"
     launched = os.environ.get("MLFLOW_RUN_ID")
-    if launched:  # started by `mlflow run . -e train`: the project run is the study's parent run
+    project_experiment = _project_experiment(launched, experiment) if launched else None
+    if project_experiment is not None:  # `mlflow run --experiment-name X . -e train`: log into its run
         run = mlflow.start_run(run_id=launched, tags={**tags, "mlflow.runName": run_name})
-        experiment_id = run.info.experiment_id
+        experiment_id, name = run.info.experiment_id, project_experiment
     else:
-        experiment_id = mlflow.set_experiment(experiment or f"kequn-{task}").experiment_id
+        if launched:
+            # `mlflow run . -e train` put its run in Default: the study goes to `name`, as printed,
+            # and the two runs name each other.
+            os.environ.pop("MLFLOW_RUN_ID", None)
+            tags = {**tags, "kequn.project_run_id": launched}
+        experiment_id = mlflow.set_experiment(name).experiment_id
         run = mlflow.start_run(run_name=run_name, tags=tags)
+        if launched:
+            mlflow.MlflowClient().set_tag(launched, "kequn.study_run_id", run.info.run_id)
+            mlflow.MlflowClient().set_tag(launched, "kequn.study_experiment", name)
     logger = RunLogger(run.info.run_id, experiment_id)
+    logger.experiment_name = name
     try:
         log_dataset(frame, path=path, lineage=lineage, digest=digest, label=label, exclude=exclude)
         yield logger
@@ -184,3 +196,18 @@ def training_run(task: str, experiment: str | None, lineage: Lineage, *, seed: i
         mlflow.end_run(status="FAILED")
         raise
     mlflow.end_run(status="FINISHED")
+
+
+def _project_experiment(run_id: str, experiment: str | None) -> str | None:
+    """The experiment of the `mlflow run` project run when the study should log into that run.
+
+    It should unless the project run sits in MLflow's ``Default`` experiment (plain
+    ``mlflow run . -e train``) or ``--experiment`` names another one.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    found = client.get_experiment(client.get_run(run_id).info.experiment_id).name
+    if experiment is not None:
+        return found if found == experiment else None
+    return None if found == "Default" else found

@@ -29,6 +29,21 @@ TASKS = ("churn", "propensity", "segment", "uplift")
 BINARY_TASKS = ("churn", "propensity")
 
 
+def _project_experiment(run_id: str, experiment: str | None) -> str | None:
+    """The experiment of the `mlflow run` project run when the study should log into that run.
+
+    It should unless the project run sits in MLflow's ``Default`` experiment (plain
+    ``mlflow run . -e train``) or ``--experiment`` names another one.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    found = client.get_experiment(client.get_run(run_id).info.experiment_id).name
+    if experiment is not None:
+        return found if found == experiment else None
+    return None if found == "Default" else found
+
+
 def _feature_dictionary(logger: RunLogger) -> None:
     """Log the feature dictionary of the feature registry."""
     import tempfile
@@ -104,5 +119,5 @@ def train_tracked_binary(prepared: Any, *, task: str, frame: pd.DataFrame, linea
         result = train_binary(prepared, task=task, lineage=lineage, frame=frame, data_path=data, digest=digest,
                               trials=trials, timeout=timeout, seed=seed, tracker=logger)
         run_id = logger.run_id
-    summary = "\n".join([*result["summary"], f"MLflow run {run_id} (experiment {experiment or f'kequn-{task}'})"])
+    summary = "\n".join([*result["summary"], f"MLflow run {run_id} (experiment {logger.experiment_name})"])
     return {"run_id": run_id, "metrics": result["metrics"], "summary": summary}

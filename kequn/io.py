@@ -6,13 +6,14 @@ crash or an error never leaves a half-written file or folder behind.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 #: Encodings tried, in order, when a CSV's encoding is not given. ``utf-8-sig`` also reads plain
 #: UTF-8; GB18030 is a superset of GBK and GB2312.
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+#: how an error names a detected encoding to the user (the value to pass to --encoding)
+ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GBK"}
 
 
 def find_tables(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
@@ -58,19 +61,50 @@ def find_tables(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
 
 
 def detect_encoding(path: Path, encoding: str | None = None) -> str:
-    """Return the encoding of a CSV file: the given one if it decodes, else the first that does."""
+    """Return the encoding of a CSV file: the given one if it decodes, else the first that does.
+
+    When the given encoding fails but another common one decodes the file (a GBK extract read
+    with ``--encoding utf-8``), the error names the one that works.
+    """
     data = path.read_bytes()
     if not data.strip():
         raise InputError(f"{path}: the file is empty")
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"--encoding: unknown encoding. Got {encoding!r}") from None
     candidates = (encoding,) if encoding else CSV_ENCODINGS
     for enc in candidates:
-        try:
-            data.decode(enc)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        return enc
+        if _decodes(data, enc):
+            return enc
+    if encoding:
+        works = next((enc for enc in CSV_ENCODINGS if _decodes(data, enc)), None)
+        if works is not None:
+            name = ENCODING_NAMES[works]
+            raise InputError(f"{path}: cannot decode the file as {encoding}; it reads as {name}: pass "
+                             f"--encoding {name.lower()}, or leave --encoding out to detect it")
+        raise InputError(f"{path}: cannot decode the file as {encoding}, nor as UTF-8 or GBK; "
+                         "pass --encoding with the file's encoding")
     tried = ", ".join(candidates)
     raise InputError(f"{path}: cannot decode the file as {tried}; pass --encoding")
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def folder_hint(path: Path) -> str:
+    """The message for a folder given where one table file is expected: which file to pass."""
+    tables = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".parquet")
+    preferred = [name for name in ("features.parquet", "customers.parquet") if name in tables]
+    examples = (preferred or tables)[:2] or ["features.parquet", "customers.parquet"]
+    such = " or ".join(str(path / name) for name in examples)
+    return f"{path}: is a folder; pass a Parquet file such as {such}"
 
 
 def read_table(path: str | os.PathLike[str], *, as_text: bool = False, encoding: str | None = None) -> pd.DataFrame:
@@ -87,6 +121,8 @@ def read_table(path: str | os.PathLike[str], *, as_text: bool = False, encoding:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(folder_hint(path))
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
@@ -224,3 +260,17 @@ def check_output_dir(path: Path, *, marker: str | None) -> None:
         f"{path}: the folder is not empty and is not an earlier kequn output; choose another --out"
     )
 
+
+def check_output_file(path: Path, *, is_earlier_output: Callable[[Path], bool], option: str = "--out") -> None:
+    """Refuse to overwrite an existing file that is not an earlier output of the same kequn step.
+
+    ``is_earlier_output`` decides from the file itself (e.g. a feature table carries kequn's
+    lineage in its Parquet metadata), so a user's own file of the same name is never replaced.
+    """
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name")
+    if not is_earlier_output(path):
+        raise InputError(f"{option} {path}: the file exists and is not an earlier kequn output; "
+                         f"choose another {option}")

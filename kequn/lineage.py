@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kequn.errors import LineageError
-from kequn.io import atomic_path, sha256_file
+from kequn.io import atomic_path, folder_hint, sha256_file
 
 MANIFEST_NAME = "manifest.json"
 PARQUET_LINEAGE_KEY = b"kequn.lineage"
@@ -117,6 +117,8 @@ def require_clean_table(path: str | Path) -> Lineage:
         With a one-line explanation of how to fix it, for raw data or a broken lineage.
     """
     path = Path(path)
+    if path.is_dir():
+        raise LineageError(folder_hint(path))
     if not path.is_file():
         raise LineageError(f"{path}: no such file")
     if path.suffix.lower() != ".parquet":

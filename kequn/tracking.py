@@ -11,27 +11,67 @@ import getpass
 import os
 from pathlib import Path
 
+from kequn.errors import InputError
+
 AUTHOR_TAG = "kequn.author"
+DEFAULT_DB = "mlflow.db"
+#: MLflow's warning for a model logged without input example (after an ANSI colour code)
+INPUT_EXAMPLE_WARNING = r"(\x1b\[[0-9;]*m)?An input example was not provided when logging the model"
 
 
 def tracking_uri() -> str:
     """The tracking URI in force (environment, else SQLite in the working directory)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    return uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    return uri or f"sqlite:///{Path.cwd() / DEFAULT_DB}"
 
 
-def configure_tracking() -> str:
-    """Point MLflow (tracking and registry) at :func:`tracking_uri` and return it."""
+def require_existing_store() -> None:
+    """Refuse to go on when no tracking URI is set and this folder has no ``mlflow.db``.
+
+    Commands that read runs or models (publish, approve, promote, registry) would otherwise
+    create an empty store in whatever folder they are run from and then report "no such run".
+    """
+    if os.environ.get("MLFLOW_TRACKING_URI", "").strip():
+        return
+    if not (Path.cwd() / DEFAULT_DB).is_file():
+        raise InputError(f"no MLflow store here ({Path.cwd()} has no {DEFAULT_DB}); run kequn in the folder "
+                         "where you trained, or set MLFLOW_TRACKING_URI")
+
+
+def configure_tracking(*, must_exist: bool = False) -> str:
+    """Point MLflow (tracking and registry) at :func:`tracking_uri` and return it.
+
+    With ``must_exist``, refuse (see :func:`require_existing_store`) instead of creating a new
+    SQLite store in the working directory.
+    """
     import logging
 
+    if must_exist:
+        require_existing_store()
     import mlflow
 
-    # Alembic prints every schema migration of a new SQLite store at INFO; keep stderr readable.
+    # Alembic prints every schema migration of a new SQLite store at INFO, and MLflow says it
+    # is creating the tables; keep stderr readable.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    silence_input_example_warning()
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+def silence_input_example_warning() -> None:
+    """Keep MLflow's coloured "An input example was not provided" warning off the terminal.
+
+    Segment and uplift models are logged without an input example on purpose (an example would
+    be a row of customer data, see CONVENTIONS.md); the warning, in ANSI yellow, only alarms.
+    Just this message from ``mlflow.pyfunc`` is ignored; every other warning still shows.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message=INPUT_EXAMPLE_WARNING, category=UserWarning,
+                            module=r"mlflow\.pyfunc")
 
 
 def current_user() -> str:

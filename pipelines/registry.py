@@ -48,7 +48,7 @@ def _client() -> Any:
 
     from kequn.tracking import configure_tracking
 
-    configure_tracking()
+    configure_tracking(must_exist=True)  # never create an empty store just to say "no such run"
     return MlflowClient()
 
 
@@ -131,6 +131,10 @@ def _fairness_report(run_id: str) -> dict[str, Any] | None:
     from mlflow.exceptions import MlflowException
 
     try:
+        # Look before loading: MLflow 3.0's load_text of a missing artifact fails with a TypeError.
+        if "fairness/fairness_report.json" not in {a.path for a in mlflow.MlflowClient().list_artifacts(
+                run_id, "fairness")}:
+            return None
         return json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/fairness/fairness_report.json"))
     except (MlflowException, OSError, json.JSONDecodeError):
         return None

@@ -25,9 +25,9 @@ def parse_dates(values: pd.Series) -> pd.Series:
     """Parse dates written in the usual Chinese ways; unparseable → ``NaT``."""
     text = normalise_series(values)
     parts = text.str.extract(_DATE)
-    frame = pd.DataFrame({"year": pd.to_numeric(parts["y"], errors="coerce"),
-                          "month": pd.to_numeric(parts["m"], errors="coerce"),
-                          "day": pd.to_numeric(parts["d"], errors="coerce")}, index=values.index)
+    # float64, not a nullable Int64: pandas 2.2's to_datetime cannot assemble dates from Int64 with NA
+    frame = pd.DataFrame({unit: pd.to_numeric(parts[key], errors="coerce").astype("float64")
+                          for unit, key in (("year", "y"), ("month", "m"), ("day", "d"))}, index=values.index)
     return pd.to_datetime(frame, errors="coerce")
 
 

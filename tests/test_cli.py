@@ -110,3 +110,47 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# --- usage errors: one line, click's suggestion, where help is, exit 2 ---------------------------
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["demo", "--custmers", "5"],
+     "kequn: error: No such option '--custmers'. Did you mean '--customers'? Try 'kequn demo --help'."),
+    (["train", "--task", "chrn", "--data", "features.parquet"],
+     "kequn: error: Invalid value for '--task': 'chrn' is not one of 'churn', 'propensity', 'segment', "
+     "'uplift'. Try 'kequn train --help'."),
+    (["features", "--data", "clean", "--snapshot", "2024-13-01", "--out", "features.parquet"],
+     "kequn: error: Invalid value for '--snapshot': '2024-13-01' does not match the format '%Y-%m-%d'. "
+     "Try 'kequn features --help'."),
+    (["pseudonymse", "raw", "--out", "clean"],
+     "kequn: error: No such command 'pseudonymse'. Did you mean 'pseudonymise'? Try 'kequn --help'."),
+    (["frobnicate"], "kequn: error: No such command 'frobnicate'. Try 'kequn --help'."),
+    (["train", "--task", "churn"], "kequn: error: Missing option '--data'. Try 'kequn train --help'."),
+    (["-q", "features", "--data"], "kequn: error: Option '--data' requires an argument. Try 'kequn features --help'."),
+])
+def test_usage_error_is_one_line_with_the_suggestion(args, line, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == line + "\n"
+    assert captured.out == ""
+
+
+def _exit_code(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:  # click >= 8.2 raises for --help, older versions return
+        return exc.code
+    return 0
+
+
+def test_pseudonymize_is_an_alias_of_pseudonymise(capsys):
+    assert _exit_code(["pseudonymize", "--help"]) == 0
+    alias_help = capsys.readouterr().out
+    assert _exit_code(["pseudonymise", "--help"]) == 0
+    assert alias_help.startswith("Usage: kequn pseudonymize ")
+    assert alias_help.replace("pseudonymize", "pseudonymise") == capsys.readouterr().out
+    assert _exit_code(["--help"]) == 0
+    assert "pseudonymize" not in capsys.readouterr().out  # one spelling in the list

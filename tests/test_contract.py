@@ -12,6 +12,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_contract.sh"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SCRIPT.exists(), reason="../shared (the design repo) is not checked out beside kequn")
 def test_cli_contract_script_passes(tmp_path):
     env = dict(os.environ)

@@ -18,6 +18,8 @@ import pytest
 
 from tests.leakscan import find_leaks, raw_pii_values
 
+pytestmark = pytest.mark.slow  # the whole demo chain, twice
+
 N_CUSTOMERS = 1500
 
 

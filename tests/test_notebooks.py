@@ -75,6 +75,7 @@ def test_notebook_is_stored_without_outputs(name):
     assert sum(c.cell_type == "markdown" for c in nb.cells) >= len(code) // 2, "each step is explained"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MARKERS))
 def test_notebook_runs_top_to_bottom(name, kernel_env):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)

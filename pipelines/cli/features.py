@@ -15,7 +15,7 @@ from kequn import console
               help="Clean-zone folder written by `kequn pseudonymise`.")
 @click.option("--snapshot", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
               help="Snapshot date YYYY-MM-DD: features use only records up to it.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Feature table (.parquet).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Feature table (.parquet); an existing file is replaced only if kequn wrote it.")
 @click.option("--horizon-days", type=int, default=90, show_default=True,
               help="Label window after the snapshot.")
 @click.option("--allow-partial-labels", is_flag=True,
@@ -33,7 +33,12 @@ def command(clean_dir: Path, snapshot: dt.datetime, out: Path, horizon_days: int
       kequn features --data clean/ --snapshot 2024-06-30 --out features.parquet
     """
     from features.build import build_features
+    from kequn.io import check_output_file
+    from kequn.lineage import read_parquet_lineage
 
+    # An existing --out is replaced only when it is an earlier feature table (kequn's lineage is
+    # in its Parquet metadata), as an output folder is only when it holds kequn's marker.
+    check_output_file(out, is_earlier_output=lambda path: read_parquet_lineage(path) is not None)
     summary = build_features(clean_dir=clean_dir, snapshot=snapshot.date(), out=out, horizon_days=horizon_days,
                              allow_partial_labels=allow_partial_labels)
     console.result(summary["summary"])

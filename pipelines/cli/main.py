@@ -2,11 +2,14 @@
 
 Commands are loaded lazily so ``kequn --help`` stays instant (mlflow, xgboost and presidio are
 imported only by the command that needs them). A :class:`~kequn.errors.KequnError` becomes
-one line on stderr and exit code 1; usage errors exit 2 (click's convention).
+one line on stderr and exit code 1; a usage error (unknown option or command, bad choice or
+value, missing option) is one line too, with click's suggestion and the command's ``--help``,
+and exits 2 (click's convention).
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -32,6 +35,9 @@ COMMANDS = {
     "demo": "demo",
 }
 
+#: other spellings accepted on the command line (not listed in ``kequn --help``)
+ALIASES = {"pseudonymize": "pseudonymise"}
+
 SHORT_HELP = {
     "synth": "Generate a synthetic Chinese retail bank (raw data with PII).",
     "scan": "Classify every column and find PII in text (no output is changed).",
@@ -53,10 +59,20 @@ class LazyGroup(click.Group):
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = COMMANDS.get(cmd_name)
+        module = COMMANDS.get(ALIASES.get(cmd_name, cmd_name))
         if module is None:
             return None
         return importlib.import_module(f"pipelines.cli.{module}").command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                          list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            # One message whatever click's version (older ones give no suggestion).
+            close = difflib.get_close_matches(name, [*COMMANDS, *ALIASES], n=1)
+            suggestion = f" Did you mean {ALIASES.get(close[0], close[0])!r}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{suggestion}", ctx)
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SHORT_HELP[name]) for name in COMMANDS]
@@ -83,16 +99,48 @@ def cli(quiet: bool) -> None:
     console.set_quiet(quiet)
 
 
+def usage_error_line(exc: click.UsageError, argv: list[str]) -> str:
+    """Click's usage error as one line: the message, its suggestion and where help is.
+
+    Click prints a usage line, a hint and the error on four lines, worded differently across
+    versions; kequn prints one line in one wording, e.g.
+    ``kequn: error: No such option '--custmers'. Did you mean '--customers'? Try 'kequn demo --help'.``
+    """
+    if isinstance(exc, click.NoSuchOption):
+        message = f"No such option {exc.option_name!r}."
+        if exc.possibilities:
+            message += f" Did you mean {' or '.join(repr(p) for p in sorted(exc.possibilities))}?"
+    else:
+        message = " ".join(exc.format_message().split())  # "Choose from:\n\tchurn,\n\t..." on one line
+    if message and message[-1] not in ".?!":
+        message += "."
+    if exc.ctx is not None:
+        path = exc.ctx.command_path
+    else:  # errors raised while parsing a command's options carry no context
+        named = [a for a in argv if a in COMMANDS or a in ALIASES]
+        path = f"kequn {ALIASES.get(named[0], named[0])}" if named else "kequn"
+    return f"kequn: error: {message} Try '{path} --help'."
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=argv, prog_name="kequn", standalone_mode=False)
+        code = cli.main(args=args, prog_name="kequn", standalone_mode=False)
+        if isinstance(code, int) and code != 0:  # click < 8.2 returns an Exit's code instead of raising
+            sys.exit(code)
     except KequnError as exc:
         click.echo(f"kequn: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("kequn: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `kequn` (click >= 8.2): the help text
+            exc.show()
+        else:
+            click.echo(usage_error_line(exc, args), err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
