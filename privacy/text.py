@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from privacy import entities as E
+from privacy import names
 from privacy.normalise import HALFWIDTH_TABLE, to_halfwidth
 from privacy.recognizers import patterns as P
 
@@ -243,15 +244,16 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     add(s, e, E.CN_ADDRESS, 0.8)
     # --- names: after a context word, before a title (scan the 5 characters before each
     # title), at a sentence start before a verb
-    def add_names(s: np.ndarray, e: np.ndarray, t: np.ndarray, score: float) -> None:
+    def add_names(s: np.ndarray, e: np.ndarray, t: np.ndarray, score: float, weak: bool = False) -> None:
         if s.size:
-            add(s, e, E.PERSON, score, ~P.not_name(t))
+            s, e, t = names.exact_boundaries(text, s, e, t)
+            add(s, e, E.PERSON, score, ~(P.not_name(t) | names.ordinary(t, weak=weak)))
 
     add_names(*_matches(rx["person_prefix"], text, "name"), 0.85)
     ts, _, _ = _matches(rx["title"], text)
     if ts.size:
         win = _Windows(text, ts - 5, ts, suffix="\x01")
-        add_names(*_window_matches(rx["name_before_title"], win, "name"), 0.85)
+        add_names(*_window_matches(rx["name_before_title"], win, "name"), 0.85, weak=True)
     add_names(*_matches(rx["person_sentence"], text, "name"), 0.7)
     return out
 

@@ -123,6 +123,16 @@ CASES = [
     (E.PERSON, "张三的账户已冻结", "张三"),
     (E.PERSON, "丈夫：李梅，", "李梅"),
     (E.PERSON, "联系人：赵六，电话", "赵六"),
+    # --- person: the span ends where the name ends, never at the next word's first character
+    (E.PERSON, "客户张三身份证号码已核对", "张三"),
+    (E.PERSON, "客户刘洋工作日可联系", "刘洋"),
+    (E.PERSON, "理财经理欧阳明确认签字", "欧阳明"),
+    (E.PERSON, "客户王建国来电", "王建国"),                             # 3 characters stay 3
+    (E.PERSON, "配偶欧阳娜娜也有开户意向", "欧阳娜娜"),
+    # --- job titles are not persons
+    (E.PERSON, "储备经理人", None),
+    (E.PERSON, "商务经理", None),
+    (E.PERSON, "管家部经理", None),
 ]
 IDS = [f"{e}-{i}" for i, (e, _, _) in enumerate(CASES)]
 
