@@ -120,6 +120,7 @@ def surname_length(name: str) -> int:
 FOLLOWING_FUNCTION_CHARS = frozenset("对在于的已到由向与和跟同说称因被把将也都还又就才要想让给及或等是")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def trim_end(name: str, following: str) -> int:
     """How many characters of ``name`` are the name, given the text ``following`` it.
 
@@ -142,6 +143,7 @@ def trim_end(name: str, following: str) -> int:
     return keep - 1
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def is_ordinary_word(name: str, *, weak: bool = False) -> bool:
     """True for a common word that jieba does not tag as a person name (``商务``, ``储备``).
 

@@ -41,6 +41,8 @@ CONTEXT_WINDOW = 12
 _SEP = "\x00"
 
 _PREFILTER_DIGITS = r"[0-9]{4}"
+#: A run of Chinese numerals long enough to be a number read out (一三八一二…).
+_PREFILTER_ZH_DIGITS = f"[{P.ZH_DIGITS}]{{3}}[ \\-]?[{P.ZH_DIGITS}]{{4}}"
 #: Full-width or odd characters that can be part of an identifier (digits, letters, + - @ . _,
 #: odd spaces and dashes). Only cells holding one are normalised; Chinese punctuation such as
 #: ，：（） is matched as it is.
@@ -54,17 +56,21 @@ def _compiled() -> dict[str, re.Pattern[str]]:
     titles = "|".join(P.escape_context(t) for t in P.NAME_SUFFIX_CONTEXT)
     return {
         # cheap scans that locate candidate regions
-        "run": re.compile(r"[0-9(+][0-9 ()+\-]{4,}"),
+        # (a dotted mobile, 138.1234.5678, is a run of its own: decimals are not runs)
+        "run": re.compile(r"1[3-9][0-9]\.[0-9]{4}\.[0-9]{4}|[0-9(+][0-9 ()+\-]{4,}"),
         "at": re.compile("@"),
         "title": re.compile(titles),
         # the recognizers' expressions, run on the candidate regions
-        "id18": re.compile(P.RESIDENT_ID_18),
-        "id15": re.compile(P.RESIDENT_ID_15),
-        "mobile": re.compile(P.MOBILE),
+        # one pass per entity: the recognizer's patterns as one alternation (their shapes exclude
+        # each other at any one start, so no candidate is lost)
+        "resident_id": re.compile("|".join(f"(?:{p})" for p in (
+            P.RESIDENT_ID_18, P.RESIDENT_ID_15, P.RESIDENT_ID_18_GROUPED4))),
+        "mobile": re.compile(f"(?:{P.MOBILE})|(?:{P.MOBILE_434})"),
         "landline": re.compile(P.LANDLINE),
-        "card_plain": re.compile(P.BANK_CARD_PLAIN),
+        # (grouped-by-four apart: it is a prefix of grouped-with-a-tail, and both must be tried)
+        "bank_card": re.compile("|".join(f"(?:{p})" for p in (
+            P.BANK_CARD_PLAIN, P.BANK_CARD_GROUPED_TAIL, P.BANK_CARD_BIN_REST))),
         "card_grouped": re.compile(P.BANK_CARD_GROUPED),
-        "card_tail": re.compile(P.BANK_CARD_GROUPED_TAIL),
         "passport": re.compile(P.PASSPORT),
         "permit": re.compile(P.HK_MACAU_PERMIT),
         "customer_no": re.compile(P.CUSTOMER_NO),
@@ -74,9 +80,19 @@ def _compiled() -> dict[str, re.Pattern[str]]:
         "birth_date": re.compile(P.birth_date_in_context_regex()),
         "address": re.compile(P.ADDRESS),
         "address_after_context": re.compile(P.ADDRESS_AFTER_CONTEXT),
+        # WeChat IDs and QQ numbers after their keyword: one scan for both
+        "handle_key": re.compile(r"[微扣WwVvQq](?:信|扣|e[Cc]hat|eixin|[Xx]|[Qq])"),
+        "handle": re.compile("|".join([P.WECHAT_AFTER_CONTEXT.replace("(?P<v>", "(?P<wechat>"),
+                                       P.QQ_AFTER_CONTEXT.replace("(?P<v>", "(?P<qq>")])),
+        "plate": re.compile(P.LICENSE_PLATE),
         "person_prefix": re.compile(P.person_prefix_regex()),
         "person_sentence": re.compile(P.person_sentence_regex()),
     }
+
+
+@functools.lru_cache(maxsize=1)
+def _mobile_zh() -> re.Pattern[str]:
+    return re.compile(P.MOBILE_ZH)
 
 
 @functools.lru_cache(maxsize=1)
@@ -197,7 +213,7 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     if rs.size:
         win = _Windows(text, rs - 2, re_ + 1)
         # resident IDs: valid check digit → 1.0; right structure, wrong check digit, context → 0.6
-        for key in ("id18", "id15"):
+        for key in ("resident_id",):
             s, e, t = _window_matches(rx[key], win)
             if s.size:
                 valid = _validate_unique(t, P.id_body, P.resident_id_valid)
@@ -209,13 +225,14 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
                     score[np.flatnonzero(typo)[ctx]] = 0.6
                 add(s, e, E.CN_RESIDENT_ID, score)
         # bank cards (plain, grouped by 4, grouped with a 1-3 digit tail)
-        for key in ("card_plain", "card_grouped", "card_tail"):
+        for key in ("bank_card", "card_grouped"):
             s, e, t = _window_matches(rx[key], win)
             if s.size:
                 add(s, e, E.BANK_CARD, 0.95, _validate_unique(t, P.digits_only, P.bank_card_valid))
-        s, e, t = _window_matches(rx["mobile"], win)
-        if s.size:
-            add(s, e, E.CN_MOBILE, 0.9, _validate_unique(t, P.mobile_canonical, P.mobile_valid))
+        for key in ("mobile",):
+            s, e, t = _window_matches(rx[key], win)
+            if s.size:
+                add(s, e, E.CN_MOBILE, 0.9, _validate_unique(t, P.mobile_canonical, P.mobile_valid))
         # landlines: a valid area code is enough (0.6); context raises it
         s, e, t = _window_matches(rx["landline"], win)
         if s.size:
@@ -235,6 +252,22 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     if ats.size:
         s, e, _ = _window_matches(rx["email"], _Windows(text, ats - 64, ats + 256))
         add(s, e, E.EMAIL_ADDRESS, 1.0)
+    # --- mobiles read out in Chinese numerals; WeChat IDs and QQ numbers after their keyword;
+    # licence plates
+    # (Chinese numerals were turned into digits by find_spans, so the mobile scan above saw them)
+    # a cheap scan for the keywords, then the full expression around them
+    ks, _, _ = _matches(rx["handle_key"], text)
+    if ks.size:
+        win = _Windows(text, ks - 1, ks + 48)
+        found = [(m.lastgroup, *m.span(m.lastgroup)) for m in rx["handle"].finditer(win.text)]
+        for group, entity in (("wechat", E.WECHAT_ID), ("qq", E.QQ_NUMBER)):
+            spans = [(a, b) for g, a, b in found if g == group]
+            if spans:
+                a, b = (np.asarray(x, np.int64) for x in zip(*spans, strict=True))
+                s = win.to_joined(a)
+                s, first = np.unique(s, return_index=True)  # overlapping windows
+                add(s, s + (b - a)[first], entity, 0.85)
+    add(*_matches(rx["plate"], text)[:2], E.LICENSE_PLATE, 0.85)
     # --- birth dates right after 出生/生日; addresses anchored on a province or city
     s, e, _ = _matches(rx["birth_date"], text, "date")
     add(s, e, E.BIRTH_DATE, 0.85)
@@ -312,6 +345,11 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.
     if wide.any():  # full-width digits/letters are a minority: translate only those cells
         filled = filled.copy()
         filled[wide] = to_halfwidth(filled[wide])
+    zh_digits = filled.str.contains(_PREFILTER_ZH_DIGITS, regex=True).to_numpy(dtype=bool)
+    if zh_digits.any():  # numbers read out in Chinese numerals (一三八…): digits, same length
+        filled = filled.copy()
+        filled[zh_digits] = filled[zh_digits].str.replace(
+            _mobile_zh(), lambda m: m.group(0).translate(P.ZH_DIGIT_TABLE), regex=True)
     mask = (filled.str.contains(_PREFILTER_DIGITS, regex=True)
             | filled.str.contains("@", regex=False)
             | filled.str.contains("号", regex=False)

@@ -38,6 +38,9 @@ HAN = "\u4e00-\u9fff"
 _MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 RESIDENT_ID_18 = r"[1-9]" + L1 + r"[0-9]{5}" + SEP + r"(?:18|19|20)[0-9]{2}" + _MMDD + SEP + r"[0-9]{3}[0-9Xx]" + R
 RESIDENT_ID_15 = r"[1-9]" + L1 + r"[0-9]{7}" + _MMDD + r"[0-9]{3}" + R
+#: 18-character IDs written in groups of four (4-4-4-4-2), one kind of separator throughout.
+RESIDENT_ID_18_GROUPED4 = (r"[1-9]" + L1 + r"[0-9]{3}(?P<sep>[ \-])[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{4}"
+                           r"(?P=sep)[0-9][0-9Xx]" + R)
 RESIDENT_ID_CONTEXT = ["身份证", "证件号", "证件号码", "身份号码", "公民身份", "id", "zjhm", "sfz"]
 #: GB/T 2260 province-level codes (first two digits of a resident ID).
 PROVINCE_CODES = frozenset({
@@ -48,7 +51,18 @@ PROVINCE_CODES = frozenset({
 LEGACY_BIRTH_SLICE = slice(6, 12)  # YYMMDD in a 15-digit ID (19YY)
 
 # --- mobile -----------------------------------------------------------------------------------
-MOBILE = L + r"(?:\(?(?:\+|00)?86\)?[ \-]?)?1[3-9][0-9]" + SEP + r"[0-9]{4}" + SEP + r"[0-9]{4}" + R
+_MOBILE_PREFIX = r"(?:\(?(?:\+|00)?86\)?[ \-]?)?"
+#: Separator inside a mobile number: space, dash or dot (``138.1234.5678``).
+MOBILE_SEP = r"[ \-.]?"
+MOBILE = L + _MOBILE_PREFIX + r"1[3-9][0-9]" + MOBILE_SEP + r"[0-9]{4}" + MOBILE_SEP + r"[0-9]{4}" + R
+#: Mobiles grouped 4-3-4 (``1381-234-5678``); a ``+86`` before it is left as it is.
+MOBILE_434 = r"1" + L1 + r"[3-9][0-9]{2}[ \-.][0-9]{3}[ \-.][0-9]{4}" + R
+#: Chinese numerals read out digit by digit (幺 and 两 for 1 and 2, 〇/零 for 0).
+ZH_DIGITS = "〇零幺一二两三四五六七八九"
+ZH_DIGIT_TABLE = str.maketrans("〇零幺一二两三四五六七八九", "0011223456789")
+_ZD = f"[{ZH_DIGITS}]"
+#: A mobile read out in Chinese numerals (``一三八一二三四五六七八``), 3-4-4 with optional spaces.
+MOBILE_ZH = (rf"(?<!{_ZD})(?:[幺一]{_ZD}{{2}}[ \-]?{_ZD}{{4}}[ \-]?{_ZD}{{4}})(?!{_ZD})")
 MOBILE_CONTEXT = ["手机", "手机号", "电话", "联系方式", "致电", "来电", "号码", "tel", "mobile", "sjhm"]
 #: Mainland mobile prefixes (first three digits) in use.
 MOBILE_PREFIX_RE = r"^1(?:3[0-9]|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8[0-9]|9[0-35-9])"
@@ -64,6 +78,8 @@ CARD_FIRST = "[3-69]"
 BANK_CARD_PLAIN = CARD_FIRST + L1 + r"[0-9]{15,18}" + R
 BANK_CARD_GROUPED = CARD_FIRST + L1 + r"[0-9]{3}(?:[ \-][0-9]{4}){3}" + R
 BANK_CARD_GROUPED_TAIL = CARD_FIRST + L1 + r"[0-9]{3}(?:[ \-][0-9]{4}){3}[ \-][0-9]{1,3}" + R
+#: The issuer's six-digit BIN, a separator, then the rest (``622848 0123456789015``).
+BANK_CARD_BIN_REST = CARD_FIRST + L1 + r"[0-9]{5}[ \-][0-9]{10,13}" + R
 BANK_CARD_CONTEXT = ["卡号", "银行卡", "借记卡", "信用卡", "储蓄卡", "账号", "帐号", "card", "kh"]
 
 # --- e-mail -----------------------------------------------------------------------------------
@@ -76,6 +92,33 @@ PASSPORT = r"[EGPSDegpsd]" + L1 + r"(?:(?<=[EGeg])[0-9]{8}|(?<=[Ee])[A-HJ-NP-Za-
 PASSPORT_CONTEXT = ["护照", "passport", "hzhm"]
 HK_MACAU_PERMIT = r"[CWcw]" + L1 + r"(?:[0-9]{8}|(?<=[Cc])[A-HJ-NP-Za-hj-np-z][0-9]{7})" + R
 HK_MACAU_PERMIT_CONTEXT = ["港澳", "通行证", "往来港澳", "回乡证", "permit"]
+
+# --- WeChat, QQ, licence plates ----------------------------------------------------------------
+#: Words that introduce a WeChat ID; the ID itself has no shape of its own, so it is matched only
+#: right after one of them.
+WECHAT_CONTEXT = ["微信号", "微信", "wechat", "WeChat", "weixin", "vx", "VX", "wx", "WX"]
+#: A WeChat ID: 6-20 characters, a letter first, then letters, digits, ``_`` or ``-``.
+WECHAT_ID = r"[A-Za-z][A-Za-z0-9_\-]{5,19}" + R
+#: The keyword starts with a literal or a character class (fast to scan for); the letter check
+#: sits after its first character (``(?<![A-Za-z].)``), so ``vxw`` inside a word does not count.
+_WECHAT_LEAD = (r"(?:微信|[Ww](?<![A-Za-z].)(?:e[Cc]hat|eixin|[Xx])|[Vv](?<![A-Za-z].)[Xx])"
+                r"(?:号码|号|账号|帐号|[Ii][Dd])?[:： ]{0,2}(?:是|为)?[ ]?")
+#: ``<context><WeChat ID>`` with the ID as group ``v``.
+WECHAT_AFTER_CONTEXT = _WECHAT_LEAD + f"(?P<v>{WECHAT_ID})"
+QQ_CONTEXT = ["QQ", "qq", "QQ号", "扣扣"]
+QQ_NUMBER = r"[1-9][0-9]{4,10}" + R
+_QQ_LEAD = r"(?:[Qq](?<![A-Za-z].)[Qq]|扣扣)(?:号码|号|账号|帐号)?[:： ]{0,2}(?:是|为)?[ ]?"
+#: ``<context><QQ number>`` with the number as group ``v`` (5-11 digits, no leading zero).
+QQ_AFTER_CONTEXT = _QQ_LEAD + r"(?<![0-9])(?P<v>" + QQ_NUMBER + ")"
+#: Province abbreviations that start a mainland licence plate.
+PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PL = "[A-HJ-NP-Z0-9]"
+#: ``京A·12345`` (5 characters, at least one digit) or a new-energy plate (6 characters, D/F
+#: first or last: ``沪AD12345``, ``粤B12345F``); an optional ``·``/space/dash after the letter.
+LICENSE_PLATE = (rf"[{PLATE_PROVINCES}][A-HJ-NP-Z][·•・ \-]?"
+                 f"(?:[DF]{_PL}[0-9]{{4}}|[0-9]{{5}}[DF]|(?={_PL}{{0,4}}[0-9]){_PL}{{5}})"
+                 r"(?![0-9A-Za-z])")
+LICENSE_PLATE_CONTEXT = ["车牌", "车牌号", "车辆", "号牌", "车号"]
 
 # --- customer number --------------------------------------------------------------------------
 CUSTOMER_NO = r"K" + L1 + r"H[0-9]{8,12}" + R
@@ -289,8 +332,9 @@ def resident_id_valid(ids: np.ndarray) -> np.ndarray:
 
 
 def mobile_canonical(values: np.ndarray) -> np.ndarray:
-    """Mobile numbers as 11 digits (no ``+86``/``0086``, no separators)."""
-    s = pd.Series(values, dtype="string").str.replace(r"\D", "", regex=True)
+    """Mobile numbers as 11 digits (no ``+86``/``0086``, no separators; Chinese numerals read as
+    digits)."""
+    s = pd.Series(values, dtype="string").str.translate(ZH_DIGIT_TABLE).str.replace(r"\D", "", regex=True)
     return s.str.replace(r"^(?:0086|86)(?=1\d{10}$)", "", regex=True).to_numpy(dtype=object)
 
 
