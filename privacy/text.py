@@ -28,10 +28,17 @@ import pandas as pd
 
 from privacy import entities as E
 from privacy import names
+from privacy.exact_match import ExactMatcher
 from privacy.normalise import HALFWIDTH_TABLE, to_halfwidth
 from privacy.recognizers import patterns as P
 
-SPAN_COLUMNS = ["row", "start", "end", "entity", "score"]
+SPAN_COLUMNS = ["row", "start", "end", "entity", "score", "method"]
+#: How a span was found: a value of the bank's own identifier columns (and each row's own name),
+#: a recognizer's pattern, or given-name statistics.
+METHOD_EXACT = "exact"
+METHOD_PATTERN = "pattern"
+METHOD_STATISTICAL = "statistical"
+METHODS = (METHOD_EXACT, METHOD_PATTERN, METHOD_STATISTICAL)
 #: Spans scoring below this are not reported.
 MIN_SCORE = 0.5
 #: Characters before a match searched for a context word.
@@ -105,7 +112,7 @@ def _person_prefilter() -> str:
 def _empty_spans() -> pd.DataFrame:
     return pd.DataFrame({"row": pd.Series(dtype="int64"), "start": pd.Series(dtype="int64"),
                          "end": pd.Series(dtype="int64"), "entity": pd.Series(dtype="object"),
-                         "score": pd.Series(dtype="float64")})
+                         "score": pd.Series(dtype="float64"), "method": pd.Series(dtype="object")})
 
 
 class _Joined:
@@ -192,20 +199,21 @@ def _validate_unique(values: np.ndarray, canon: Callable[[np.ndarray], np.ndarra
     return valid(uniq.astype(object))[inverse]
 
 
-def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndarray]]:
-    """Run every expression on the joined text; return validated (starts, ends, entity, scores)."""
+def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndarray, str]]:
+    """Run every expression on the joined text; return validated
+    (starts, ends, entity, scores, method)."""
     rx = _compiled()
     text = joined.text
-    out: list[tuple[np.ndarray, np.ndarray, str, np.ndarray]] = []
+    out: list[tuple[np.ndarray, np.ndarray, str, np.ndarray, str]] = []
 
     def add(s: np.ndarray, e: np.ndarray, entity: str, score: np.ndarray | float,
-            keep: np.ndarray | None = None) -> None:
+            keep: np.ndarray | None = None, method: str = METHOD_PATTERN) -> None:
         score = np.broadcast_to(np.asarray(score, dtype=float), s.shape)
         if keep is not None:
             s, e, score = s[keep], e[keep], score[keep]
         keep2 = score >= MIN_SCORE
         if keep2.any():
-            out.append((s[keep2], e[keep2], entity, score[keep2]))
+            out.append((s[keep2], e[keep2], entity, score[keep2], method))
 
     # --- numbers and codes: locate digit runs, scan them (2 characters of context before:
     # KH / E / C prefixes and letters that disqualify a match; 1 after)
@@ -315,7 +323,8 @@ def _known_name_spans(texts: pd.Series, names: pd.Series
     return (np.asarray(rows, np.int64), np.asarray(starts, np.int64), np.asarray(ends, np.int64))
 
 
-def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.DataFrame:
+def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
+               matcher: ExactMatcher | None = None) -> pd.DataFrame:
     """Find PII spans in every text cell.
 
     Parameters
@@ -325,13 +334,16 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.
     known_names:
         Optional, aligned with ``texts`` by position: each row's own name (e.g. the customer's
         name column). An occurrence of it is the strongest evidence of a ``PERSON`` span.
+    matcher:
+        Optional :class:`privacy.exact_match.ExactMatcher` over the values of the bank's own
+        identifier columns: each occurrence is a span (score 1.0, method ``exact``).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``row`` (position in ``texts``), ``start``, ``end`` (offsets in the original
-        text, end exclusive), ``entity`` (a :mod:`privacy.entities` constant) and ``score``
-        (0-1), sorted by row and start; spans do not overlap.
+        text, end exclusive), ``entity`` (a :mod:`privacy.entities` constant), ``score``
+        (0-1) and ``method`` (:data:`METHODS`), sorted by row and start; spans do not overlap.
     """
     if known_names is not None and len(known_names) != len(texts):
         from kequn.errors import InputError
@@ -359,15 +371,19 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.
     if mask.any():
         rows = np.flatnonzero(mask)
         joined = _Joined(filled.iloc[rows].tolist(), rows)
-        for s, e, entity, score in _collect(joined):
+        for s, e, entity, score, method in _collect(joined):
             r, off = joined.locate(s)
             parts.append(pd.DataFrame({"row": r, "start": off, "end": off + (e - s),
-                                       "entity": entity, "score": score}))
+                                       "entity": entity, "score": score, "method": method}))
     if known_names is not None:
         r, s, e = _known_name_spans(filled.mask(filled == ""), known_names.reset_index(drop=True))
         if r.size:
             parts.append(pd.DataFrame({"row": r, "start": s, "end": e, "entity": E.PERSON,
-                                       "score": 1.0}))
+                                       "score": 1.0, "method": METHOD_EXACT}))
+    if matcher is not None:
+        found = matcher.find(filled)
+        if len(found):
+            parts.append(found)
     if not parts:
         return _empty_spans()
     spans = pd.concat(parts, ignore_index=True)
@@ -376,7 +392,9 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None) -> pd.
 
 def _resolve_overlaps(spans: pd.DataFrame) -> pd.DataFrame:
     """Keep the best span wherever spans overlap (higher score, then longer, then earlier)."""
-    spans = spans.sort_values("score", ascending=False, kind="mergesort")
+    # on a tie, an exact match of the bank's own value is the evidence to report
+    spans = spans.assign(_exact=spans["method"].eq(METHOD_EXACT))
+    spans = spans.sort_values(["score", "_exact"], ascending=False, kind="mergesort")
     spans = spans.drop_duplicates(["row", "start", "end", "entity"])
     spans = spans.sort_values(["row", "start", "end"], kind="mergesort").reset_index(drop=True)
     row = spans["row"].to_numpy()
@@ -394,7 +412,8 @@ def _resolve_overlaps(spans: pd.DataFrame) -> pd.DataFrame:
         keep.loc[sub.index] = _greedy_keep(sub)
         spans = spans[keep.to_numpy()]
     return spans[SPAN_COLUMNS].reset_index(drop=True).astype(
-        {"row": "int64", "start": "int64", "end": "int64", "entity": "object", "score": "float64"})
+        {"row": "int64", "start": "int64", "end": "int64", "entity": "object", "score": "float64",
+         "method": "object"})
 
 
 def _greedy_keep(spans: pd.DataFrame) -> np.ndarray:
@@ -413,6 +432,18 @@ def _greedy_keep(spans: pd.DataFrame) -> np.ndarray:
             occupied.append((a, b))
             keep[order[k]] = True
     return keep
+
+
+def span_method_counts(spans: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Spans per entity and method (``{entity: {method: n}}``): how each span was found."""
+    if spans.empty:
+        return {}
+    counts = spans.groupby(["entity", "method"]).size()
+    out: dict[str, dict[str, int]] = {}
+    for entity in span_counts(spans):
+        sub = counts.loc[entity]
+        out[entity] = {m: int(sub[m]) for m in METHODS if m in sub.index}
+    return out
 
 
 def span_counts(spans: pd.DataFrame) -> dict[str, int]:
