@@ -34,7 +34,7 @@ BOUNDARY_FREQ = 500
 #: A candidate that is a non-name word at least this frequent is an ordinary word.
 ORDINARY_WORD_FREQ = 300
 #: Minimum mean given-character log ratio for a name with no context word.
-MIN_GIVEN_SCORE = 0.8
+MIN_GIVEN_SCORE = 0.5
 
 
 def _dict_path() -> str:
@@ -121,6 +121,15 @@ FOLLOWING_FUNCTION_CHARS = frozenset("对在于的已到由向与和跟同说称
 
 
 @functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1)
+def _context_pairs() -> frozenset[str]:
+    """Two-character words that introduce or follow a name (复核, 经办, 先生 ...)."""
+    from privacy.recognizers import patterns as P
+
+    words = set(P.NAME_PREFIX_CONTEXT) | set(P.NAME_SUFFIX_CONTEXT) | set(P.NAME_SENTENCE_VERBS)
+    return frozenset(w for w in words if len(w) == 2)
+
+
 def trim_end(name: str, following: str) -> int:
     """How many characters of ``name`` are the name, given the text ``following`` it.
 
@@ -134,6 +143,8 @@ def trim_end(name: str, following: str) -> int:
     keep = len(name)
     if keep <= surname_length(name) + 1 or not following:
         return keep
+    if name[-1] + following[0] in _context_pairs():  # 王芳复 + 核李强: 复核 is a context word
+        return keep - 1
     pair = words.get(name[-1] + following[0], 0)
     if pair < BOUNDARY_FREQ or following[0] in FOLLOWING_FUNCTION_CHARS:
         return keep
@@ -171,14 +182,17 @@ def ordinary(names: Iterable[str], *, weak: bool = False) -> np.ndarray:
     return np.fromiter((is_ordinary_word(n, weak=weak) for n in names), dtype=bool)
 
 
-def statistically_plausible(names: Iterable[str]) -> np.ndarray:
-    """True where the given part of a candidate scores at least :data:`MIN_GIVEN_SCORE` and the
+@functools.lru_cache(maxsize=1 << 16)
+def is_plausible_name(name: str) -> bool:
+    """True where the given part of ``name`` scores at least :data:`MIN_GIVEN_SCORE` and the
     candidate is not an ordinary word."""
-    out = []
-    for n in names:
-        given = n[surname_length(n):]
-        out.append(given_name_score(given) >= MIN_GIVEN_SCORE and not is_ordinary_word(n, weak=True))
-    return np.asarray(out, dtype=bool)
+    given = name[surname_length(name):]
+    return given_name_score(given) >= MIN_GIVEN_SCORE and not is_ordinary_word(name, weak=True)
+
+
+def statistically_plausible(names: Iterable[str]) -> np.ndarray:
+    """:func:`is_plausible_name` over candidates."""
+    return np.fromiter((is_plausible_name(n) for n in names), dtype=bool)
 
 
 def exact_boundaries(text: str, starts: np.ndarray, ends: np.ndarray, found: np.ndarray
@@ -187,7 +201,19 @@ def exact_boundaries(text: str, starts: np.ndarray, ends: np.ndarray, found: np.
 
     Returns ``(starts, ends, candidate strings)``.
     """
-    following = [text[b:b + 2] for b in ends.tolist()]
-    keep = refine(found.tolist(), following)
-    new_found = np.asarray([n[:k] for n, k in zip(found.tolist(), keep.tolist(), strict=True)], dtype=object)
-    return starts, starts + keep, new_found
+    # only candidates of 3+ characters can lose one (surname + one given character stays)
+    idx = np.flatnonzero((ends - starts) >= 3)
+    if idx.size == 0:
+        return starts, ends, found
+    cand = found[idx].tolist()
+    keep = np.fromiter((trim_end(n, text[b:b + 2]) for n, b in zip(cand, ends[idx].tolist(), strict=True)),
+                       dtype=np.int64, count=idx.size)
+    cut = keep < (ends[idx] - starts[idx])
+    if not cut.any():
+        return starts, ends, found
+    ends = ends.copy()
+    found = found.copy()
+    sel = idx[cut]
+    ends[sel] = starts[sel] + keep[cut]
+    found[sel] = [n[:k] for n, k in zip(found[sel].tolist(), keep[cut].tolist(), strict=True)]
+    return starts, ends, found

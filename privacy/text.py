@@ -64,9 +64,10 @@ def _compiled() -> dict[str, re.Pattern[str]]:
     return {
         # cheap scans that locate candidate regions
         # (a dotted mobile, 138.1234.5678, is a run of its own: decimals are not runs)
-        "run": re.compile(r"1[3-9][0-9]\.[0-9]{4}\.[0-9]{4}|[0-9(+][0-9 ()+\-]{4,}"),
+        "run": re.compile(r"[0-9(+](?:[0-9 ()+\-]{4,}|(?<=1)[3-9][0-9]\.[0-9]{4}\.[0-9]{4})"),
         "at": re.compile("@"),
-        "title": re.compile(titles),
+        "title": re.compile(titles + "|" + "|".join(P.NAME_VERB_CONTEXT)),
+        "name_at": re.compile(f"(?:[、和与及]|以及)?(?P<name>{P.name_regex()})"),
         # the recognizers' expressions, run on the candidate regions
         # one pass per entity: the recognizer's patterns as one alternation (their shapes exclude
         # each other at any one start, so no candidate is lost)
@@ -124,6 +125,13 @@ class _Joined:
         lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
         self.starts = (np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]) + 1).astype(np.int64)
         self.rows = rows
+        self._codes: np.ndarray | None = None
+
+    def codes(self) -> np.ndarray:
+        """The joined text as an array of code points (built once, on first use)."""
+        if self._codes is None:
+            self._codes = np.frombuffer(self.text.encode("utf-32-le"), dtype=np.uint32)
+        return self._codes
 
     def locate(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map positions in the joined text to ``(row, offset in cell)``."""
@@ -258,7 +266,8 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     # --- e-mail: around each @
     ats, _, _ = _matches(rx["at"], text)
     if ats.size:
-        s, e, _ = _window_matches(rx["email"], _Windows(text, ats - 64, ats + 256))
+        # (64 characters either side: a longer local part or domain is not an address in a note)
+        s, e, _ = _window_matches(rx["email"], _Windows(text, ats - 64, ats + 128))
         add(s, e, E.EMAIL_ADDRESS, 1.0)
     # --- mobiles read out in Chinese numerals; WeChat IDs and QQ numbers after their keyword;
     # licence plates
@@ -285,18 +294,102 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     add(s, e, E.CN_ADDRESS, 0.8)
     # --- names: after a context word, before a title (scan the 5 characters before each
     # title), at a sentence start before a verb
-    def add_names(s: np.ndarray, e: np.ndarray, t: np.ndarray, score: float, weak: bool = False) -> None:
+    def add_names(s: np.ndarray, e: np.ndarray, t: np.ndarray, score: float, weak: bool = False,
+                  again: re.Pattern[str] | None = None) -> None:
         if s.size:
+            e_before = e
             s, e, t = names.exact_boundaries(text, s, e, t)
             add(s, e, E.PERSON, score, ~(P.not_name(t) | names.ordinary(t, weak=weak)))
+            if again is not None and (e != e_before).any():
+                # a name ended early at a context word (王芳|复核李强): the scan had consumed the
+                # word's first character, so look for the next name from the new end
+                more = [m for b in e[e != e_before].tolist() if (m := again.match(text, b)) is not None]
+                if more:
+                    add_names(np.asarray([m.start("name") for m in more], np.int64),
+                              np.asarray([m.end("name") for m in more], np.int64),
+                              np.asarray([m.group("name") for m in more], dtype=object), score, weak, again)
 
-    add_names(*_matches(rx["person_prefix"], text, "name"), 0.85)
-    ts, _, _ = _matches(rx["title"], text)
-    if ts.size:
-        win = _Windows(text, ts - 5, ts, suffix="\x01")
-        add_names(*_window_matches(rx["name_before_title"], win, "name"), 0.85, weak=True)
+    add_names(*_matches(rx["person_prefix"], text, "name"), 0.85, again=rx["person_prefix"])
+    # one scan for the words after a name: titles (strong) and verbs (weak: the candidate must
+    # also pass the given-name statistics); one scan of the few characters before each
+    cue_at, _, cue = _matches(rx["title"], text)
+    keep = _surname_before(joined, cue_at)
+    cue_at, cue = cue_at[keep], cue[keep]
+    if cue_at.size:
+        verb_at = cue_at[pd.Series(cue, dtype=object).isin(P.NAME_VERB_CONTEXT).to_numpy()]
+        win = _Windows(text, cue_at - 5, cue_at, suffix="\x01")
+        s, e, t = _window_matches(rx["name_before_title"], win, "name")
+        by_verb = np.isin(e, verb_at)
+        add_names(s[~by_verb], e[~by_verb], t[~by_verb], 0.85, weak=True)
+        if by_verb.any():
+            s, e, t = names.exact_boundaries(text, s[by_verb], e[by_verb], t[by_verb])
+            add(s, e, E.PERSON, 0.6, ~P.not_name(t) & names.statistically_plausible(t), METHOD_STATISTICAL)
     add_names(*_matches(rx["person_sentence"], text, "name"), 0.7)
+    _adjacent_names(text, out, add, rx["name_at"])
     return out
+
+
+def _surname_before(joined: _Joined, pos: np.ndarray) -> np.ndarray:
+    """True for positions with a surname character 2-4 characters before them (a name can end
+    there); vectorised over the joined text's code points."""
+    if pos.size == 0:
+        return np.zeros(0, dtype=bool)
+    codes = joined.codes()
+    table = _surname_code_table()
+    hit = np.zeros(pos.size, dtype=bool)
+    for k in (2, 3, 4):
+        at = np.clip(pos - k, 0, codes.size - 1)
+        c = codes[at]
+        hit |= (c < table.size) & table[np.minimum(c, table.size - 1)]
+    return hit
+
+
+@functools.lru_cache(maxsize=1)
+def _surname_code_table() -> np.ndarray:
+    """Boolean lookup by code point: True for a character that can start a surname."""
+    chars = _surname_first_chars()
+    table = np.zeros(max(map(ord, chars)) + 1, dtype=bool)
+    table[[ord(c) for c in chars]] = True
+    return table
+
+
+def _adjacent_names(text: str, out: list, add: Callable[..., None], name_at: re.Pattern[str]) -> None:
+    """Two names side by side (``张伟李娜夫妇``, ``王芳、李强``): a statistically plausible name right
+    after a name already found."""
+    ends = [b for _s, e, entity, _score, _m in out if entity == E.PERSON for b in e.tolist()]
+    if not ends:
+        return
+    first_chars = _surname_first_chars()
+    found: list[tuple[int, int, str]] = []
+    # loop over name ends whose next character can start a name (or 、和与及): few per note
+    for b in ends:
+        nxt = text[b:b + 1]
+        if nxt in first_chars or nxt in "、和与及以":
+            m = name_at.match(text, b)
+            if m is not None:
+                found.append((m.start("name"), m.end("name"), m.group("name")))
+    # and a name right before one (``张伟李娜夫妇``), at the start of a sentence
+    starts = [a for s, _e, entity, _score, _m in out if entity == E.PERSON for a in s.tolist()]
+    for a in starts:
+        for width in (3, 2):
+            lo = a - width
+            if lo >= 1 and text[lo - 1] in P.SENTENCE_START and text[lo] in first_chars:
+                m = name_at.fullmatch(text, lo, a)
+                if m is not None:
+                    found.append((lo, a, m.group("name")))
+                    break
+    if found:
+        s = np.asarray([f[0] for f in found], np.int64)
+        e = np.asarray([f[1] for f in found], np.int64)
+        t = np.asarray([f[2] for f in found], dtype=object)
+        s, e, t = names.exact_boundaries(text, s, e, t)
+        add(s, e, E.PERSON, 0.6, ~P.not_name(t) & names.statistically_plausible(t), METHOD_STATISTICAL)
+
+
+@functools.lru_cache(maxsize=1)
+def _surname_first_chars() -> frozenset[str]:
+    compound, single = P.surnames()
+    return frozenset(single) | frozenset(c[0] for c in compound)
 
 
 def _known_name_spans(texts: pd.Series, names: pd.Series
