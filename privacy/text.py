@@ -66,7 +66,8 @@ def _compiled() -> dict[str, re.Pattern[str]]:
         # (a dotted mobile, 138.1234.5678, is a run of its own: decimals are not runs)
         "run": re.compile(r"[0-9(+](?:[0-9 ()+\-]{4,}|(?<=1)[3-9][0-9]\.[0-9]{4}\.[0-9]{4})"),
         "at": re.compile("@"),
-        "title": re.compile(titles + "|" + "|".join(P.NAME_VERB_CONTEXT)),
+        "title": re.compile(titles),
+        "verb": re.compile("|".join(P.NAME_VERB_CONTEXT)),
         "name_at": re.compile(f"(?:[、和与及]|以及)?(?P<name>{P.name_regex()})"),
         # the recognizers' expressions, run on the candidate regions
         # one pass per entity: the recognizer's patterns as one alternation (their shapes exclude
@@ -312,11 +313,11 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     add_names(*_matches(rx["person_prefix"], text, "name"), 0.85, again=rx["person_prefix"])
     # one scan for the words after a name: titles (strong) and verbs (weak: the candidate must
     # also pass the given-name statistics); one scan of the few characters before each
-    cue_at, _, cue = _matches(rx["title"], text)
-    keep = _surname_before(joined, cue_at)
-    cue_at, cue = cue_at[keep], cue[keep]
+    title_at = _matches(rx["title"], text)[0]
+    verb_at = _matches(rx["verb"], text)[0]
+    verb_at = verb_at[_surname_before(joined, verb_at)]
+    cue_at = np.concatenate([title_at[_surname_before(joined, title_at)], verb_at])
     if cue_at.size:
-        verb_at = cue_at[pd.Series(cue, dtype=object).isin(P.NAME_VERB_CONTEXT).to_numpy()]
         win = _Windows(text, cue_at - 5, cue_at, suffix="\x01")
         s, e, t = _window_matches(rx["name_before_title"], win, "name")
         by_verb = np.isin(e, verb_at)
@@ -325,7 +326,7 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
             s, e, t = names.exact_boundaries(text, s[by_verb], e[by_verb], t[by_verb])
             add(s, e, E.PERSON, 0.6, ~P.not_name(t) & names.statistically_plausible(t), METHOD_STATISTICAL)
     add_names(*_matches(rx["person_sentence"], text, "name"), 0.7)
-    _adjacent_names(text, out, add, rx["name_at"])
+    _adjacent_names(joined, out, add, rx["name_at"])
     return out
 
 
@@ -353,37 +354,50 @@ def _surname_code_table() -> np.ndarray:
     return table
 
 
-def _adjacent_names(text: str, out: list, add: Callable[..., None], name_at: re.Pattern[str]) -> None:
+def _adjacent_names(joined: _Joined, out: list, add: Callable[..., None], name_at: re.Pattern[str]) -> None:
     """Two names side by side (``张伟李娜夫妇``, ``王芳、李强``): a statistically plausible name right
-    after a name already found."""
-    ends = [b for _s, e, entity, _score, _m in out if entity == E.PERSON for b in e.tolist()]
-    if not ends:
+    after a name already found, or right before one at the start of a sentence."""
+    person = [(s, e) for s, e, entity, _score, _m in out if entity == E.PERSON]
+    if not person:
         return
-    first_chars = _surname_first_chars()
+    text = joined.text
+    codes = joined.codes()
+    starts = np.concatenate([s for s, _ in person])
+    ends = np.concatenate([e for _, e in person])
+    table = _surname_code_table()
+    joiner = _code_mask("、和与及以")
+    opener = _code_mask(P.SENTENCE_START)
+
+    def is_in(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        c = codes[np.clip(pos, 0, codes.size - 1)]
+        return (c < mask.size) & mask[np.minimum(c, mask.size - 1)]
+
     found: list[tuple[int, int, str]] = []
-    # loop over name ends whose next character can start a name (or 、和与及): few per note
-    for b in ends:
-        nxt = text[b:b + 1]
-        if nxt in first_chars or nxt in "、和与及以":
-            m = name_at.match(text, b)
+    # the few name ends followed by a surname character or 、和与及 (vectorised pre-check)
+    for b in ends[is_in(table, ends) | is_in(joiner, ends)].tolist():
+        m = name_at.match(text, b)
+        if m is not None:
+            found.append((m.start("name"), m.end("name"), m.group("name")))
+    for width in (3, 2):
+        lo = starts - width
+        ok = (lo >= 1) & is_in(table, lo) & is_in(opener, lo - 1)
+        for lo_, a in zip(lo[ok].tolist(), starts[ok].tolist(), strict=True):
+            m = name_at.fullmatch(text, lo_, a)
             if m is not None:
-                found.append((m.start("name"), m.end("name"), m.group("name")))
-    # and a name right before one (``张伟李娜夫妇``), at the start of a sentence
-    starts = [a for s, _e, entity, _score, _m in out if entity == E.PERSON for a in s.tolist()]
-    for a in starts:
-        for width in (3, 2):
-            lo = a - width
-            if lo >= 1 and text[lo - 1] in P.SENTENCE_START and text[lo] in first_chars:
-                m = name_at.fullmatch(text, lo, a)
-                if m is not None:
-                    found.append((lo, a, m.group("name")))
-                    break
+                found.append((lo_, a, m.group("name")))
     if found:
         s = np.asarray([f[0] for f in found], np.int64)
         e = np.asarray([f[1] for f in found], np.int64)
         t = np.asarray([f[2] for f in found], dtype=object)
         s, e, t = names.exact_boundaries(text, s, e, t)
         add(s, e, E.PERSON, 0.6, ~P.not_name(t) & names.statistically_plausible(t), METHOD_STATISTICAL)
+
+
+@functools.lru_cache(maxsize=4)
+def _code_mask(chars: str) -> np.ndarray:
+    table = np.zeros(max(map(ord, chars)) + 1, dtype=bool)
+    table[[ord(c) for c in chars]] = True
+    return table
 
 
 @functools.lru_cache(maxsize=1)

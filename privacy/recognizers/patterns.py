@@ -170,7 +170,7 @@ NAME_PREFIX_CONTEXT = (
     "监护人", "收款人", "付款人", "申请人", "借款人", "开户人", "被保险人", "投保人", "户主", "配偶",
     "丈夫", "妻子", "爱人", "老公", "老婆", "儿子", "女儿", "父亲", "母亲", "家属", "同事", "柜员",
     "员工", "经理", "姓名", "客户", "本人", "专员", "顾问", "自称", "回访", "致电",
-    "经办", "复核", "审核", "授权", "经手", "操作员", "陪同", "联系", "转告", "告知",
+    "经办", "复核", "审核", "经手", "操作员",
 )
 #: Words right after a name (titles, and verbs that follow a named caller).
 NAME_SUFFIX_CONTEXT = ("先生", "女士", "小姐", "经理", "老师", "师傅", "阿姨", "主任", "行长", "同志",
@@ -180,8 +180,8 @@ NAME_SENTENCE_VERBS = ("咨询", "投诉", "表示", "反映", "办理", "申请
                        "由", "对", "的", "于", "已", "在", "到", "同意", "确认", "签字", "接听")
 #: Verbs after a name that is written with no other cue (``…今天王建国咨询…``): weak evidence, so
 #: the candidate must also pass the given-name statistics (:func:`privacy.names.statistically_plausible`).
-NAME_VERB_CONTEXT = ("咨询", "表示", "反映", "投诉", "办理", "申请", "要求", "称其", "询问", "到网点", "到行",
-                     "到柜", "前来", "签字", "确认", "同意", "接听", "陪同", "代为", "预约", "说明")
+NAME_VERB_CONTEXT = ("咨询", "表示", "反映", "投诉", "询问", "称其", "到网点", "到行", "到柜", "前来", "签字",
+                     "接听", "代为")
 #: Characters that can start a sentence in a note (cell start is the ``\x00`` separator).
 SENTENCE_START = "\x00，。；：！？、,.;:!? \n（("
 #: Characters that end a name: a given name does not contain them (particles, common verbs).
