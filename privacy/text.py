@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from privacy import entities as E
-from privacy import names
+from privacy import hanzi, names
 from privacy.exact_match import ExactMatcher
 from privacy.normalise import HALFWIDTH_TABLE, to_halfwidth
 from privacy.recognizers import patterns as P
@@ -95,6 +95,8 @@ def _compiled() -> dict[str, re.Pattern[str]]:
                                        P.QQ_AFTER_CONTEXT.replace("(?P<v>", "(?P<qq>")])),
         "plate": re.compile(P.LICENSE_PLATE),
         "person_prefix": re.compile(P.person_prefix_regex()),
+        "pinyin_ctx": re.compile(P.PINYIN_AFTER_CONTEXT),
+        "pinyin": re.compile(P.PINYIN_NAME),
         "person_sentence": re.compile(P.person_sentence_regex()),
     }
 
@@ -406,6 +408,26 @@ def _surname_first_chars() -> frozenset[str]:
     return frozenset(single) | frozenset(c[0] for c in compound)
 
 
+def _latin_names(filled: pd.Series, rows: np.ndarray) -> pd.DataFrame:
+    """Names in pinyin/English (``Customer Zhang Wei``, ``Wang Jianguo called``) in the (few)
+    cells with two capitalised words in a row; a name without a context word must have a pinyin
+    given name."""
+    ctx, bare = _compiled()["pinyin_ctx"], _compiled()["pinyin"]
+    found: list[tuple[int, int, int, float, str]] = []
+    # per cell: only cells holding Latin-script names get here
+    for r, text in zip(rows.tolist(), filled.iloc[rows].tolist(), strict=True):
+        for m in ctx.finditer(text):
+            found.append((r, m.start("name"), m.end("name"), 0.85, m.group("name")))
+        for m in bare.finditer(text):
+            found.append((r, m.start("name"), m.end("name"), 0.7, m.group("name")))
+    if not found:
+        return _empty_spans()
+    frame = pd.DataFrame(found, columns=["row", "start", "end", "score", "name"])
+    ok = (frame["score"] > 0.8) | P.pinyin_given_valid(frame["name"].to_numpy(dtype=object))
+    frame = frame[ok].drop(columns="name").assign(entity=E.PERSON, method=METHOD_PATTERN)
+    return frame[SPAN_COLUMNS]
+
+
 def _known_name_spans(texts: pd.Series, names: pd.Series
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every occurrence of each row's own name in its text: (rows, starts, ends)."""
@@ -464,6 +486,10 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
     if wide.any():  # full-width digits/letters are a minority: translate only those cells
         filled = filled.copy()
         filled[wide] = to_halfwidth(filled[wide])
+    trad = filled.str.contains(hanzi.traditional_class(), regex=True).to_numpy(dtype=bool)
+    if trad.any():  # traditional characters (客戶, 帳戶): simplified for detection, same length
+        filled = filled.copy()
+        filled[trad] = filled[trad].str.translate(hanzi.t2s_table())
     zh_digits = filled.str.contains(_PREFILTER_ZH_DIGITS, regex=True).to_numpy(dtype=bool)
     if zh_digits.any():  # numbers read out in Chinese numerals (一三八…): digits, same length
         filled = filled.copy()
@@ -482,6 +508,9 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
             r, off = joined.locate(s)
             parts.append(pd.DataFrame({"row": r, "start": off, "end": off + (e - s),
                                        "entity": entity, "score": score, "method": method}))
+    latin = filled.str.contains(P.LATIN_NAME_PREFILTER, regex=True).to_numpy(dtype=bool)
+    if latin.any():
+        parts.append(_latin_names(filled, np.flatnonzero(latin)))
     if known_names is not None:
         r, s, e = _known_name_spans(filled.mask(filled == ""), known_names.reset_index(drop=True))
         if r.size:

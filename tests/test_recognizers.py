@@ -172,6 +172,19 @@ CASES = [
     (E.PERSON, "理财经理欧阳明确认签字", "欧阳明"),
     (E.PERSON, "客户王建国来电", "王建国"),                             # 3 characters stay 3
     (E.PERSON, "配偶欧阳娜娜也有开户意向", "欧阳娜娜"),
+    # --- traditional Chinese: detected on the simplified text, offsets of the original
+    (E.PERSON, "客戶陳美玲來電，帳戶凍結", "陳美玲"),
+    (E.PERSON, "理財經理歐陽明確認簽字", "歐陽明"),
+    (E.CN_MOBILE, "客戶手機13812345678已變更", "13812345678"),
+    (E.PERSON, "客戶來電諮詢帳戶餘額", None),
+    # --- names in pinyin / English notes
+    (E.PERSON, "Customer Zhang Wei called about his card", "Zhang Wei"),
+    (E.PERSON, "Mr. Ouyang Xiaoming visited the branch", "Ouyang Xiaoming"),
+    (E.PERSON, "Follow-up: Wang Jianguo called again", "Wang Jianguo"),
+    (E.PERSON, "Ms Chan Tai-Man asked for a statement", "Chan Tai-Man"),
+    (E.PERSON, "Long Term deposit matured", None),                     # "term" is no syllable
+    (E.PERSON, "He Said the Bank Of China card", None),
+    (E.PERSON, "customer zhang wei called", None),                      # not capitalised
     # --- job titles are not persons
     (E.PERSON, "储备经理人", None),
     (E.PERSON, "商务经理", None),

@@ -18,12 +18,13 @@ from privacy.recognizers.cn_qq_number_recognizer import CnQqNumberRecognizer
 from privacy.recognizers.cn_resident_id_recognizer import CnResidentIdRecognizer
 from privacy.recognizers.cn_wechat_id_recognizer import CnWechatIdRecognizer
 from privacy.recognizers.hk_macau_permit_recognizer import HkMacauPermitRecognizer
+from privacy.recognizers.pinyin_person_recognizer import PinyinPersonRecognizer
 
 RECOGNIZER_CLASSES: tuple[type[KequnPatternRecognizer], ...] = (
     CnResidentIdRecognizer, CnBankCardRecognizer, CnMobileRecognizer, CnLandlineRecognizer,
     CnEmailRecognizer, CnPassportRecognizer, HkMacauPermitRecognizer, CnCustomerNoRecognizer,
     CnWechatIdRecognizer, CnQqNumberRecognizer, CnLicensePlateRecognizer,
-    CnBirthDateRecognizer, CnAddressRecognizer, CnPersonRecognizer,
+    CnBirthDateRecognizer, CnAddressRecognizer, CnPersonRecognizer, PinyinPersonRecognizer,
 )
 
 
@@ -37,5 +38,6 @@ __all__ = [
     "CnBirthDateRecognizer", "CnCustomerNoRecognizer", "CnEmailRecognizer",
     "CnLandlineRecognizer", "CnLicensePlateRecognizer", "CnMobileRecognizer", "CnPassportRecognizer", "CnPersonRecognizer",
     "CnQqNumberRecognizer", "CnResidentIdRecognizer", "CnWechatIdRecognizer", "HkMacauPermitRecognizer", "KequnPatternRecognizer",
+    "PinyinPersonRecognizer",
     "all_recognizers",
 ]

@@ -380,3 +380,52 @@ def email_valid(values: np.ndarray) -> np.ndarray:
     """Shape of an e-mail address (one ``@``, a dotted domain)."""
     s = pd.Series(values, dtype="string")
     return s.str.fullmatch(EMAIL.replace(r"(?![A-Za-z])", "")).fillna(False).to_numpy(dtype=bool)
+
+
+# --- names in pinyin or English text (``Customer Zhang Wei called``) -----------------------------
+#: Pinyin of common surnames (Hanyu Pinyin as written in passports), compound ones first.
+PINYIN_SURNAMES = (
+    "Ouyang", "Sima", "Shangguan", "Zhuge", "Dongfang", "Huangfu", "Situ", "Xiahou", "Murong",
+    "Gongsun", "Zhangsun", "Yuwen", "Linghu", "Zhongli", "Duanmu", "Ximen", "Nangong",
+    "Zhang", "Wang", "Li", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun", "Ma",
+    "Zhu", "Hu", "Guo", "He", "Gao", "Lin", "Luo", "Zheng", "Liang", "Xie", "Song", "Tang", "Han",
+    "Feng", "Deng", "Cao", "Peng", "Zeng", "Xiao", "Tian", "Dong", "Yuan", "Pan", "Yu", "Jiang",
+    "Cai", "Du", "Ye", "Cheng", "Su", "Wei", "Lyu", "Lv", "Lu", "Ding", "Ren", "Shen", "Yao", "Cui",
+    "Zhong", "Tan", "Fan", "Jin", "Shi", "Liao", "Jia", "Xia", "Fu", "Fang", "Bai", "Zou", "Meng",
+    "Xiong", "Qin", "Qiu", "Yin", "Xue", "Yan", "Duan", "Lei", "Hou", "Long", "Tao", "Gu", "Mao",
+    "Hao", "Gong", "Shao", "Wan", "Qian", "Dai", "Mo", "Kong", "Xiang", "Chang", "Wen", "Kang",
+    "Niu", "Ge", "Xing", "Qi", "Yi", "Qiao", "Pang", "Ni", "Zhuang", "Nie", "Yue", "Zhai", "Zhan",
+    "Ou", "Geng", "Guan", "Lan", "Jiao", "Zuo", "Gan", "Bao", "Ning", "Shang", "Shu", "Ruan",
+    "Ke", "Ji", "Mei", "Tong", "Ling", "Bi", "Shan", "Pei", "Huo", "Tu", "Miao", "Sheng", "Qu",
+    "Weng", "Ran", "You", "Xin", "Chai", "Hua", "Pu", "Teng", "Rao", "Mu", "Ai", "Nong", "Zhuo",
+    "Jian", "Che", "Lian", "Mai", "Chu", "Lou", "Dou", "Cen", "Jing", "Dang", "Fei", "Bu", "Leng",
+    "Xi", "Mi", "Zong", "Gui", "Zang", "Min", "Bian", "Luan", "Sui", "Rong", "Kou", "Sang", "Lang",
+    "Zhen", "Cong", "Ao", "Ming", "She", "Chi", "Zha", "Kuang", "Ju", "Hui", "Nan", "Ban",
+    # Cantonese / Hokkien romanisations common in Hong Kong, Macau and Taiwan
+    "Chan", "Wong", "Cheung", "Lee", "Ho", "Chow", "Lau", "Leung", "Ng", "Tsang", "Lam", "Tse",
+    "Yeung", "Kwok", "Lai", "Tam", "Fung", "Mak", "Choi", "Yip", "Chiu", "Kwan", "Hsu", "Tsai",
+    "Chou", "Chiang", "Hsieh", "Kuo",
+)
+#: One pinyin syllable (initial + final), lower case.
+PINYIN_SYLLABLE = (r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+                   r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|ai|an|ao|ei|en|er|ia|ie|in|iu"
+                   r"|ou|ua|ue|ui|un|uo|a|e|i|o|u|v)")
+#: A given name in pinyin: one or two syllables, capitalised (``Wei``, ``Xiaoming``, ``Xiao-Ming``).
+_PINYIN_GIVEN = r"[A-Z][a-z]{0,9}(?:[-'][A-Z]?[a-z]{1,6})?"
+PINYIN_CONTEXT = ["customer", "client", "mr", "mrs", "ms", "miss", "manager", "spouse", "name"]
+#: ``Customer|Mr.|Ms. ...`` + a pinyin name (group ``name``).
+PINYIN_AFTER_CONTEXT = (r"(?<![A-Za-z])(?:Mr|Mrs|Ms|Miss|Madam|Dr|[Cc]ustomer|[Cc]lient|[Mm]anager|[Ss]pouse|[Ww]ife"
+                        r"|[Hh]usband|[Nn]ame)\.?:? ?"
+                        r"(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN + r")(?![A-Za-z])")
+#: A pinyin surname and a pinyin given name with no context word (group ``name``).
+PINYIN_NAME = (r"(?<![A-Za-z])(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") "
+               + _PINYIN_GIVEN + r")(?![A-Za-z])")
+#: Cells that can hold a name in Latin letters (two capitalised words in a row).
+LATIN_NAME_PREFILTER = r"[A-Z][a-z]+[ ][A-Z][a-z]"
+
+
+def pinyin_given_valid(names: np.ndarray) -> np.ndarray:
+    """True where the part after the surname is one or two pinyin syllables (``Wei``,
+    ``Xiaoming``), so English words after a surname-like word (``Long Term``) are not names."""
+    s = pd.Series(names, dtype="string").str.split(" ", n=1).str[1].str.lower().str.replace(r"[-']", "", regex=True)
+    return s.str.fullmatch(f"(?:{PINYIN_SYLLABLE}){{1,2}}").fillna(False).to_numpy(dtype=bool)
