@@ -18,13 +18,15 @@ from privacy.normalise import HALFWIDTH_TABLE
 from privacy.recognizers import all_recognizers
 
 
-def build_analyzer(language: str = LANGUAGE) -> AnalyzerEngine:
+def build_analyzer(language: str = LANGUAGE, custom: tuple = ()) -> AnalyzerEngine:
     """Build an ``AnalyzerEngine`` with only kequn's recognizers registered (no model download).
 
     Parameters
     ----------
     language:
         Language code the recognizers and the NLP engine are registered for.
+    custom:
+        The policy's own recognizers (:attr:`privacy.policy.Policy.custom`).
 
     Returns
     -------
@@ -33,6 +35,8 @@ def build_analyzer(language: str = LANGUAGE) -> AnalyzerEngine:
     registry = RecognizerRegistry(supported_languages=[language])
     for recognizer in all_recognizers(language):
         registry.add_recognizer(recognizer)
+    for rule in custom:  # the policy's own recognizers (privacy.custom)
+        registry.add_recognizer(rule.presidio())
     nlp_engine = JiebaNlpEngine(language)
     nlp_engine.load()
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine,

@@ -256,7 +256,7 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
 
     with console.stage("residual scan of the output") as st:
         for result in results:
-            result.residual = _residual(result)
+            result.residual = _residual(result, policy.custom)
         n_findings = sum(_finding_count(f) for r in results for f in r.residual)
         st.done("clean" if n_findings == 0 else f"{n_findings} direct identifier finding(s)")
     return results
@@ -334,7 +334,7 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
             mode = policy.free_text.mode
             texts = values.astype("string").reset_index(drop=True)
             names = known_names.reset_index(drop=True) if known_names is not None else None
-            spans = find_spans(texts, known_names=names, matcher=matcher)
+            spans = find_spans(texts, known_names=names, matcher=matcher, custom=policy.custom)
             replace = token_replacer(key) if mode == "token" else None
             redacted = redact_texts(texts, spans, replace=replace)
             out_cols[column] = pd.Series(redacted.to_numpy(), index=values.index, dtype="string")
@@ -443,7 +443,7 @@ def _apply_k_anonymity(result: TableResult, policy: Policy) -> None:
     result.k_anonymity = k_result
 
 
-def _residual(result: TableResult) -> list[dict[str, Any]]:
+def _residual(result: TableResult, custom: tuple = ()) -> list[dict[str, Any]]:
     """The residual scan of one output table, plus a span sweep of kept text columns.
 
     :func:`privacy.scan.residual_findings` checks identifier-shaped cells and free-text
@@ -451,7 +451,7 @@ def _residual(result: TableResult) -> list[dict[str, Any]]:
     short text (``"手机13912345678已更新"``), so every kept text column is also searched span by
     span, over its distinct values only.
     """
-    findings = [f for f in residual_findings(result.frame, result.table)
+    findings = [f for f in residual_findings(result.frame, result.table, custom=custom)
                 if f.get("entity", E.PERSON) in E.DIRECT_IDENTIFIERS]
     flagged = {(f.get("column"), f.get("entity")) for f in findings}
     for column, entity in result.output_entities.items():
@@ -465,7 +465,7 @@ def _residual(result: TableResult) -> list[dict[str, Any]]:
                             & distinct.str.contains(r"[0-9０-９]{5}|[@＠]", regex=True).fillna(False)]
         if distinct.empty:
             continue
-        spans = find_spans(distinct)
+        spans = find_spans(distinct, custom=custom)
         if spans.empty:
             continue
         spans = spans[spans["entity"].isin(list(E.DIRECT_IDENTIFIERS - {E.PERSON}))]

@@ -453,7 +453,7 @@ def _known_name_spans(texts: pd.Series, names: pd.Series
 
 
 def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
-               matcher: ExactMatcher | None = None) -> pd.DataFrame:
+               matcher: ExactMatcher | None = None, custom: tuple = ()) -> pd.DataFrame:
     """Find PII spans in every text cell.
 
     Parameters
@@ -466,6 +466,8 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
     matcher:
         Optional :class:`privacy.exact_match.ExactMatcher` over the values of the bank's own
         identifier columns: each occurrence is a span (score 1.0, method ``exact``).
+    custom:
+        The policy's own recognizers (:attr:`privacy.policy.Policy.custom`).
 
     Returns
     -------
@@ -516,6 +518,12 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
         if r.size:
             parts.append(pd.DataFrame({"row": r, "start": s, "end": e, "entity": E.PERSON,
                                        "score": 1.0, "method": METHOD_EXACT}))
+    if custom:
+        from privacy.custom import custom_spans
+
+        found = custom_spans(tuple(custom), filled)
+        if len(found):
+            parts.append(found)
     if matcher is not None:
         found = matcher.find(filled)
         if len(found):
