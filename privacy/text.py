@@ -107,6 +107,11 @@ def _mobile_zh() -> re.Pattern[str]:
 
 
 @functools.lru_cache(maxsize=1)
+def _prefilter() -> str:
+    return f"{_PREFILTER_DIGITS}|@|号|{_person_prefilter()}|[{P.PLATE_PROVINCES}][A-HJ-NP-Z]|微信|扣扣"
+
+
+@functools.lru_cache(maxsize=1)
 def _person_prefilter() -> str:
     words = sorted(set(P.NAME_PREFIX_CONTEXT) | set(P.NAME_SUFFIX_CONTEXT) | set(P.NAME_SENTENCE_VERBS),
                    key=len, reverse=True)
@@ -497,10 +502,8 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
         filled = filled.copy()
         filled[zh_digits] = filled[zh_digits].str.replace(
             _mobile_zh(), lambda m: m.group(0).translate(P.ZH_DIGIT_TABLE), regex=True)
-    mask = (filled.str.contains(_PREFILTER_DIGITS, regex=True)
-            | filled.str.contains("@", regex=False)
-            | filled.str.contains("号", regex=False)
-            | filled.str.contains(_person_prefilter(), regex=True))
+    # one scan for every reason a cell can hold a span (4+ digits, @, 号, a name cue, a plate)
+    mask = filled.str.contains(_prefilter(), regex=True)
     mask = mask.fillna(False).to_numpy(dtype=bool)
     parts: list[pd.DataFrame] = []
     if mask.any():

@@ -118,6 +118,7 @@ CASES = [
     (E.WECHAT_ID, "客户微信号zhangsan_88，", "zhangsan_88"),
     (E.WECHAT_ID, "微信：wxid_abc12345", "wxid_abc12345"),
     (E.WECHAT_ID, "加vx: Li-Lei2024 了", "Li-Lei2024"),
+    (E.WECHAT_ID, "请加微信zhangsanfeng", "zhangsanfeng"),                # a cell with no digit
     (E.WECHAT_ID, "用户名zhangsan_88", None),                             # no WeChat word
     (E.WECHAT_ID, "微信zs1", None),                                       # too short
     (E.WECHAT_ID, "微信支付已开通", None),
