@@ -20,6 +20,7 @@ The expressions, context words and validators are those of the Presidio recogniz
 from __future__ import annotations
 
 import functools
+import gc
 import re
 from collections.abc import Callable
 
@@ -480,7 +481,26 @@ def find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
         Columns ``row`` (position in ``texts``), ``start``, ``end`` (offsets in the original
         text, end exclusive), ``entity`` (a :mod:`privacy.entities` constant), ``score``
         (0-1) and ``method`` (:data:`METHODS`), sorted by row and start; spans do not overlap.
+
+    Notes
+    -----
+    The cyclic garbage collector is paused while the spans are collected: the work allocates
+    hundreds of thousands of short-lived match tuples and no reference cycles, and every full
+    collection would otherwise traverse the large, long-lived word lists (jieba's dictionary,
+    the exact-match automaton) again - a third of the run time on a column of notes.
     """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _find_spans(texts, known_names=known_names, matcher=matcher, custom=custom)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
+                matcher: ExactMatcher | None = None, custom: tuple = ()) -> pd.DataFrame:
+    """The work of :func:`find_spans`, with the garbage collector paused."""
     if known_names is not None and len(known_names) != len(texts):
         from kequn.errors import InputError
 
