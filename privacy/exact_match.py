@@ -8,7 +8,7 @@ and scans all the notes of a column in one pass.
 
 Values are normalised as for tokens (:func:`privacy.normalise.canonical_identifier`); the text
 is half-width already (:func:`privacy.text.find_spans` normalises it, keeping offsets), and
-is matched as written and with ASCII letters lower-cased (e-mails, ``x`` in IDs). A numeric or
+values and text are compared lower-cased (e-mails, ``x`` in IDs). A numeric or
 Latin value must not touch a digit or letter on either side (``13812345678`` inside a
 20-digit serial is not that mobile); a name is matched wherever it occurs.
 
@@ -18,7 +18,6 @@ word the patterns would need ("王建国到网点"), and names the statistics do
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
@@ -36,8 +35,7 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 _SEP = "\x00"
 
 
-def _is_alnum_ascii(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class ExactMatcher:
@@ -63,7 +61,7 @@ class ExactMatcher:
                 continue
             keys = set(canonical_identifier(series, entity).dropna().tolist())
             keys |= set(normalise_series(series).dropna().str.replace(r"\s+", "", regex=True).tolist())
-            keys |= {k.translate(_ASCII_LOWER) for k in keys}
+            keys = {k.translate(_ASCII_LOWER) for k in keys}  # the text is searched lower-cased
             min_len = MIN_LENGTH.get(entity, DEFAULT_MIN_LENGTH)
             n = 0
             for key in keys:
@@ -92,28 +90,30 @@ class ExactMatcher:
         joined = _SEP + _SEP.join(values)
         starts = np.concatenate([[0], np.cumsum(np.fromiter((len(v) + 1 for v in values), np.int64,
                                                             count=len(values)))[:-1]]) + 1
-        hits: dict[tuple[int, int], str] = {}
-        lowered = joined
-        if re.search("[A-Z]", joined):
-            lowered = joined.lower()
-            if len(lowered) != len(joined):  # a non-ASCII capital whose lower case is longer
-                lowered = joined.translate(_ASCII_LOWER)
-        for text in {joined, lowered}:
-            # one pass of the automaton over all cells (C); the loop is over matches only
-            for end_idx, (entity, length) in self.automaton.iter(text):
-                b = end_idx + 1
-                a = b - length
-                first, last = text[a], text[b - 1]
-                if (_is_alnum_ascii(first) and a > 0 and _is_alnum_ascii(text[a - 1])) or (
-                        _is_alnum_ascii(last) and b < len(text) and _is_alnum_ascii(text[b])):
-                    continue
-                hits.setdefault((a, b), entity)
-        if not hits:
+        a_list: list[int] = []
+        b_list: list[int] = []
+        e_list: list[str] = []
+        alnum = _ALNUM
+        text = joined.lower()
+        if len(text) != len(joined):  # a non-ASCII capital whose lower case is longer
+            text = joined.translate(_ASCII_LOWER)
+        n = len(text)
+        # one pass of the automaton over all cells (C); the loop is over matches only
+        for end_idx, (entity, length) in self.automaton.iter_long(text):  # longest, no overlaps
+            b = end_idx + 1
+            a = b - length
+            if (text[a] in alnum and a > 0 and text[a - 1] in alnum) or (
+                    b < n and text[b - 1] in alnum and text[b] in alnum):
+                continue
+            a_list.append(a)
+            b_list.append(b)
+            e_list.append(entity)
+        if not a_list:
             return _frame(cols)
-        a = np.fromiter((k[0] for k in hits), np.int64, count=len(hits))
-        b = np.fromiter((k[1] for k in hits), np.int64, count=len(hits))
+        a = np.asarray(a_list, np.int64)
+        b = np.asarray(b_list, np.int64)
         idx = np.searchsorted(starts, a, side="right") - 1
-        cols = {"row": idx, "start": a - starts[idx], "end": b - starts[idx], "entity": list(hits.values())}
+        cols = {"row": idx, "start": a - starts[idx], "end": b - starts[idx], "entity": e_list}
         return _frame(cols)
 
 
