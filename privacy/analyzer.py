@@ -12,18 +12,21 @@ import functools
 
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 
+from privacy.hanzi import to_simplified
 from privacy.nlp import LANGUAGE, JiebaNlpEngine
 from privacy.normalise import HALFWIDTH_TABLE
 from privacy.recognizers import all_recognizers
 
 
-def build_analyzer(language: str = LANGUAGE) -> AnalyzerEngine:
+def build_analyzer(language: str = LANGUAGE, custom: tuple = ()) -> AnalyzerEngine:
     """Build an ``AnalyzerEngine`` with only kequn's recognizers registered (no model download).
 
     Parameters
     ----------
     language:
         Language code the recognizers and the NLP engine are registered for.
+    custom:
+        The policy's own recognizers (:attr:`privacy.policy.Policy.custom`).
 
     Returns
     -------
@@ -32,6 +35,8 @@ def build_analyzer(language: str = LANGUAGE) -> AnalyzerEngine:
     registry = RecognizerRegistry(supported_languages=[language])
     for recognizer in all_recognizers(language):
         registry.add_recognizer(recognizer)
+    for rule in custom:  # the policy's own recognizers (privacy.custom)
+        registry.add_recognizer(rule.presidio())
     nlp_engine = JiebaNlpEngine(language)
     nlp_engine.load()
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine,
@@ -46,9 +51,9 @@ def default_analyzer() -> AnalyzerEngine:
 
 def analyze_text(text: str, *, entities: list[str] | None = None, score_threshold: float = 0.5,
                  analyzer: AnalyzerEngine | None = None) -> list[RecognizerResult]:
-    """Analyze one text with Presidio after full-width normalisation.
+    """Analyze one text with Presidio after full-width and traditional → simplified normalisation.
 
-    Normalisation is length-preserving, so result offsets are offsets in ``text``.
+    Both are length-preserving, so result offsets are offsets in ``text``.
 
     Parameters
     ----------
@@ -62,6 +67,6 @@ def analyze_text(text: str, *, entities: list[str] | None = None, score_threshol
         Engine to use (default: :func:`default_analyzer`).
     """
     engine = analyzer or default_analyzer()
-    results = engine.analyze(text=text.translate(HALFWIDTH_TABLE), language=LANGUAGE,
+    results = engine.analyze(text=to_simplified(text.translate(HALFWIDTH_TABLE)), language=LANGUAGE,
                              entities=entities, score_threshold=score_threshold)
     return sorted(results, key=lambda r: (r.start, -r.score))

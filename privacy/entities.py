@@ -18,6 +18,9 @@ BIRTH_DATE = "BIRTH_DATE"  #: 出生日期
 CN_PASSPORT = "CN_PASSPORT"  #: 护照号
 HK_MACAU_PERMIT = "HK_MACAU_PERMIT"  #: 港澳通行证号
 CUSTOMER_NO = "CUSTOMER_NO"  #: 客户号
+WECHAT_ID = "WECHAT_ID"  #: 微信号
+QQ_NUMBER = "QQ_NUMBER"  #: QQ 号
+LICENSE_PLATE = "LICENSE_PLATE"  #: 车牌号
 
 # Quasi-identifiers (re-identifying only in combination; checked for k-anonymity).
 GENDER = "GENDER"  #: 性别
@@ -36,7 +39,7 @@ FREE_TEXT = "FREE_TEXT"  #: free text, scanned span by span
 #: Entities that identify a person on their own; any left in the output fails the residual scan.
 DIRECT_IDENTIFIERS: frozenset[str] = frozenset({
     CN_RESIDENT_ID, CN_MOBILE, CN_LANDLINE, BANK_CARD, EMAIL_ADDRESS, PERSON, CN_ADDRESS,
-    CN_PASSPORT, HK_MACAU_PERMIT, CUSTOMER_NO,
+    CN_PASSPORT, HK_MACAU_PERMIT, CUSTOMER_NO, WECHAT_ID, QQ_NUMBER, LICENSE_PLATE,
 })
 
 #: Personal information that is not a direct identifier on its own (generalised, not dropped).
@@ -52,7 +55,7 @@ ALL_ENTITIES: frozenset[str] = DIRECT_IDENTIFIERS | INDIRECT_IDENTIFIERS | QUASI
 #: Entities the free-text span detector reports (``privacy.text.find_spans``).
 TEXT_ENTITIES: tuple[str, ...] = (
     CN_RESIDENT_ID, BANK_CARD, CN_MOBILE, CN_LANDLINE, EMAIL_ADDRESS, CN_PASSPORT,
-    HK_MACAU_PERMIT, CUSTOMER_NO, CN_ADDRESS, PERSON,
+    HK_MACAU_PERMIT, CUSTOMER_NO, WECHAT_ID, QQ_NUMBER, LICENSE_PLATE, CN_ADDRESS, PERSON,
 )
 
 #: Typed placeholder that replaces a span in redacted free text.
@@ -68,6 +71,9 @@ TEXT_PLACEHOLDERS: dict[str, str] = {
     CN_PASSPORT: "<护照号>",
     HK_MACAU_PERMIT: "<港澳通行证号>",
     CUSTOMER_NO: "<客户号>",
+    WECHAT_ID: "<微信号>",
+    QQ_NUMBER: "<QQ号>",
+    LICENSE_PLATE: "<车牌号>",
 }
 
 #: Human-readable Chinese label of each entity (for reports).
@@ -83,6 +89,9 @@ LABELS_ZH: dict[str, str] = {
     CN_PASSPORT: "护照号",
     HK_MACAU_PERMIT: "港澳通行证号",
     CUSTOMER_NO: "客户号",
+    WECHAT_ID: "微信号",
+    QQ_NUMBER: "QQ号",
+    LICENSE_PLATE: "车牌号",
     GENDER: "性别",
     AGE: "年龄",
     CITY: "城市",

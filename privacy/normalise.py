@@ -78,6 +78,9 @@ def canonical_identifier(s: pd.Series, entity: str) -> pd.Series:
     * ``BANK_CARD``: digits only.
     * ``EMAIL_ADDRESS``: lower-case, no surrounding whitespace.
     * ``CN_PASSPORT``, ``HK_MACAU_PERMIT``, ``CUSTOMER_NO``: upper-case, no separators.
+    * ``LICENSE_PLATE``: upper-case, no ``·``, spaces or dashes (``京A·12345`` → ``京A12345``).
+    * ``WECHAT_ID``: lower-case (WeChat IDs are case-insensitive).
+    * ``QQ_NUMBER``: :func:`normalise_series` (digits).
     * ``PERSON``: no whitespace inside (``张 三`` → ``张三``).
     * anything else: :func:`normalise_series`.
 
@@ -111,6 +114,10 @@ def canonical_identifier(s: pd.Series, entity: str) -> pd.Series:
         return out.str.lower()
     if entity in (E.CN_PASSPORT, E.HK_MACAU_PERMIT, E.CUSTOMER_NO):
         return out.str.replace(r"[\s\-]", "", regex=True).str.upper()
+    if entity == E.LICENSE_PLATE:
+        return out.str.replace(r"[\s\-·•・.]", "", regex=True).str.upper()
+    if entity == E.WECHAT_ID:
+        return out.str.lower()
     if entity == E.PERSON:
         return out.str.replace(r"\s+", "", regex=True)
     return out

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from kequn.config import StrictConfig, first_error, read_yaml_mapping
 from kequn.errors import ConfigError
@@ -93,6 +93,18 @@ class ColumnRule(_Strict):
         return value
 
 
+class CustomRecognizerRule(_Strict):
+    """A bank's own recognizer (:mod:`privacy.custom`): a regex ``pattern`` or a ``deny_list``
+    file (one value a line, relative to the policy file)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    entity: str
+    pattern: str | None = None
+    deny_list: str | None = None
+    score: float = Field(default=0.85, ge=0.5, le=1.0)
+    context: list[str] = Field(default_factory=list)
+
+
 class Policy(_Strict):
     """The validated privacy policy."""
 
@@ -102,6 +114,13 @@ class Policy(_Strict):
     unclassified: UnclassifiedRule = UnclassifiedRule()
     k_anonymity: KAnonymityRule = KAnonymityRule()
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
+    custom_recognizers: list[CustomRecognizerRule] = Field(default_factory=list)
+    _custom: tuple[Any, ...] = PrivateAttr(default=())
+
+    @property
+    def custom(self) -> tuple[Any, ...]:
+        """The compiled custom recognizers (:class:`privacy.custom.CustomRecognizer`)."""
+        return self._custom
 
     @model_validator(mode="after")
     def _check(self) -> Policy:
@@ -186,11 +205,42 @@ def load_policy(path: str | Path | None = None) -> Policy:
 
 
 def parse_policy(data: Any, *, source: str = "policy") -> Policy:
-    """Validate already-parsed policy data (a dict) into a :class:`Policy`."""
+    """Validate already-parsed policy data (a dict) into a :class:`Policy`.
+
+    Deny-list files of ``custom_recognizers`` are read relative to ``source``'s folder; a
+    missing one, an unknown entity or an invalid regular expression is a :class:`ConfigError`.
+    """
     if not isinstance(data, dict) or not data:
         raise ConfigError(f"{source}: the policy must be a mapping with an 'entities' section")
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {first_error(exc)}") from None
+    policy._custom = _compile_custom(policy, source)
+    return policy
+
+
+def _compile_custom(policy: Policy, source: str) -> tuple[Any, ...]:
+    from privacy.custom import compile_custom
+
+    base = Path(source).parent if Path(source).is_file() else Path.cwd()
+    out = []
+    seen: set[str] = set()
+    for rule in policy.custom_recognizers:
+        if rule.name in seen:
+            raise ConfigError(f"{source}: custom_recognizers: the name {rule.name!r} is used twice")
+        seen.add(rule.name)
+        words = None
+        if rule.deny_list is not None:
+            path = (base / rule.deny_list) if not Path(rule.deny_list).is_absolute() else Path(rule.deny_list)
+            try:
+                words = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{source}: custom_recognizers.{rule.name}: cannot read the deny list "
+                                  f"{path} ({type(exc).__name__})") from None
+        try:
+            out.append(compile_custom(rule.name, rule.entity, rule.pattern, words, rule.score, rule.context))
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return tuple(out)
 

@@ -38,6 +38,7 @@ from kequn.io import (
 from privacy import entities as E
 from privacy.checksums import gb11643_valid_array, luhn_valid_array
 from privacy.classify import ColumnFinding, classify_columns
+from privacy.exact_match import ExactMatcher, matcher_for_tables
 from privacy.generalise import (
     BIRTH_LEVELS,
     age_band,
@@ -51,7 +52,7 @@ from privacy.keys import key_fingerprint
 from privacy.policy import Policy, load_policy
 from privacy.risk import enforce_k
 from privacy.scan import residual_findings
-from privacy.text import find_spans, redact_texts
+from privacy.text import find_spans, redact_texts, span_method_counts
 from privacy.tokens import distinct_canonical, token_replacer, tokenise_series
 
 MANIFEST_NAME = "manifest.json"
@@ -88,6 +89,8 @@ class ColumnResult:
     override: bool = False
     mode: str | None = None
     spans: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: ``{entity: {method: n}}``: how the spans were found (exact match, pattern, statistical)
+    span_methods: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     redacted_cells: int = 0
     decided_by: str = "values"
 
@@ -244,10 +247,13 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
         Where each table came from (recorded only).
     """
     results: list[TableResult] = []
+    with console.stage("exact-match dictionary") as st:
+        matcher = _exact_matcher(frames, policy)
+        st.done(f"{matcher.size if matcher else 0:,} identifier value(s)")
     for name, frame in frames.items():
         with console.stage(f"pseudonymise {name}") as st:
             path = Path(paths[name]) if paths and name in paths else Path(name)
-            result = _pseudonymise_table(name, path, frame, policy, key)
+            result = _pseudonymise_table(name, path, frame, policy, key, matcher=matcher)
             results.append(result)
             st.done(_table_detail(result))
 
@@ -259,7 +265,7 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
 
     with console.stage("residual scan of the output") as st:
         for result in results:
-            result.residual = _residual(result)
+            result.residual = _residual(result, policy.custom)
         n_findings = sum(_finding_count(f) for r in results for f in r.residual)
         st.done("clean" if n_findings == 0 else f"{n_findings} direct identifier finding(s)")
     return results
@@ -286,7 +292,15 @@ def _decide(policy: Policy, table: str, finding: ColumnFinding) -> tuple[str, st
     return entity, rule.action, dict(rule.options), False
 
 
-def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Policy, key: bytes) -> TableResult:
+def _exact_matcher(frames: dict[str, pd.DataFrame], policy: Policy) -> ExactMatcher | None:
+    """One automaton over the values of every direct-identifier column of every table, searched
+    for in every free-text column (:mod:`privacy.exact_match`); columns typed as decided below."""
+    return matcher_for_tables(frames, lambda table, frame: {
+        f.column: _decide(policy, table, f)[0] for f in classify_columns(frame, table)})
+
+
+def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Policy, key: bytes,
+                        matcher: ExactMatcher | None = None) -> TableResult:
     findings = classify_columns(frame, table)
     by_column = {f.column: f for f in findings}
     decided = {c: _decide(policy, table, by_column[c]) for c in map(str, frame.columns)}
@@ -330,7 +344,7 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
             mode = policy.free_text.mode
             texts = values.astype("string").reset_index(drop=True)
             names = known_names.reset_index(drop=True) if known_names is not None else None
-            spans = find_spans(texts, known_names=names)
+            spans = find_spans(texts, known_names=names, matcher=matcher, custom=policy.custom)
             replace = token_replacer(key) if mode == "token" else None
             redacted = redact_texts(texts, spans, replace=replace)
             out_cols[column] = pd.Series(redacted.to_numpy(), index=values.index, dtype="string")
@@ -338,6 +352,7 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
             res.outputs, res.mode = [column], mode
             res.spans = {str(k): int(v) for k, v in spans.groupby("entity").size().items()} if len(spans) else {}
             res.redacted_cells = int(spans["row"].nunique()) if len(spans) else 0
+            res.span_methods = span_method_counts(spans)
         elif action == "redact":
             placeholder = E.TEXT_PLACEHOLDERS.get(entity, REDACTED_VALUE)
             out_cols[column] = pd.Series(np.where(present.to_numpy(), placeholder, None), index=values.index,
@@ -442,7 +457,7 @@ def _apply_k_anonymity(result: TableResult, policy: Policy) -> None:
     result.k_anonymity = k_result
 
 
-def _residual(result: TableResult) -> list[dict[str, Any]]:
+def _residual(result: TableResult, custom: tuple = ()) -> list[dict[str, Any]]:
     """The residual scan of one output table, plus a span sweep of kept text columns.
 
     :func:`privacy.scan.residual_findings` checks identifier-shaped cells and free-text
@@ -450,7 +465,7 @@ def _residual(result: TableResult) -> list[dict[str, Any]]:
     short text (``"手机13912345678已更新"``), so every kept text column is also searched span by
     span, over its distinct values only.
     """
-    findings = [f for f in residual_findings(result.frame, result.table)
+    findings = [f for f in residual_findings(result.frame, result.table, custom=custom)
                 if f.get("entity", E.PERSON) in E.DIRECT_IDENTIFIERS]
     flagged = {(f.get("column"), f.get("entity")) for f in findings}
     for column, entity in result.output_entities.items():
@@ -464,7 +479,7 @@ def _residual(result: TableResult) -> list[dict[str, Any]]:
                             & distinct.str.contains(r"[0-9０-９]{5}|[@＠]", regex=True).fillna(False)]
         if distinct.empty:
             continue
-        spans = find_spans(distinct)
+        spans = find_spans(distinct, custom=custom)
         if spans.empty:
             continue
         spans = spans[spans["entity"].isin(list(E.DIRECT_IDENTIFIERS - {E.PERSON}))]

@@ -122,6 +122,10 @@ def build_examples(policy: Policy) -> dict[str, Any]:
             "columns": rows, "text": {"before": note, "after": text_after, "mode": policy.free_text.mode}}
 
 
+#: How a span was found, as the HTML report says it.
+METHOD_LABELS = {"exact": "精确匹配 exact match", "pattern": "模式 pattern", "statistical": "统计 statistical"}
+
+
 def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any], reasons: list[str]) -> dict[str, Any]:
     """Assemble the report document (JSON-ready; no personal data)."""
     inventory, texts, k_rows, residual = [], [], [], []
@@ -138,7 +142,8 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
             if c.entity == E.FREE_TEXT:
                 texts.append({"table": r.table, "column": c.column, "action": c.action, "mode": c.mode,
                               "cells": c.present, "cells_redacted": c.redacted_cells,
-                              "spans": dict(sorted(c.spans.items())), "total": int(sum(c.spans.values()))})
+                              "spans": dict(sorted(c.spans.items())), "total": int(sum(c.spans.values())),
+                              "methods": {e: dict(m) for e, m in sorted(getattr(c, "span_methods", {}).items())}})
         if r.k_anonymity is not None:
             k = r.k_anonymity
             k_rows.append({"table": r.table, "quasi_identifiers": k["quasi_identifiers"], "k": k["k"],
@@ -290,7 +295,8 @@ th{background:#f3f5f7}.pass{color:#116329;font-weight:600}.fail{color:#b42318;fo
 <h2>自由文本遮蔽 Free-text redaction</h2>
 {% if r.text_redaction %}<table><tr><th>表 Table</th><th>字段 Column</th><th>方式 Mode</th><th>单元格 Cells</th><th>含个人信息 Cells redacted</th><th>按类型 Spans by entity</th><th>合计 Total</th></tr>
 {% for t in r.text_redaction %}<tr><td>{{ t.table }}</td><td>{{ t.column }}</td><td>{{ t.mode or t.action }}</td><td>{{ t.cells }}</td><td>{{ t.cells_redacted }}</td>
-<td>{% for e, n in t.spans.items() %}{{ zh.get(e, e) }} {{ e }}: {{ n }}<br>{% endfor %}</td><td>{{ t.total }}</td></tr>{% endfor %}</table>
+<td>{% for e, n in t.spans.items() %}{{ zh.get(e, e) }} {{ e }}: {{ n }}{% if t.methods and t.methods.get(e) %} <span class="muted">({% for m, k in t.methods[e].items() %}{{ method_labels.get(m, m) }} {{ k }}{% if not loop.last %}, {% endif %}{% endfor %})</span>{% endif %}<br>{% endfor %}</td><td>{{ t.total }}</td></tr>{% endfor %}</table>
+<p class="muted">括号内为发现方式 In brackets, how the spans were found: 精确匹配 exact match (a value of the bank's own identifier columns), 模式 pattern (a recognizer's pattern and validator), 统计 statistical (surname + given-name character statistics).</p>
 {% else %}<p class="muted">没有自由文本字段 No free-text column.</p>{% endif %}
 
 <h2>重识别风险 Re-identification risk (k-anonymity)</h2>
@@ -334,4 +340,4 @@ def render_html(report: dict[str, Any]) -> str:
     """Render the report document as self-contained HTML; every value is escaped."""
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     template = env.from_string(_TEMPLATE)
-    return template.render(r=report, labels=ACTION_LABELS, zh=E.LABELS_ZH)
+    return template.render(r=report, labels=ACTION_LABELS, zh=E.LABELS_ZH, method_labels=METHOD_LABELS)

@@ -21,7 +21,7 @@ def _known_names(frame: pd.DataFrame, findings: list[ColumnFinding]) -> pd.Serie
     return None
 
 
-def scan_frame(frame: pd.DataFrame, table: str) -> dict[str, Any]:
+def scan_frame(frame: pd.DataFrame, table: str, *, custom: tuple = ()) -> dict[str, Any]:
     """Classify every column of one table and count PII spans in its free-text columns.
 
     Returns
@@ -36,13 +36,13 @@ def scan_frame(frame: pd.DataFrame, table: str) -> dict[str, Any]:
     for f in findings:
         entry = f.to_dict()
         if f.entity == E.FREE_TEXT:
-            spans = find_spans(frame[f.column], known_names=names)
+            spans = find_spans(frame[f.column], known_names=names, custom=custom)
             entry["span_counts"] = span_counts(spans)
         columns.append(entry)
     return {"table": table, "rows": int(len(frame)), "columns": columns}
 
 
-def scan_tables(tables: dict[str, Path], *, encoding: str | None = None) -> dict[str, Any]:
+def scan_tables(tables: dict[str, Path], *, encoding: str | None = None, custom: tuple = ()) -> dict[str, Any]:
     """Scan tables for ``kequn scan``, changing nothing.
 
     Parameters
@@ -51,6 +51,8 @@ def scan_tables(tables: dict[str, Path], *, encoding: str | None = None) -> dict
         ``{table name: path}`` as returned by :func:`kequn.io.find_tables`.
     encoding:
         CSV encoding; detected (UTF-8 with or without BOM, GB18030/GBK) when ``None``.
+    custom:
+        The policy's own recognizers (:attr:`privacy.policy.Policy.custom`).
 
     Returns
     -------
@@ -62,7 +64,7 @@ def scan_tables(tables: dict[str, Path], *, encoding: str | None = None) -> dict
     out = []
     for name, path in tables.items():
         frame = read_table(path, as_text=True, encoding=encoding)
-        out.append(scan_frame(frame, name))
+        out.append(scan_frame(frame, name, custom=custom))
     return {"tables": out}
 
 
@@ -74,7 +76,7 @@ _NO_PII_VALUE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2
                  r"|[ABFHIJLMNOQRTUVXYZabfhijlmnoqrtuvxyz][0-9]{1,30}")
 
 
-def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
+def residual_findings(frame: pd.DataFrame, table: str, *, custom: tuple = ()) -> list[dict[str, Any]]:
     """Direct identifiers still present in a (pseudonymised) table; counts only, no values.
 
     Two checks with the same detectors as the scan: a column classified as a direct
@@ -106,7 +108,7 @@ def residual_findings(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
         # each distinct value is scanned once; its spans count once per row holding it
         vc = text.value_counts(sort=False)
         distinct = pd.Series(vc.index, dtype="string")
-        spans = find_spans(distinct)
+        spans = find_spans(distinct, custom=custom)
         if f.kind == E.KIND_QUASI or len(spans) == 0:
             # a quasi-identifier column's values are categories (job titles such as 商务经理,
             # places): a name-shaped span inside them is not a person

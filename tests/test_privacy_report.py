@@ -78,3 +78,12 @@ def test_examples_are_synthetic_and_never_masks(clean):
     assert afters["BIRTH_DATE"] == "birth_year = 1990"  # the policy publishes a birth year
     text = build_examples(load_policy(None))["text"]
     assert fakes["CN_MOBILE"] in text["before"] and "<手机号>" in text["after"]
+
+
+def test_report_says_how_each_text_span_was_found(clean):
+    report = json.loads((clean / "privacy_report.json").read_text(encoding="utf-8"))
+    html = (clean / "privacy_report.html").read_text(encoding="utf-8")
+    text = report["text_redaction"][0]
+    assert text["methods"]["CN_MOBILE"] == {"pattern": 1}
+    assert sum(sum(m.values()) for m in text["methods"].values()) == text["total"]
+    assert "模式 pattern 1" in html and "精确匹配 exact match" in html

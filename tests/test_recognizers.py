@@ -55,6 +55,11 @@ CASES = [
     (E.CN_RESIDENT_ID, f"客户身份证：{ID18_B}", ID18_B),
     (E.CN_RESIDENT_ID, f"旧身份证{ID15}", ID15),
     (E.CN_RESIDENT_ID, f"证件{ID18_B[:6]} {ID18_B[6:14]} {ID18_B[14:]}", f"{ID18_B[:6]} {ID18_B[6:14]} {ID18_B[14:]}"),
+    (E.CN_RESIDENT_ID, f"证件号{ID18_B[:6]}-{ID18_B[6:14]}-{ID18_B[14:]}", f"{ID18_B[:6]}-{ID18_B[6:14]}-{ID18_B[14:]}"),
+    (E.CN_RESIDENT_ID, f"身份证{_grouped(ID18_B, ' ')}，", _grouped(ID18_B, " ")),          # 4-4-4-4-2
+    (E.CN_RESIDENT_ID, f"身份证{_grouped(ID18, '-')}", _grouped(ID18, "-")),               # ...X
+    (E.CN_RESIDENT_ID, f"编号{_grouped(_wrong_check(ID18_B), ' ')}", None),                 # 4-4-4-4-2, bad check
+    (E.CN_RESIDENT_ID, f"身份证{ID18_B[:4]} {ID18_B[4:8]}-{ID18_B[8:12]} {ID18_B[12:16]}-{ID18_B[16:]}", None),  # mixed
     (E.CN_RESIDENT_ID, f"编号{_wrong_check(ID18_B)}", None),            # wrong check digit
     (E.CN_RESIDENT_ID, "流水号20240315000123456789", None),               # 20-digit serial
     (E.CN_RESIDENT_ID, "订单号12345678901234567", None),                  # 17 digits
@@ -67,6 +72,16 @@ CASES = [
     (E.CN_MOBILE, "回访电话(+86)15012345678", "(+86)15012345678"),
     (E.CN_MOBILE, "预留手机138-1234-5678，", "138-1234-5678"),
     (E.CN_MOBILE, "联系" + "13812345678".translate(FW) + "即可", "13812345678".translate(FW)),
+    (E.CN_MOBILE, "手机138.1234.5678。", "138.1234.5678"),               # dotted
+    (E.CN_MOBILE, "手机1381-234-5678", "1381-234-5678"),                  # 4-3-4
+    (E.CN_MOBILE, "手机1381 234 5678，", "1381 234 5678"),
+    (E.CN_MOBILE, "手机号一三八一二三四五六七八", "一三八一二三四五六七八"),      # read out
+    (E.CN_MOBILE, "电话幺三九 幺二三四 五六七八", "幺三九 幺二三四 五六七八"),  # 幺 = 1, grouped
+    (E.CN_MOBILE, "电话一二三四五六七八九零一", None),                     # 123... no such prefix
+    (E.CN_MOBILE, "一三八一二三四五六七八九", None),                       # 12 numerals
+    (E.CN_MOBILE, "金额138.12元", None),                                  # a decimal
+    (E.CN_MOBILE, "尾号5678", None),                                      # last digits
+    (E.CN_MOBILE, "客服95588", None),                                     # hotline
     (E.CN_MOBILE, "编号12345678901", None),                               # no such prefix
     (E.CN_MOBILE, "金额13812345678901元", None),                          # 14-digit number
     (E.CN_MOBILE, "单号T13812345678", None),                              # letter before
@@ -78,6 +93,11 @@ CASES = [
     (E.BANK_CARD, f"原卡号{_grouped(CARD19, ' ')}，", _grouped(CARD19, " ")),
     (E.BANK_CARD, f"卡号{_grouped(CARD16, '-')}", _grouped(CARD16, "-")),
     (E.BANK_CARD, f"卡号{CARD19.translate(FW)}", CARD19.translate(FW)),
+    (E.BANK_CARD, f"卡号{CARD19[:6]} {CARD19[6:]}", f"{CARD19[:6]} {CARD19[6:]}"),   # BIN + rest
+    (E.BANK_CARD, f"卡号{CARD16[:6]}-{CARD16[6:]}", f"{CARD16[:6]}-{CARD16[6:]}"),
+    (E.BANK_CARD, f"卡号{_grouped(CARD19, ' ')}", _grouped(CARD19, " ")),               # 4-4-4-4-3
+    (E.BANK_CARD, f"卡号{_wrong_check(CARD19)[:6]} {_wrong_check(CARD19)[6:]}", None),   # BIN + rest, Luhn fails
+    (E.BANK_CARD, "尾号6789的卡", None),                                  # last four only
     (E.BANK_CARD, f"卡号{_wrong_check(CARD19)}", None),                   # Luhn fails
     (E.BANK_CARD, "流水号20240315000123456789", None),                    # 20 digits
     (E.BANK_CARD, "订单2024031512345678", None),                          # starts with 2
@@ -94,6 +114,30 @@ CASES = [
     (E.CN_PASSPORT, "产品编号E12345678", None),
     (E.HK_MACAU_PERMIT, "港澳通行证C12345678", "C12345678"),
     (E.HK_MACAU_PERMIT, "批次C12345678", None),
+    # --- WeChat, QQ, licence plates
+    (E.WECHAT_ID, "客户微信号zhangsan_88，", "zhangsan_88"),
+    (E.WECHAT_ID, "微信：wxid_abc12345", "wxid_abc12345"),
+    (E.WECHAT_ID, "加vx: Li-Lei2024 了", "Li-Lei2024"),
+    (E.WECHAT_ID, "请加微信zhangsanfeng", "zhangsanfeng"),                # a cell with no digit
+    (E.WECHAT_ID, "用户名zhangsan_88", None),                             # no WeChat word
+    (E.WECHAT_ID, "微信zs1", None),                                       # too short
+    (E.WECHAT_ID, "微信支付已开通", None),
+    (E.QQ_NUMBER, "QQ号123456789，", "123456789"),
+    (E.QQ_NUMBER, "qq:10001", "10001"),
+    (E.QQ_NUMBER, "扣扣 2847561930", "2847561930"),
+    (E.QQ_NUMBER, "客服95588", None),                                     # hotline, no QQ word
+    (E.QQ_NUMBER, "QQ号0123456", None),                                   # leading zero
+    (E.QQ_NUMBER, "QQ号1234", None),                                      # too short
+    (E.LICENSE_PLATE, "车牌京A·12345", "京A·12345"),
+    (E.LICENSE_PLATE, "车辆粤B12345已登记", "粤B12345"),
+    (E.LICENSE_PLATE, "新能源车沪AD12345", "沪AD12345"),
+    (E.LICENSE_PLATE, "粤B12345F", "粤B12345F"),
+    (E.LICENSE_PLATE, "京ABCDE", None),                                   # no digit
+    (E.LICENSE_PLATE, "沪A123456789", None),                              # too long
+    (E.LICENSE_PLATE, "京I12345", None),                                  # I is never a letter
+    # --- passports: E/G + 8 digits
+    (E.CN_PASSPORT, "护照G87654321", "G87654321"),
+    (E.CN_PASSPORT, "护照号码EA1234567", "EA1234567"),
     # --- customer number
     (E.CUSTOMER_NO, "客户号KH0000012345", "KH0000012345"),
     (E.CUSTOMER_NO, "代码KH123", None),
@@ -123,6 +167,29 @@ CASES = [
     (E.PERSON, "张三的账户已冻结", "张三"),
     (E.PERSON, "丈夫：李梅，", "李梅"),
     (E.PERSON, "联系人：赵六，电话", "赵六"),
+    # --- person: the span ends where the name ends, never at the next word's first character
+    (E.PERSON, "客户张三身份证号码已核对", "张三"),
+    (E.PERSON, "客户刘洋工作日可联系", "刘洋"),
+    (E.PERSON, "理财经理欧阳明确认签字", "欧阳明"),
+    (E.PERSON, "客户王建国来电", "王建国"),                             # 3 characters stay 3
+    (E.PERSON, "配偶欧阳娜娜也有开户意向", "欧阳娜娜"),
+    # --- traditional Chinese: detected on the simplified text, offsets of the original
+    (E.PERSON, "客戶陳美玲來電，帳戶凍結", "陳美玲"),
+    (E.PERSON, "理財經理歐陽明確認簽字", "歐陽明"),
+    (E.CN_MOBILE, "客戶手機13812345678已變更", "13812345678"),
+    (E.PERSON, "客戶來電諮詢帳戶餘額", None),
+    # --- names in pinyin / English notes
+    (E.PERSON, "Customer Zhang Wei called about his card", "Zhang Wei"),
+    (E.PERSON, "Mr. Ouyang Xiaoming visited the branch", "Ouyang Xiaoming"),
+    (E.PERSON, "Follow-up: Wang Jianguo called again", "Wang Jianguo"),
+    (E.PERSON, "Ms Chan Tai-Man asked for a statement", "Chan Tai-Man"),
+    (E.PERSON, "Long Term deposit matured", None),                     # "term" is no syllable
+    (E.PERSON, "He Said the Bank Of China card", None),
+    (E.PERSON, "customer zhang wei called", None),                      # not capitalised
+    # --- job titles are not persons
+    (E.PERSON, "储备经理人", None),
+    (E.PERSON, "商务经理", None),
+    (E.PERSON, "管家部经理", None),
 ]
 IDS = [f"{e}-{i}" for i, (e, _, _) in enumerate(CASES)]
 

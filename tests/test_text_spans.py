@@ -65,7 +65,7 @@ def test_known_names_are_the_strongest_evidence():
 
 
 def test_name_the_context_alone_misses_is_found_from_the_column():
-    texts = pd.Series(["今天黄磊到网点"])
+    texts = pd.Series(["今天黄磊没有来"])
     assert find_spans(texts).empty
     spans = find_spans(texts, known_names=pd.Series(["黄磊"]))
     assert _found(texts, spans) == [(0, "黄磊", E.PERSON)]
@@ -135,3 +135,14 @@ def test_ordinary_service_notes_have_no_spans():
     ])
     spans = find_spans(texts)
     assert spans.empty, [texts.iloc[r][s:e] for r, s, e in zip(spans["row"], spans["start"], spans["end"], strict=True)]
+
+
+def test_redaction_never_swallows_the_next_character():
+    texts = pd.Series(["客户张三身份证号码已核对", "客户刘洋工作日可联系", "理财经理欧阳明确认签字"])
+    assert redact_texts(texts, find_spans(texts)).tolist() == [
+        "客户<姓名>身份证号码已核对", "客户<姓名>工作日可联系", "理财经理<姓名>确认签字"]
+
+
+def test_job_titles_in_an_occupation_column_are_not_names():
+    texts = pd.Series(["储备经理人", "商务经理", "管家部经理", "客户经理", "大堂经理", "理财经理"])
+    assert find_spans(texts).empty

@@ -39,3 +39,16 @@ class KequnPatternRecognizer(PatternRecognizer):
     def _one(value: str) -> np.ndarray:
         """A matched string, half-width, as a one-element object array for the bulk validators."""
         return np.array([value.translate(HALFWIDTH_TABLE)], dtype=object)
+
+
+def lead_lookbehind(pattern: str, group: str = "v") -> str:
+    """``<lead>(?P<group>…)`` as ``(?<=<lead>)…``: the span is the value only.
+
+    Presidio runs patterns with the ``regex`` module, which allows a variable-width lookbehind;
+    the bulk path (:mod:`privacy.text`) runs the original pattern and takes the group.
+    """
+    marker = f"(?P<{group}>"
+    lead, _, rest = pattern.partition(marker)
+    if not rest.endswith(")"):
+        raise ValueError(f"lead_lookbehind: pattern must end with the {group!r} group")
+    return f"(?<={lead}){rest[:-1]}"

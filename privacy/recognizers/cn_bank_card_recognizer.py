@@ -10,7 +10,7 @@ from privacy.recognizers.base import KequnPatternRecognizer
 
 
 class CnBankCardRecognizer(KequnPatternRecognizer):
-    """16-19 digit cards, plain or grouped by four with spaces or dashes (Presidio's built-in
+    """16-19 digit cards, plain or grouped by four with spaces or dashes, or as the 6-digit BIN and the rest (Presidio's built-in
     credit-card pattern stops at 17 digits and misses 19-digit UnionPay cards). The first digit
     must be an issuer's (3-6, 9) and the Luhn check digit right."""
 
@@ -19,6 +19,7 @@ class CnBankCardRecognizer(KequnPatternRecognizer):
         Pattern("bank_card_plain", P.BANK_CARD_PLAIN, 0.5),
         Pattern("bank_card_grouped", P.BANK_CARD_GROUPED, 0.5),
         Pattern("bank_card_grouped_tail", P.BANK_CARD_GROUPED_TAIL, 0.5),
+        Pattern("bank_card_bin_rest", P.BANK_CARD_BIN_REST, 0.5),
     ]
     CONTEXT = P.BANK_CARD_CONTEXT
 

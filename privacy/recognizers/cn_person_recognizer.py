@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from presidio_analyzer import Pattern
+from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from privacy import entities as E
+from privacy import names
 from privacy.recognizers import patterns as P
 from privacy.recognizers.base import KequnPatternRecognizer
 
@@ -43,3 +45,21 @@ class CnPersonRecognizer(KequnPatternRecognizer):
     def invalidate_result(self, pattern_text: str) -> bool:
         """True for name-shaped bank vocabulary (``高端`` in ``高端客户``)."""
         return bool(P.not_name(np.array([pattern_text], dtype=object))[0])
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None,
+                regex_flags: int | None = None) -> list[RecognizerResult]:
+        """Pattern matches, each ended at the word boundary (``张三身份证`` → ``张三``) and dropped
+        when it is an ordinary word (``商务经理``): :mod:`privacy.names`, as in the bulk path."""
+        out = []
+        for r in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            r.end = r.start + names.trim_end(text[r.start:r.end], text[r.end:r.end + 2])
+            found = np.array([text[r.start:r.end]], dtype=object)
+            weak = self._pattern_name(r) == "cn_person_before_title"
+            if not (P.not_name(found)[0] or names.ordinary(found, weak=weak)[0]):
+                out.append(r)
+        return EntityRecognizer.remove_duplicates(out)
+
+    @staticmethod
+    def _pattern_name(result: RecognizerResult) -> str | None:
+        explanation = result.analysis_explanation
+        return explanation.pattern_name if explanation is not None else None

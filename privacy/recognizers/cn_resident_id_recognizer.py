@@ -12,7 +12,7 @@ from privacy.recognizers.base import KequnPatternRecognizer
 class CnResidentIdRecognizer(KequnPatternRecognizer):
     """18-digit IDs (region, birth date, sequence, MOD 11-2 check character ``0-9``/``X``) and
     legacy 15-digit IDs (region, ``YYMMDD``, sequence). Optional single spaces or dashes after
-    the region and the birth date are accepted.
+    the region and the birth date (6-8-4) are accepted, and so are groups of four (4-4-4-4-2).
 
     A match counts only if the region code exists, the birth date is a real past date and (18
     digits) the check character is right: ``validate_result`` decides, so the score is 1.0 or
@@ -23,6 +23,7 @@ class CnResidentIdRecognizer(KequnPatternRecognizer):
     PATTERNS = [
         Pattern("cn_resident_id_18", P.RESIDENT_ID_18, 0.5),
         Pattern("cn_resident_id_15", P.RESIDENT_ID_15, 0.3),
+        Pattern("cn_resident_id_18_grouped4", P.RESIDENT_ID_18_GROUPED4, 0.5),
     ]
     CONTEXT = P.RESIDENT_ID_CONTEXT
     BIRTH_DATE_SLICE = P.BIRTH_DATE_SLICE

@@ -38,6 +38,9 @@ HAN = "\u4e00-\u9fff"
 _MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 RESIDENT_ID_18 = r"[1-9]" + L1 + r"[0-9]{5}" + SEP + r"(?:18|19|20)[0-9]{2}" + _MMDD + SEP + r"[0-9]{3}[0-9Xx]" + R
 RESIDENT_ID_15 = r"[1-9]" + L1 + r"[0-9]{7}" + _MMDD + r"[0-9]{3}" + R
+#: 18-character IDs written in groups of four (4-4-4-4-2), one kind of separator throughout.
+RESIDENT_ID_18_GROUPED4 = (r"[1-9]" + L1 + r"[0-9]{3}(?P<sep>[ \-])[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{4}"
+                           r"(?P=sep)[0-9][0-9Xx]" + R)
 RESIDENT_ID_CONTEXT = ["身份证", "证件号", "证件号码", "身份号码", "公民身份", "id", "zjhm", "sfz"]
 #: GB/T 2260 province-level codes (first two digits of a resident ID).
 PROVINCE_CODES = frozenset({
@@ -48,7 +51,18 @@ PROVINCE_CODES = frozenset({
 LEGACY_BIRTH_SLICE = slice(6, 12)  # YYMMDD in a 15-digit ID (19YY)
 
 # --- mobile -----------------------------------------------------------------------------------
-MOBILE = L + r"(?:\(?(?:\+|00)?86\)?[ \-]?)?1[3-9][0-9]" + SEP + r"[0-9]{4}" + SEP + r"[0-9]{4}" + R
+_MOBILE_PREFIX = r"(?:\(?(?:\+|00)?86\)?[ \-]?)?"
+#: Separator inside a mobile number: space, dash or dot (``138.1234.5678``).
+MOBILE_SEP = r"[ \-.]?"
+MOBILE = L + _MOBILE_PREFIX + r"1[3-9][0-9]" + MOBILE_SEP + r"[0-9]{4}" + MOBILE_SEP + r"[0-9]{4}" + R
+#: Mobiles grouped 4-3-4 (``1381-234-5678``); a ``+86`` before it is left as it is.
+MOBILE_434 = r"1" + L1 + r"[3-9][0-9]{2}[ \-.][0-9]{3}[ \-.][0-9]{4}" + R
+#: Chinese numerals read out digit by digit (幺 and 两 for 1 and 2, 〇/零 for 0).
+ZH_DIGITS = "〇零幺一二两三四五六七八九"
+ZH_DIGIT_TABLE = str.maketrans("〇零幺一二两三四五六七八九", "0011223456789")
+_ZD = f"[{ZH_DIGITS}]"
+#: A mobile read out in Chinese numerals (``一三八一二三四五六七八``), 3-4-4 with optional spaces.
+MOBILE_ZH = (rf"(?<!{_ZD})(?:[幺一]{_ZD}{{2}}[ \-]?{_ZD}{{4}}[ \-]?{_ZD}{{4}})(?!{_ZD})")
 MOBILE_CONTEXT = ["手机", "手机号", "电话", "联系方式", "致电", "来电", "号码", "tel", "mobile", "sjhm"]
 #: Mainland mobile prefixes (first three digits) in use.
 MOBILE_PREFIX_RE = r"^1(?:3[0-9]|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8[0-9]|9[0-35-9])"
@@ -64,6 +78,8 @@ CARD_FIRST = "[3-69]"
 BANK_CARD_PLAIN = CARD_FIRST + L1 + r"[0-9]{15,18}" + R
 BANK_CARD_GROUPED = CARD_FIRST + L1 + r"[0-9]{3}(?:[ \-][0-9]{4}){3}" + R
 BANK_CARD_GROUPED_TAIL = CARD_FIRST + L1 + r"[0-9]{3}(?:[ \-][0-9]{4}){3}[ \-][0-9]{1,3}" + R
+#: The issuer's six-digit BIN, a separator, then the rest (``622848 0123456789015``).
+BANK_CARD_BIN_REST = CARD_FIRST + L1 + r"[0-9]{5}[ \-][0-9]{10,13}" + R
 BANK_CARD_CONTEXT = ["卡号", "银行卡", "借记卡", "信用卡", "储蓄卡", "账号", "帐号", "card", "kh"]
 
 # --- e-mail -----------------------------------------------------------------------------------
@@ -76,6 +92,33 @@ PASSPORT = r"[EGPSDegpsd]" + L1 + r"(?:(?<=[EGeg])[0-9]{8}|(?<=[Ee])[A-HJ-NP-Za-
 PASSPORT_CONTEXT = ["护照", "passport", "hzhm"]
 HK_MACAU_PERMIT = r"[CWcw]" + L1 + r"(?:[0-9]{8}|(?<=[Cc])[A-HJ-NP-Za-hj-np-z][0-9]{7})" + R
 HK_MACAU_PERMIT_CONTEXT = ["港澳", "通行证", "往来港澳", "回乡证", "permit"]
+
+# --- WeChat, QQ, licence plates ----------------------------------------------------------------
+#: Words that introduce a WeChat ID; the ID itself has no shape of its own, so it is matched only
+#: right after one of them.
+WECHAT_CONTEXT = ["微信号", "微信", "wechat", "WeChat", "weixin", "vx", "VX", "wx", "WX"]
+#: A WeChat ID: 6-20 characters, a letter first, then letters, digits, ``_`` or ``-``.
+WECHAT_ID = r"[A-Za-z][A-Za-z0-9_\-]{5,19}" + R
+#: The keyword starts with a literal or a character class (fast to scan for); the letter check
+#: sits after its first character (``(?<![A-Za-z].)``), so ``vxw`` inside a word does not count.
+_WECHAT_LEAD = (r"(?:微信|[Ww](?<![A-Za-z].)(?:e[Cc]hat|eixin|[Xx])|[Vv](?<![A-Za-z].)[Xx])"
+                r"(?:号码|号|账号|帐号|[Ii][Dd])?[:： ]{0,2}(?:是|为)?[ ]?")
+#: ``<context><WeChat ID>`` with the ID as group ``v``.
+WECHAT_AFTER_CONTEXT = _WECHAT_LEAD + f"(?P<v>{WECHAT_ID})"
+QQ_CONTEXT = ["QQ", "qq", "QQ号", "扣扣"]
+QQ_NUMBER = r"[1-9][0-9]{4,10}" + R
+_QQ_LEAD = r"(?:[Qq](?<![A-Za-z].)[Qq]|扣扣)(?:号码|号|账号|帐号)?[:： ]{0,2}(?:是|为)?[ ]?"
+#: ``<context><QQ number>`` with the number as group ``v`` (5-11 digits, no leading zero).
+QQ_AFTER_CONTEXT = _QQ_LEAD + r"(?<![0-9])(?P<v>" + QQ_NUMBER + ")"
+#: Province abbreviations that start a mainland licence plate.
+PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PL = "[A-HJ-NP-Z0-9]"
+#: ``京A·12345`` (5 characters, at least one digit) or a new-energy plate (6 characters, D/F
+#: first or last: ``沪AD12345``, ``粤B12345F``); an optional ``·``/space/dash after the letter.
+LICENSE_PLATE = (rf"[{PLATE_PROVINCES}][A-HJ-NP-Z][·•・ \-]?"
+                 f"(?:[DF]{_PL}[0-9]{{4}}|[0-9]{{5}}[DF]|(?={_PL}{{0,4}}[0-9]){_PL}{{5}})"
+                 r"(?![0-9A-Za-z])")
+LICENSE_PLATE_CONTEXT = ["车牌", "车牌号", "车辆", "号牌", "车号"]
 
 # --- customer number --------------------------------------------------------------------------
 CUSTOMER_NO = r"K" + L1 + r"H[0-9]{8,12}" + R
@@ -127,6 +170,7 @@ NAME_PREFIX_CONTEXT = (
     "监护人", "收款人", "付款人", "申请人", "借款人", "开户人", "被保险人", "投保人", "户主", "配偶",
     "丈夫", "妻子", "爱人", "老公", "老婆", "儿子", "女儿", "父亲", "母亲", "家属", "同事", "柜员",
     "员工", "经理", "姓名", "客户", "本人", "专员", "顾问", "自称", "回访", "致电",
+    "经办", "复核", "审核", "经手", "操作员",
 )
 #: Words right after a name (titles, and verbs that follow a named caller).
 NAME_SUFFIX_CONTEXT = ("先生", "女士", "小姐", "经理", "老师", "师傅", "阿姨", "主任", "行长", "同志",
@@ -134,6 +178,10 @@ NAME_SUFFIX_CONTEXT = ("先生", "女士", "小姐", "经理", "老师", "师傅
 #: Verbs that follow a name written at the start of a sentence (``王芳咨询...``, ``，李伟表示...``).
 NAME_SENTENCE_VERBS = ("咨询", "投诉", "表示", "反映", "办理", "申请", "要求", "来电", "致电", "称",
                        "由", "对", "的", "于", "已", "在", "到", "同意", "确认", "签字", "接听")
+#: Verbs after a name that is written with no other cue (``…今天王建国咨询…``): weak evidence, so
+#: the candidate must also pass the given-name statistics (:func:`privacy.names.statistically_plausible`).
+NAME_VERB_CONTEXT = ("咨询", "表示", "反映", "投诉", "询问", "称其", "到网点", "到行", "到柜", "前来", "签字",
+                     "接听", "代为")
 #: Characters that can start a sentence in a note (cell start is the ``\x00`` separator).
 SENTENCE_START = "\x00，。；：！？、,.;:!? \n（("
 #: Characters that end a name: a given name does not contain them (particles, common verbs).
@@ -196,7 +244,10 @@ def surname_regex() -> str:
 
 
 def given_name_regex() -> str:
-    """One or two given-name characters: Han, not a stop character, not the start of a title."""
+    """One or two given-name characters: Han, not a stop character, not the start of a title.
+
+    A given name that runs into a context word (``王芳复|核李强``) is ended at the word by
+    :func:`privacy.names.trim_end`."""
     titles = "|".join(t for t in NAME_SUFFIX_CONTEXT if not t.startswith(("(", "（")))
     one = f"(?!{titles})[^{NAME_STOP_CHARS}\\W0-9_A-Za-z]"
     return f"{one}(?:{one})?"
@@ -289,8 +340,9 @@ def resident_id_valid(ids: np.ndarray) -> np.ndarray:
 
 
 def mobile_canonical(values: np.ndarray) -> np.ndarray:
-    """Mobile numbers as 11 digits (no ``+86``/``0086``, no separators)."""
-    s = pd.Series(values, dtype="string").str.replace(r"\D", "", regex=True)
+    """Mobile numbers as 11 digits (no ``+86``/``0086``, no separators; Chinese numerals read as
+    digits)."""
+    s = pd.Series(values, dtype="string").str.translate(ZH_DIGIT_TABLE).str.replace(r"\D", "", regex=True)
     return s.str.replace(r"^(?:0086|86)(?=1\d{10}$)", "", regex=True).to_numpy(dtype=object)
 
 
@@ -328,3 +380,52 @@ def email_valid(values: np.ndarray) -> np.ndarray:
     """Shape of an e-mail address (one ``@``, a dotted domain)."""
     s = pd.Series(values, dtype="string")
     return s.str.fullmatch(EMAIL.replace(r"(?![A-Za-z])", "")).fillna(False).to_numpy(dtype=bool)
+
+
+# --- names in pinyin or English text (``Customer Zhang Wei called``) -----------------------------
+#: Pinyin of common surnames (Hanyu Pinyin as written in passports), compound ones first.
+PINYIN_SURNAMES = (
+    "Ouyang", "Sima", "Shangguan", "Zhuge", "Dongfang", "Huangfu", "Situ", "Xiahou", "Murong",
+    "Gongsun", "Zhangsun", "Yuwen", "Linghu", "Zhongli", "Duanmu", "Ximen", "Nangong",
+    "Zhang", "Wang", "Li", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun", "Ma",
+    "Zhu", "Hu", "Guo", "He", "Gao", "Lin", "Luo", "Zheng", "Liang", "Xie", "Song", "Tang", "Han",
+    "Feng", "Deng", "Cao", "Peng", "Zeng", "Xiao", "Tian", "Dong", "Yuan", "Pan", "Yu", "Jiang",
+    "Cai", "Du", "Ye", "Cheng", "Su", "Wei", "Lyu", "Lv", "Lu", "Ding", "Ren", "Shen", "Yao", "Cui",
+    "Zhong", "Tan", "Fan", "Jin", "Shi", "Liao", "Jia", "Xia", "Fu", "Fang", "Bai", "Zou", "Meng",
+    "Xiong", "Qin", "Qiu", "Yin", "Xue", "Yan", "Duan", "Lei", "Hou", "Long", "Tao", "Gu", "Mao",
+    "Hao", "Gong", "Shao", "Wan", "Qian", "Dai", "Mo", "Kong", "Xiang", "Chang", "Wen", "Kang",
+    "Niu", "Ge", "Xing", "Qi", "Yi", "Qiao", "Pang", "Ni", "Zhuang", "Nie", "Yue", "Zhai", "Zhan",
+    "Ou", "Geng", "Guan", "Lan", "Jiao", "Zuo", "Gan", "Bao", "Ning", "Shang", "Shu", "Ruan",
+    "Ke", "Ji", "Mei", "Tong", "Ling", "Bi", "Shan", "Pei", "Huo", "Tu", "Miao", "Sheng", "Qu",
+    "Weng", "Ran", "You", "Xin", "Chai", "Hua", "Pu", "Teng", "Rao", "Mu", "Ai", "Nong", "Zhuo",
+    "Jian", "Che", "Lian", "Mai", "Chu", "Lou", "Dou", "Cen", "Jing", "Dang", "Fei", "Bu", "Leng",
+    "Xi", "Mi", "Zong", "Gui", "Zang", "Min", "Bian", "Luan", "Sui", "Rong", "Kou", "Sang", "Lang",
+    "Zhen", "Cong", "Ao", "Ming", "She", "Chi", "Zha", "Kuang", "Ju", "Hui", "Nan", "Ban",
+    # Cantonese / Hokkien romanisations common in Hong Kong, Macau and Taiwan
+    "Chan", "Wong", "Cheung", "Lee", "Ho", "Chow", "Lau", "Leung", "Ng", "Tsang", "Lam", "Tse",
+    "Yeung", "Kwok", "Lai", "Tam", "Fung", "Mak", "Choi", "Yip", "Chiu", "Kwan", "Hsu", "Tsai",
+    "Chou", "Chiang", "Hsieh", "Kuo",
+)
+#: One pinyin syllable (initial + final), lower case.
+PINYIN_SYLLABLE = (r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+                   r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|ai|an|ao|ei|en|er|ia|ie|in|iu"
+                   r"|ou|ua|ue|ui|un|uo|a|e|i|o|u|v)")
+#: A given name in pinyin: one or two syllables, capitalised (``Wei``, ``Xiaoming``, ``Xiao-Ming``).
+_PINYIN_GIVEN = r"[A-Z][a-z]{0,9}(?:[-'][A-Z]?[a-z]{1,6})?"
+PINYIN_CONTEXT = ["customer", "client", "mr", "mrs", "ms", "miss", "manager", "spouse", "name"]
+#: ``Customer|Mr.|Ms. ...`` + a pinyin name (group ``name``).
+PINYIN_AFTER_CONTEXT = (r"(?<![A-Za-z])(?:Mr|Mrs|Ms|Miss|Madam|Dr|[Cc]ustomer|[Cc]lient|[Mm]anager|[Ss]pouse|[Ww]ife"
+                        r"|[Hh]usband|[Nn]ame)\.?:? ?"
+                        r"(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN + r")(?![A-Za-z])")
+#: A pinyin surname and a pinyin given name with no context word (group ``name``).
+PINYIN_NAME = (r"(?<![A-Za-z])(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") "
+               + _PINYIN_GIVEN + r")(?![A-Za-z])")
+#: Cells that can hold a name in Latin letters (two capitalised words in a row).
+LATIN_NAME_PREFILTER = r"[A-Z][a-z]+[ ][A-Z][a-z]"
+
+
+def pinyin_given_valid(names: np.ndarray) -> np.ndarray:
+    """True where the part after the surname is one or two pinyin syllables (``Wei``,
+    ``Xiaoming``), so English words after a surname-like word (``Long Term``) are not names."""
+    s = pd.Series(names, dtype="string").str.split(" ", n=1).str[1].str.lower().str.replace(r"[-']", "", regex=True)
+    return s.str.fullmatch(f"(?:{PINYIN_SYLLABLE}){{1,2}}").fillna(False).to_numpy(dtype=bool)
