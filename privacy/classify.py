@@ -310,6 +310,18 @@ def _shares(uniq: pd.Series, counts: np.ndarray, total: int, hints: set[str] | N
             has_addr = has_addr | whole_addr
         out[E.CN_ADDRESS] = (share(whole_addr), share(whole_addr & has_addr))
         out["_ADDRESS_MENTION"] = (share(has_addr), share(has_addr))
+    if han < GATE:
+        # romanised names (``Zhang Wei``, ``Wei Zhang``, ``CHEN CHIH-WEI``): two or three Latin
+        # words, one of them a romanised Chinese surname at either end
+        words = uniq.str.strip().str.lower().str.split(r"\s+")
+        latin = fm(r"[A-Za-z]+(?:[-'][A-Za-z]+)?(?: [A-Za-z]+(?:[-'][A-Za-z]+)?){1,2}", uniq.str.strip())
+        if share(latin) >= GATE:
+            first = words.str[0].to_numpy(dtype=object)
+            last = words.str[-1].to_numpy(dtype=object)
+            surnames = _latin_surnames()
+            romanised = latin & (pd.Series(first).isin(surnames).to_numpy() | pd.Series(last).isin(surnames).to_numpy())
+            if share(romanised) > out.get(E.PERSON, (0.0, 0.0))[0]:
+                out[E.PERSON] = (share(romanised), share(romanised))
     date_shape = fm(r"[0-9]{4}[-/.年][0-9]{1,2}[-/.月][0-9]{1,2}日?(?:[ T].*)?")
     if share(date_shape) >= GATE:
         dates = _parse_dates(uniq)
@@ -372,7 +384,7 @@ _VALID_WORDING = {
     E.CN_PASSPORT: "passport-number shaped",
     E.HK_MACAU_PERMIT: "Hong Kong/Macau permit shaped",
     E.CUSTOMER_NO: "customer numbers (KH + digits)",
-    E.PERSON: "2-5 Han characters starting with a known surname",
+    E.PERSON: "personal names (2-5 Han characters starting with a known surname, or a romanised Chinese name)",
     E.CN_ADDRESS: "addresses (gazetteer province/city + road, number, building or room)",
 }
 _SHAPE_WORDING = {
@@ -586,3 +598,9 @@ def classify_columns(frame: pd.DataFrame, table: str, *, sample_size: int = 2000
     """
     return [classify_series(frame[c], str(c), sample_size=sample_size, seed=seed)
             for c in frame.columns]
+
+
+@functools.lru_cache(maxsize=1)
+def _latin_surnames() -> frozenset[str]:
+    """Romanised Chinese surnames, lower case (the pinyin list the text recognizers use)."""
+    return frozenset(name.lower() for name in P.PINYIN_SURNAMES)

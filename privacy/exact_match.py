@@ -61,6 +61,11 @@ class ExactMatcher:
                 continue
             keys = set(canonical_identifier(series, entity).dropna().tolist())
             keys |= set(normalise_series(series).dropna().str.replace(r"\s+", "", regex=True).tolist())
+            if entity == E.PERSON:
+                # romanised names are written with their space (``Zhang Wei``) and in either order
+                latin = normalise_series(series).dropna().str.strip().str.replace(r"\s+", " ", regex=True)
+                latin = latin[latin.str.fullmatch(r"[A-Za-z'-]+(?: [A-Za-z'-]+){1,2}").fillna(False)]
+                keys |= set(latin.tolist()) | {" ".join(v.split(" ")[::-1]) for v in latin.tolist()}
             keys = {k.translate(_ASCII_LOWER) for k in keys}  # the text is searched lower-cased
             min_len = MIN_LENGTH.get(entity, DEFAULT_MIN_LENGTH)
             n = 0

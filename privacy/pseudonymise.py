@@ -111,6 +111,9 @@ class TableResult:
     residual: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
+#: Detection passes over a free-text column (each on what the previous pass left).
+MAX_REDACTION_PASSES = 3
+
 def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None, key: bytes,
                  encoding: str | None = None) -> dict[str, Any]:
     """Pseudonymise ``tables`` into the clean zone ``out`` under the policy.
@@ -347,6 +350,20 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
             spans = find_spans(texts, known_names=names, matcher=matcher, custom=policy.custom)
             replace = token_replacer(key) if mode == "token" else None
             redacted = redact_texts(texts, spans, replace=replace)
+            # Redaction can expose a span the first pass could not see (a name right after a
+            # placeholder now starts a sentence): detect again on the changed rows until nothing
+            # new is found, so the residual scan of the notes is clean by construction.
+            for _ in range(MAX_REDACTION_PASSES - 1):
+                changed = np.flatnonzero((redacted.fillna("") != texts.fillna("")).to_numpy())
+                if not len(changed):
+                    break
+                again = find_spans(redacted.iloc[changed].reset_index(drop=True), matcher=matcher,
+                                   custom=policy.custom)
+                if again.empty:
+                    break
+                again = again.assign(row=changed[again["row"].to_numpy()])
+                texts, redacted = redacted, redact_texts(redacted, again, replace=replace)
+                spans = pd.concat([spans, again], ignore_index=True)
             out_cols[column] = pd.Series(redacted.to_numpy(), index=values.index, dtype="string")
             out_entities[column] = E.FREE_TEXT
             res.outputs, res.mode = [column], mode

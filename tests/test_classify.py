@@ -320,3 +320,17 @@ def test_addresses_without_number_or_room_are_an_address_column():
     got = {f.column: f for f in classify_columns(_frame_of(c5=values, lxdz=values), "t")}
     assert got["c5"].entity == E.CN_ADDRESS and got["c5"].decided_by == "values"
     assert got["lxdz"].entity == E.CN_ADDRESS and "token 'lxdz'" in got["lxdz"].evidence
+
+
+def test_romanised_name_column_is_a_person_column_whatever_the_order():
+    """An English-name column (Zhang Wei / Wei Zhang / CHEN CHIH-WEI) was kept as business data,
+    so the residual scan refused the whole extract; product names are not people."""
+    given = ["Wei", "Na", "Jianguo", "Xiaoming", "Fang", "Lei", "Chih-Wei", "Yan"]
+    surnames = ["Zhang", "Wang", "Li", "Chen", "Liu", "Ouyang"]
+    names = [f"{surnames[i % 6]} {given[i % 8]}" if i % 2 else f"{given[i % 8]} {surnames[i % 6]}".upper()
+             for i in range(120)]
+    frame = pd.DataFrame({"col_21": names, "product": ["Long Term Deposit", "Gold Card", "Wealth Plus"] * 40,
+                          "city_en": ["Shanghai", "Beijing", "Hangzhou", "Shenzhen"] * 30})
+    found = {f.column: f.entity for f in classify_columns(frame, "t")}
+    assert found["col_21"] == E.PERSON
+    assert found["product"] == E.NONE and found["city_en"] != E.PERSON

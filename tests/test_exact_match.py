@@ -74,3 +74,14 @@ def test_pseudonymise_finds_the_customer_name_of_another_table_in_the_notes():
     assert out.frame["note"].tolist() == ["今天<姓名>到网点办理业务"] * n
     col = next(c for c in out.columns if c.column == "note")
     assert col.span_methods[E.PERSON] == {"exact": n}
+
+
+def test_romanised_customer_names_match_with_their_space_and_in_either_order():
+    from privacy.exact_match import ExactMatcher
+
+    m = ExactMatcher({E.PERSON: ["Zhang Wei", "CHEN CHIH-WEI"]})
+    notes = pd.Series(["Customer Zhang Wei called; wei zhang again", "Mr Chen Chih-Wei", "Zhang Weiming"],
+                      dtype="string")
+    found = m.find(notes)
+    assert sorted(zip(found["row"], found["start"], found["end"], strict=True)) == [(0, 9, 18), (0, 27, 36),
+                                                                                      (1, 3, 16)]

@@ -440,3 +440,4 @@ def test_residual_scan_ignores_chance_luhn_passes_in_a_serial_column_but_not_car
     assert residual_findings(pd.DataFrame({"serial": serials}), "t") == []
     cards = [_card(s[:17]) for s in serials[:60]] + serials[60:80]  # 75% real cards: not chance
     assert {f["entity"] for f in residual_findings(pd.DataFrame({"ref": cards}), "t")} == {"BANK_CARD"}
+
