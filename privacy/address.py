@@ -50,14 +50,15 @@ _ESTATE = (f"[{HAN}A-Za-z0-9]{{1,12}}?(?:花园|家园|华庭|名苑|公寓|大�
            "|产业园|科技园|工业园|苑|城|府|园|庭|坊|村)")
 _BUILDING = "(?:[0-9A-Za-z]{1,3}(?:栋|幢|座|号楼)|[一二三四五六七八九十]{1,2}(?:栋|幢|座|号楼)|[A-Za-z]区)"
 _UNIT = "[0-9一二三四五六七八九十]{1,2}单元"
-_FLOOR = "[0-9]{1,3}(?:楼|层|F)"
+_FLOOR = "[0-9]{1,3}(?:楼|樓|层|層|F)"
 _ROOM = "[0-9]{1,5}(?:室|房)"
 _ROOM_BARE = "[0-9]{1,5}(?:室|房)?(?![0-9])"
 _AFTER = (f"(?:{_S}{_BUILDING}(?:{_S}{_UNIT})?(?:{_S}{_FLOOR})?(?:{_S}{_ROOM_BARE})?"
           f"|{_S}{_UNIT}(?:{_S}{_FLOOR})?(?:{_S}{_ROOM_BARE})?"
           f"|{_S}{_FLOOR}(?:{_S}{_ROOM})?"
           f"|{_S}{_ROOM})?")
-_POSTCODE = r"(?:[,，;；]?[ ]?(?:邮编|邮政编码)[:：]?[ ]?[0-9]{6}(?![0-9])|[ ]?[(（][0-9]{6}[)）])?"
+_POSTCODE = (r"(?:[,，;；]?[ ]?(?:邮编|邮政编码)[:：]?[ ]?[0-9]{6}(?![0-9])|[ ]?[(（][0-9]{6}[)）]"
+             r"|[ ]?[0-9]{6}(?![0-9]))?")  # a bare 6-digit number right after an address is its postcode
 #: The street-level part an address must have.
 _TAIL = (f"(?:{_STREET}{_S}{_NUMBER}(?:{_S}{_ESTATE})?"
          f"|{_STREET}{_S}{_ESTATE}"
@@ -110,6 +111,23 @@ def _compiled() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     g = gazetteer()
     names = trie_regex(g.provinces | g.cities | set(g.province_short) | set(g.city_short))
     return re.compile(names), re.compile(address_regex()), re.compile(address_after_context_regex())
+
+
+#: A street address with a house number and no gazetteer name (Taiwan, Hong Kong, or a place the
+#: mainland list does not hold): optional postcode, a short place, a road, 号/號 with 之N and
+#: floor. The road plus house number is the evidence; nothing shorter counts.
+STREET_NUMBER_REGEX = (f"(?:[0-9]{{3,6}}[ ]?)?[{HAN}]{{1,8}}?(?:大道|大街|路|街|巷|弄)"
+                       "(?:[0-9一二三四五六七八九十]{1,3}(?:段|巷|弄))?[ ]?"
+                       "[0-9]{1,5}(?:-[0-9]{1,5})?[号號](?:之[0-9]{1,3})?(?:[ ]?[0-9]{1,3}(?:楼|樓|层|層|F)(?:之[0-9]{1,2})?)?"
+                       "(?:[ ]?[0-9]{1,5}(?:室|房))?"
+                       # a branch's street address (北京路88号网点) is the bank's, not a person's
+                       "(?![0-9]|网点|支行|分行|营业部|营业厅|门店)")
+SCORE_STREET_NUMBER = 0.75
+
+
+@functools.lru_cache(maxsize=1)
+def _street_number() -> re.Pattern[str]:
+    return re.compile(STREET_NUMBER_REGEX)
 
 
 SPAN_COLUMNS = ["row", "start", "end", "score"]
@@ -176,6 +194,7 @@ def find_addresses(texts: pd.Series) -> pd.DataFrame:
                 found.append((m.start(), m.end(), SCORE_ANCHORED))
                 last = m.end()
     found += [(m.start("addr"), m.end("addr"), SCORE_AFTER_CONTEXT) for m in after_context.finditer(joined)]
+    found += [(m.start(), m.end(), SCORE_STREET_NUMBER) for m in _street_number().finditer(joined)]
     if not found:
         return empty
     s, e, score = (np.asarray(x) for x in zip(*found, strict=True))

@@ -73,3 +73,16 @@ def test_generalisation_uses_the_gazetteer_and_never_passes_finer_text():
     assert parts["city"].tolist()[:4] == ["杭州市", "仙桃市", "杭州市", "上海市"]
     assert parts.iloc[4].isna().all()  # an unknown place gives nothing, never a piece of the address
     assert parts.iloc[5].tolist() == ["北京市", "北京市"]  # 朝阳区 of Beijing, not 朝阳市 of Liaoning
+
+
+@pytest.mark.parametrize("text, address", [
+    ("黑龙江省马鞍山县闵行高街Y座 555641，请核实", "黑龙江省马鞍山县闵行高街Y座 555641"),  # bare postcode
+    ("客户新址197 花蓮市松山路443號4樓，已更新", "197 花蓮市松山路443號4樓"),  # Taiwan, no gazetteer name
+    ("寄往95264 新竹永安巷1號之4", "95264 新竹永安巷1號之4"),
+    ("前往中山路100号支行办理", None),  # a branch's address is not a person's
+    ("合同号123号已归档", None),  # no road
+])
+def test_street_addresses_without_a_gazetteer_name_and_bare_postcodes(text, address):
+    spans = find_addresses(pd.Series([text]))
+    got = [text[s:e] for s, e in zip(spans["start"], spans["end"], strict=True)]
+    assert got == ([address] if address else [])

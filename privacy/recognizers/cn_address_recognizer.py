@@ -24,6 +24,7 @@ class CnAddressRecognizer(KequnPatternRecognizer):
         Pattern("cn_address", A.address_regex(), A.SCORE_ANCHORED),
         Pattern("cn_address_after_context", A.address_after_context_regex(lookbehind=True),
                 A.SCORE_AFTER_CONTEXT),
+        Pattern("cn_street_number", A.STREET_NUMBER_REGEX, A.SCORE_STREET_NUMBER),
     ]
     CONTEXT = A.ADDRESS_CONTEXT
     #: The column-at-once form of the same patterns, for a vectorised engine compiled from the
