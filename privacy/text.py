@@ -75,12 +75,12 @@ def _compiled() -> dict[str, re.Pattern[str]]:
         # one pass per entity: the recognizer's patterns as one alternation (their shapes exclude
         # each other at any one start, so no candidate is lost)
         "resident_id": re.compile("|".join(f"(?:{p})" for p in (
-            P.RESIDENT_ID_18, P.RESIDENT_ID_15, P.RESIDENT_ID_18_GROUPED4))),
+            P.RESIDENT_ID_18, P.RESIDENT_ID_15, P.RESIDENT_ID_18_GROUPED4, P.RESIDENT_ID_18_ANY_GROUPING))),
         "mobile": re.compile(f"(?:{P.MOBILE})|(?:{P.MOBILE_434})"),
         "landline": re.compile(P.LANDLINE),
         # (grouped-by-four apart: it is a prefix of grouped-with-a-tail, and both must be tried)
         "bank_card": re.compile("|".join(f"(?:{p})" for p in (
-            P.BANK_CARD_PLAIN, P.BANK_CARD_GROUPED_TAIL, P.BANK_CARD_BIN_REST))),
+            P.BANK_CARD_PLAIN, P.BANK_CARD_GROUPED_TAIL, P.BANK_CARD_BIN_REST, P.BANK_CARD_ANY_GROUPING))),
         "card_grouped": re.compile(P.BANK_CARD_GROUPED),
         "passport": re.compile(P.PASSPORT),
         "permit": re.compile(P.HK_MACAU_PERMIT),

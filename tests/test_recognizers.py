@@ -59,7 +59,9 @@ CASES = [
     (E.CN_RESIDENT_ID, f"身份证{_grouped(ID18_B, ' ')}，", _grouped(ID18_B, " ")),          # 4-4-4-4-2
     (E.CN_RESIDENT_ID, f"身份证{_grouped(ID18, '-')}", _grouped(ID18, "-")),               # ...X
     (E.CN_RESIDENT_ID, f"编号{_grouped(_wrong_check(ID18_B), ' ')}", None),                 # 4-4-4-4-2, bad check
-    (E.CN_RESIDENT_ID, f"身份证{ID18_B[:4]} {ID18_B[4:8]}-{ID18_B[8:12]} {ID18_B[12:16]}-{ID18_B[16:]}", None),  # mixed
+    # mixed separators: still a valid ID, so still caught (fail closed)
+    (E.CN_RESIDENT_ID, f"身份证{ID18_B[:4]} {ID18_B[4:8]}-{ID18_B[8:12]} {ID18_B[12:16]}-{ID18_B[16:]}",
+     f"{ID18_B[:4]} {ID18_B[4:8]}-{ID18_B[8:12]} {ID18_B[12:16]}-{ID18_B[16:]}"),
     (E.CN_RESIDENT_ID, f"编号{_wrong_check(ID18_B)}", None),            # wrong check digit
     (E.CN_RESIDENT_ID, "流水号20240315000123456789", None),               # 20-digit serial
     (E.CN_RESIDENT_ID, "订单号12345678901234567", None),                  # 17 digits

@@ -146,3 +146,22 @@ def test_redaction_never_swallows_the_next_character():
 def test_job_titles_in_an_occupation_column_are_not_names():
     texts = pd.Series(["储备经理人", "商务经理", "管家部经理", "客户经理", "大堂经理", "理财经理"])
     assert find_spans(texts).empty
+
+
+def test_identifiers_in_any_digit_grouping_and_their_near_misses():
+    from privacy.checksums import gb11643_check_digit, luhn_check_digit
+
+    body = "11010519491231002"
+    rid = body + gb11643_check_digit(body)
+    card = "62284801234567890"
+    card += luhn_check_digit(card)
+    bad_card = card[:-1] + str((int(card[-1]) + 1) % 10)
+    texts = pd.Series([f"证件 {rid[:3]} {rid[3:6]} {rid[6:10]} {rid[10:14]} {rid[14:]} 已核",
+                       f"证件{rid[:6]}-{rid[6:10]}-{rid[10:14]}-{rid[14:]}",
+                       f"卡 {card[:4]} {card[4:10]} {card[10:15]} {card[15:]}",
+                       f"卡 {bad_card[:4]} {bad_card[4:10]} {bad_card[10:15]} {bad_card[15:]}",  # fails Luhn
+                       f"流水 {rid[:-1] + ('1' if rid[-1] != '1' else '2')}",  # fails the check digit
+                       "2024-05-01 12:30 共 3 笔 5 单"], dtype="string")
+    spans = find_spans(texts)
+    got = {(int(r.row), r.entity) for r in spans.itertuples()}
+    assert got == {(0, E.CN_RESIDENT_ID), (1, E.CN_RESIDENT_ID), (2, E.BANK_CARD)}

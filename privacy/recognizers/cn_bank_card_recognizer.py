@@ -20,6 +20,7 @@ class CnBankCardRecognizer(KequnPatternRecognizer):
         Pattern("bank_card_grouped", P.BANK_CARD_GROUPED, 0.5),
         Pattern("bank_card_grouped_tail", P.BANK_CARD_GROUPED_TAIL, 0.5),
         Pattern("bank_card_bin_rest", P.BANK_CARD_BIN_REST, 0.5),
+        Pattern("bank_card_any_grouping", P.BANK_CARD_ANY_GROUPING, 0.5),
     ]
     CONTEXT = P.BANK_CARD_CONTEXT
 

@@ -24,6 +24,7 @@ class CnResidentIdRecognizer(KequnPatternRecognizer):
         Pattern("cn_resident_id_18", P.RESIDENT_ID_18, 0.5),
         Pattern("cn_resident_id_15", P.RESIDENT_ID_15, 0.3),
         Pattern("cn_resident_id_18_grouped4", P.RESIDENT_ID_18_GROUPED4, 0.5),
+        Pattern("cn_resident_id_18_any_grouping", P.RESIDENT_ID_18_ANY_GROUPING, 0.5),
     ]
     CONTEXT = P.RESIDENT_ID_CONTEXT
     BIRTH_DATE_SLICE = P.BIRTH_DATE_SLICE
