@@ -84,7 +84,8 @@ BANK_CARD_GROUPED_TAIL = CARD_FIRST + L1 + r"[0-9]{3}(?:[ \-][0-9]{4}){3}[ \-][0
 #: The issuer's six-digit BIN, a separator, then the rest (``622848 0123456789015``).
 BANK_CARD_BIN_REST = CARD_FIRST + L1 + r"[0-9]{5}[ \-][0-9]{10,13}" + R
 #: Cards in any other grouping (4-6-5-4, 6-4-4-5 ...): the validator checks 16-19 digits and Luhn.
-BANK_CARD_ANY_GROUPING = CARD_FIRST + L1 + r"[0-9]{2,5}(?:[ \-][0-9]{3,8}){2,4}" + R
+BANK_CARD_ANY_GROUPING = (CARD_FIRST + L1 + r"[0-9]{2,5}(?:(?:[ \-]|  )[0-9]{3,13}){1,4}"
+                          r"(?:(?:[ \-]|  )[0-9]{1,2}(?![0-9.]))?" + R)
 BANK_CARD_CONTEXT = ["卡号", "银行卡", "借记卡", "信用卡", "储蓄卡", "账号", "帐号", "card", "kh"]
 
 # --- e-mail -----------------------------------------------------------------------------------
