@@ -72,7 +72,7 @@ class ExactMatcher:
             for key in keys:
                 if len(key) < min_len or _SEP in key:
                     continue
-                if entity == E.PERSON and (key in NOT_NAMES or names.is_ordinary_word(key)):
+                if entity == E.PERSON and (key in NOT_NAMES or names.is_ordinary_word(key, head_word=False)):
                     continue
                 if key not in self.automaton:
                     self.automaton.add_word(key, (entity, len(key)))

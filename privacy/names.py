@@ -33,6 +33,8 @@ import numpy as np
 BOUNDARY_FREQ = 500
 #: A candidate that is a non-name word at least this frequent is an ordinary word.
 ORDINARY_WORD_FREQ = 300
+#: A two-character head this frequent in jieba's dictionary (任职, 高兴) is a word, whatever follows.
+STRONG_WORD_FREQ = 2000
 #: Minimum mean given-character log ratio for a name with no context word.
 MIN_GIVEN_SCORE = 0.5
 
@@ -155,12 +157,14 @@ def trim_end(name: str, following: str) -> int:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def is_ordinary_word(name: str, *, weak: bool = False) -> bool:
+def is_ordinary_word(name: str, *, weak: bool = False, head_word: bool = True) -> bool:
     """True for a common word that jieba does not tag as a person name (``商务``, ``储备``).
 
     With ``weak`` (the only evidence is a job title after it, or statistics), also a candidate
     whose first two characters are such a word (``管家部`` in ``管家部经理``), unless they are a
-    compound surname.
+    compound surname. ``head_word`` (default) also rejects a candidate whose first two
+    characters are a very common word (:data:`STRONG_WORD_FREQ`); the exact match of a bank's own
+    name column turns it off (王国明 is a customer's name, however common 王国 is).
     """
     words, names, _ = _lexicon()
     if name in names:
@@ -168,6 +172,11 @@ def is_ordinary_word(name: str, *, weak: bool = False) -> bool:
     if words.get(name, 0) >= ORDINARY_WORD_FREQ:
         return True
     head = name[:2]
+    if head == "某某":  # the placeholder of an unnamed party (某某科技有限公司), never a person
+        return True
+    if (head_word and len(name) > 2 and head not in names and head not in _compound_surnames()
+            and words.get(head, 0) >= STRONG_WORD_FREQ):
+        return True  # 任职明 in 任职明阳海运: a very common word, then a character
     return (weak and len(name) > 2 and head not in names and head not in _compound_surnames()
             and words.get(head, 0) >= ORDINARY_WORD_FREQ and given_char_score(name[2]) < 0.5)
 

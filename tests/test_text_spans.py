@@ -165,3 +165,11 @@ def test_identifiers_in_any_digit_grouping_and_their_near_misses():
     spans = find_spans(texts)
     got = {(int(r.row), r.entity) for r in spans.itertuples()}
     assert got == {(0, E.CN_RESIDENT_ID), (1, E.CN_RESIDENT_ID), (2, E.BANK_CARD)}
+
+
+@pytest.mark.parametrize("text", ["客户任職明陽海運有限公司，年薪稳定", "客户任职华晶国际酒店股份有限公司",
+                                  "单位为某某科技有限公司"])
+def test_company_names_after_a_common_word_are_not_people(text):
+    spans = find_spans(pd.Series([text], dtype="string"))
+    assert not spans["entity"].eq(E.PERSON).any()
+    assert find_spans(pd.Series(["客户王建国任职明阳海运有限公司"], dtype="string"))["entity"].eq(E.PERSON).any()
