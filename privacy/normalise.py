@@ -12,6 +12,8 @@ Two different jobs:
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from privacy import entities as E
@@ -26,6 +28,7 @@ for _cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2212, 0xFE63):
 for _cp in (0x00A0, 0x2002, 0x2003, 0x2009, 0x202F):
     _HALFWIDTH[_cp] = 0x20
 HALFWIDTH_TABLE: dict[int, int] = dict(_HALFWIDTH)
+_WIDE_CLASS = "[" + "".join(re.escape(chr(c)) for c in sorted(HALFWIDTH_TABLE)) + "]"
 
 _SPREADSHEET_FLOAT = r"^(\d+)\.0+$"
 
@@ -43,7 +46,17 @@ def to_halfwidth(s: pd.Series) -> pd.Series:
     pandas.Series
         Same index, string dtype.
     """
-    return _as_text(s).str.translate(HALFWIDTH_TABLE)
+    text = _as_text(s)
+    # str.translate runs per cell in Python; full-width characters are rare, so find the cells
+    # that have one with a vectorised regex first and translate only those
+    wide = text.str.contains(_WIDE_CLASS, regex=True).fillna(False).to_numpy(dtype=bool)
+    if not wide.any():
+        return text
+    if wide.all():
+        return text.str.translate(HALFWIDTH_TABLE)
+    out = text.copy()
+    out[wide] = text[wide].str.translate(HALFWIDTH_TABLE)
+    return out
 
 
 def normalise_series(s: pd.Series) -> pd.Series:
