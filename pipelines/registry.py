@@ -39,6 +39,15 @@ PENDING, REJECTED, APPROVED = "pending", "rejected", "approved"
 MODEL_ARTIFACT = "model"
 KEY_METRICS = ("test_roc_auc", "test_qini_auc", "silhouette")
 MAX_GATES_TAG_CHARS = 4500
+#: Exit code of `kequn publish` when the version is registered but rejected by its gates
+#: (1 = a refused command, 2 = usage error, 3 = internal error).
+EXIT_REJECTED = 4
+
+
+class VersionRejected(RegistryError):
+    """``publish`` registered the version, but its gates rejected it (exit code 4)."""
+
+    exit_code = EXIT_REJECTED
 
 
 def _client() -> Any:
@@ -146,6 +155,22 @@ def _gates_tag(gates: dict[str, dict[str, Any]]) -> str:
     return text
 
 
+def _failed_checks(tags: dict[str, str]) -> str:
+    """The failed gates of a version and, per gate, its failed checks (from the ``kequn.gates`` tag)."""
+    try:
+        gates = json.loads(tags.get("kequn.gates", "{}"))
+    except json.JSONDecodeError:
+        return "see the kequn.gates tag"
+    parts = []
+    for gate, result in gates.items():
+        if result.get("passed"):
+            continue
+        failing = [piece.split(": ", 1)[-1].split(" = ")[0] for piece in str(result.get("detail", "")).split("; ")
+                   if "FAILED" in piece]
+        parts.append(f"{gate}: {', '.join(failing)}" if failing else gate)
+    return "; ".join(parts) or "see the kequn.gates tag"
+
+
 def publish(*, run_id: str, name: str, gates_path: str | Path | None = None) -> dict[str, Any]:
     """Register a run's model as a new version, evaluate the gates and write its model card.
 
@@ -187,7 +212,10 @@ def publish(*, run_id: str, name: str, gates_path: str | Path | None = None) -> 
     with console.stage("gates") as st:
         gates = evaluate_gates(run, name=name, candidate_uri=source, gates=gates_cfg, client=client)
         failed = [g for g in GATE_NAMES if not gates[g]["passed"]]
-        st.done("all passed" if not failed else f"failed: {', '.join(failed)}")
+        if failed:
+            st.fail(f"failed: {', '.join(failed)}")
+        else:
+            st.done("all passed")
     status = REJECTED if failed else PENDING
     publisher, published_at = current_user(), audit.utc_now()
 
@@ -255,9 +283,10 @@ def approve(*, name: str, version: Any, approver: str, reason: str = "") -> dict
     tags = dict(mv.tags or {})
     status = tags.get(STATUS_TAG)
     if status == REJECTED:
-        failed = [g for g, r in json.loads(tags.get("kequn.gates", "{}")).items() if not r.get("passed")]
-        raise RegistryError(f"{label} was rejected by its gates ({', '.join(failed) or 'see kequn.gates'}); "
-                            "approving a rejected version is not allowed; publish a new run instead")
+        raise RegistryError(f"{label} was rejected by its gates ({_failed_checks(tags)}); approving a rejected "
+                            "version is not allowed: fix the model and retrain, then publish the new run; or, if "
+                            "the gap has a legitimate business reason, add a reviewed exemption with that reason "
+                            "to the gates file (fairness.exemptions) and publish the run again")
     if status == APPROVED:
         raise RegistryError(f"{label} is already approved (by {tags.get('kequn.approved_by', '?')})")
     if status != PENDING:
