@@ -166,6 +166,8 @@ class Gates:
     fairness_limits: dict[str, tuple[Threshold, ...]]
     min_qini: Threshold
     source: str
+    #: SHA-256 of the gates file's bytes (recorded on the version, card and audit entry)
+    sha256: str = ""
 
 
 def _validation_message(path: str, exc: ValidationError) -> str:
@@ -228,7 +230,10 @@ def load_gates(path: str | Path | None = None) -> Gates:
                               f"{', '.join(FAIRNESS_METRICS)}")
     limits = {task: tuple({**flat, **per_task.get(task, {})}.values()) for task in config.fairness.tasks}
     min_qini = Threshold.parse("uplift", "test_qini_auc", config.uplift.min_qini, f"{path}: uplift.min_qini")
-    return Gates(config=config, floors=floors, fairness_limits=limits, min_qini=min_qini, source=str(path))
+    from kequn.io import sha256_file
+
+    return Gates(config=config, floors=floors, fairness_limits=limits, min_qini=min_qini, source=str(path),
+                 sha256=sha256_file(path))
 
 
 # --------------------------------------------------------------------------------------------

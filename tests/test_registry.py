@@ -136,7 +136,7 @@ def test_publish_to_champion_and_back(mlflow_uri, tmp_path, monkeypatch, capsys,
     v1 = next(line for line in lines if line.startswith("v1 "))
     assert "@champion" in v1 and "approved" in v1 and "test_roc_auc=" in v1 and "✓privacy" in v1 and "bob" in v1
     assert "@champion" not in next(line for line in lines if line.startswith("v2 "))
-    assert lines[-1] == f"audit log: {audit_log}"
+    assert lines[-1] == f"audit trail: experiment kequn-audit (7 entries, chain intact); local copy {audit_log}"
 
 
 def test_rejected_version_and_refusals(mlflow_uri, tmp_path, monkeypatch, capsys, clean_zone_factory, audit_log):
