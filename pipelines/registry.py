@@ -334,6 +334,16 @@ def _signing_in_force(person: str, role: str, gov: Any, keyring: signing.Keyring
     return True
 
 
+def _sign(person: str, record: dict[str, Any], keyring: signing.Keyring) -> str:
+    """Sign ``record`` with ``person``'s key, refusing a key that is not the one the keyring lists."""
+    signature = signing.sign(person, record)
+    listed = keyring.person(person)
+    if listed is None or not signing.verify_signature(record, signature, listed.public_key):
+        raise signing.SigningError(f"{signing.key_path(person)}: this private key is not the key the keyring "
+                                   f"{keyring.source} lists for {person!r}; nothing was signed or written")
+    return signature
+
+
 def _conflict(client: Any, mv: Any, *, actor: str, attempted: str, what: str, identity: str,
               **details: Any) -> ConcurrentChange:
     """Record a refused concurrent attempt (under the lock) and return the error to raise."""
@@ -391,7 +401,7 @@ def prepare_approval(*, name: str, version: Any, approver: str | None = None, re
               "gates_file_sha256": tags.get("kequn.gates_sha256", ""), "approver": approver, "author": author,
               "publisher": publisher, "identity": identity, "time": audit.utc_now(), "reason": reason or "",
               "revision": tags.get("kequn.revision", "0")}
-    signature = signing.sign(approver, record) if sign else governance.UNSIGNED
+    signature = _sign(approver, record, keyring) if sign else governance.UNSIGNED
     return {"record": record, "signature": signature, "identity": identity}
 
 
@@ -478,7 +488,7 @@ def prepare_promotion(*, name: str, version: Any, alias: str = "champion", by: s
               "approval_sha256": signing.sha256_text(tags.get(governance.APPROVAL_SIGNATURE, "")),
               "promoter": by, "identity": identity, "time": audit.utc_now(), "reason": reason or "",
               "rollback": f"kequn.held.{alias}" in tags}
-    signature = signing.sign(by, record) if sign else governance.UNSIGNED
+    signature = _sign(by, record, keyring) if sign else governance.UNSIGNED
     return {"record": record, "signature": signature, "identity": identity}
 
 

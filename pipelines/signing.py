@@ -59,11 +59,19 @@ def digests_equal(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and hmac.compare_digest(str(a), str(b))
 
 
+#: Files MLflow itself writes into a model folder when it is loaded from the registry (the
+#: registered name and version, no behaviour); left out of the digest so that loading the champion
+#: does not "change" it.
+DIGEST_IGNORED = frozenset({"registered_model_meta"})
+
+
 def artifact_digest(directory: Path) -> str:
-    """SHA-256 over every file under ``directory``: sorted relative paths and their contents."""
+    """SHA-256 over every file under ``directory``: sorted relative paths and their contents
+    (except :data:`DIGEST_IGNORED` at the top level)."""
     directory = Path(directory)
     outer = hashlib.sha256()
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    files = sorted(p for p in directory.rglob("*") if p.is_file()
+                   and p.relative_to(directory).as_posix() not in DIGEST_IGNORED)
     if not files:
         raise RegistryError(f"{directory}: the model artifact holds no files")
     for path in files:
