@@ -263,8 +263,15 @@ def verify_chain(client: Any) -> list[dict[str, Any]]:
     return entries
 
 
-def read(client: Any, *, model: str | None = None) -> list[dict[str, Any]]:
-    """Verified entries (optionally of one model), oldest first."""
+def read(client: Any = None, *, model: str | None = None) -> list[dict[str, Any]]:
+    """Verified entries (optionally of one model), oldest first; refuses a broken chain."""
+    if client is None:
+        from mlflow import MlflowClient
+
+        from kequn.tracking import configure_tracking
+
+        configure_tracking()
+        client = MlflowClient()
     return [e for e in verify_chain(client) if model is None or e.get("model") == model]
 
 

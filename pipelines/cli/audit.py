@@ -9,7 +9,12 @@ from kequn import console
 
 @click.group("audit")
 def command() -> None:
-    """The shared audit trail (MLflow experiment kequn-audit, one run per entry)."""
+    """The shared audit trail (MLflow experiment kequn-audit, one run per entry).
+
+    \b
+    Example:
+      kequn audit verify
+    """
 
 
 @command.command("verify")

@@ -9,7 +9,12 @@ from kequn import console
 
 @click.group("keys")
 def command() -> None:
-    """Signing keys for approvals and promotions (private keys outside the repository)."""
+    """Signing keys for approvals and promotions (private keys outside the repository).
+
+    \b
+    Example:
+      kequn keys init --name li.reviewer
+    """
 
 
 @command.command("init")
