@@ -39,7 +39,8 @@ UNKNOWN_GROUP = "未知/unknown"
 #: Aggregate gaps, in the order they are reported and logged.
 AGGREGATES = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
               "selection_rate_pvalue", "equalized_odds_pvalue", "equal_opportunity_difference",
-              "true_positive_rate_pvalue", "calibration_difference", "calibration_pvalue")
+              "true_positive_rate_pvalue", "calibration_difference", "calibration_pvalue",
+              "positive_balance_difference", "positive_balance_pvalue")
 #: Score bins (pooled quantiles) within which calibration between groups is compared.
 CALIBRATION_BINS = 10
 #: Per-group metrics, in table order.
@@ -120,6 +121,18 @@ EXPLANATIONS: dict[str, dict[str, str]] = {
         "en": "Chance of a calibration gap at least this large if the score meant the same in every "
               "group (stratified chi-square test over the score bins).",
         "zh": "若同一得分在各群组含义相同，仍观察到至少如此大校准差距的概率（按得分分箱的分层卡方检验）。",
+    },
+    "positive_balance_difference": {
+        "en": "Equal opportunity for scores (balance for the positive class): the largest minus the "
+              "smallest mean score of a group's actual positives (0 = the customers who really churn, "
+              "or really buy, get the same score on average in every group, whatever the cut-off).",
+        "zh": "得分层面的机会均等（正例平衡）：各群组实际正例平均得分的最大值减最小值（0 表示无论阈值"
+              "如何，实际流失或购买的客户在各群组得到的平均得分相同）。",
+    },
+    "positive_balance_pvalue": {
+        "en": "Chance of a gap at least this large if the actual positives' scores came from the same "
+              "distribution in every group (Kruskal-Wallis test).",
+        "zh": "若各群组实际正例的得分来自同一分布，仍观察到至少如此大差距的概率（Kruskal-Wallis 检验）。",
     },
     "selection_rate_pvalue": {
         "en": "Chance of a selection-rate gap at least this large if the groups were in truth "
@@ -263,6 +276,25 @@ def _calibration_gap(y: np.ndarray, s: np.ndarray, groups: np.ndarray) -> tuple[
     return _json_number(gap), float(chi2.sf(stat, len(informative) - 1))
 
 
+def _positive_balance(s_pos: np.ndarray, groups_pos: np.ndarray) -> tuple[float | None, float | None]:
+    """Gap in mean score of the actual positives between groups, and a Kruskal-Wallis p-value."""
+    from scipy.stats import kruskal
+
+    frame = pd.DataFrame({"s": s_pos, "group": groups_pos})
+    by_group = [g["s"].to_numpy() for _, g in frame.groupby("group") if len(g)]
+    if len(by_group) < 2:
+        return None, None
+    means = [float(np.mean(v)) for v in by_group]
+    gap = max(means) - min(means)
+    if all(np.ptp(v) == 0 for v in by_group) and gap == 0:
+        return 0.0, 1.0
+    try:
+        pvalue = float(kruskal(*by_group).pvalue)
+    except ValueError:  # all values identical
+        pvalue = 1.0
+    return _json_number(gap), _json_number(pvalue)
+
+
 def _assess_attribute(attribute: str, y: np.ndarray, s: np.ndarray, pred: np.ndarray,
                       groups: pd.Series, min_group_size: int) -> dict[str, Any]:
     from fairlearn.metrics import (
@@ -300,6 +332,7 @@ def _assess_attribute(attribute: str, y: np.ndarray, s: np.ndarray, pred: np.nda
         positives = keep & (y == 1)
         tprs = [_tpr(y[keep & (groups == g).to_numpy()], pred[keep & (groups == g).to_numpy()]) for g in large]
         calibration, calibration_p = _calibration_gap(y[keep], s[keep], groups[keep].to_numpy())
+        balance, balance_p = _positive_balance(s[positives], groups.to_numpy()[positives])
         aggregates = {
             "demographic_parity_difference": _json_number(demographic_parity_difference(y[keep], pred[keep], **kwargs)),
             "demographic_parity_ratio": _json_number(demographic_parity_ratio(y[keep], pred[keep], **kwargs)),
@@ -313,6 +346,8 @@ def _assess_attribute(attribute: str, y: np.ndarray, s: np.ndarray, pred: np.nda
             "true_positive_rate_pvalue": _independence_pvalue(pred[positives], groups.to_numpy()[positives]),
             "calibration_difference": calibration,
             "calibration_pvalue": calibration_p,
+            "positive_balance_difference": balance,
+            "positive_balance_pvalue": balance_p,
         }
         note_en = f"Gaps computed over {len(large)} groups" + (
             f"; {len(small)} small group(s) excluded." if small else ".")

@@ -49,7 +49,7 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "segment": ("silhouette", "n_segments"),
 }
 FAIRNESS_METRICS = ("demographic_parity_ratio", "demographic_parity_difference", "equalized_odds_difference",
-                    "equal_opportunity_difference", "calibration_difference")
+                    "equal_opportunity_difference", "calibration_difference", "positive_balance_difference")
 #: Metrics the regression gate can recompute on the held-out set for both models.
 REGRESSION_METRICS = ("test_roc_auc", "test_qini_auc")
 GATE_NAMES = ("privacy", "quality", "regression", "fairness", "uplift")
@@ -297,6 +297,7 @@ PVALUE_OF = {
     "equalized_odds_difference": "equalized_odds_pvalue",
     "equal_opportunity_difference": "true_positive_rate_pvalue",
     "calibration_difference": "calibration_pvalue",
+    "positive_balance_difference": "positive_balance_pvalue",
 }
 
 

@@ -34,10 +34,10 @@ def test_shipped_gates_file_is_valid(gates):
     assert [str(t) for t in gates.floors["churn"]] == ["test_roc_auc >= 0.6"]
     assert str(gates.min_qini) == "test_qini_auc > 0"
     for task in ("churn", "propensity"):  # scores: equal opportunity and calibration within groups gate
-        assert {str(t) for t in gates.fairness_limits[task]} == {"equal_opportunity_difference <= 0.2",
+        assert {str(t) for t in gates.fairness_limits[task]} == {"positive_balance_difference <= 0.1",
                                                                  "calibration_difference <= 0.1"}
     assert gates.fairness_limits["uplift"] == ()  # targeting: reported, not gated
-    assert "demographic_parity_ratio" in gates.config.fairness.reported
+    assert {"demographic_parity_ratio", "equal_opportunity_difference"} <= set(gates.config.fairness.reported)
     assert gates.config.fairness.exemptions == {}  # no exemption ships
     assert gates.config.quality.regression.tolerance == 0.01
 
@@ -91,16 +91,18 @@ def test_quality_and_uplift_gates(gates):
 
 
 def test_fairness_gate_per_attribute(gates, tmp_path):
-    metrics = {"fairness_equal_opportunity_difference_gender": 0.05, "fairness_calibration_difference_gender": 0.01,
-               "fairness_equal_opportunity_difference_city_tier": 0.3, "fairness_calibration_difference_city_tier": 0.02,
-               "fairness_demographic_parity_ratio_gender": 0.5, "fairness_n_small_groups_age_band": 3.0}
+    metrics = {"fairness_positive_balance_difference_gender": 0.05, "fairness_calibration_difference_gender": 0.01,
+               "fairness_positive_balance_difference_city_tier": 0.3, "fairness_calibration_difference_city_tier": 0.02,
+               "fairness_demographic_parity_ratio_gender": 0.5, "fairness_equal_opportunity_difference_gender": 0.4,
+               "fairness_n_small_groups_age_band": 3.0}
     result = fairness_gate("churn", metrics, gates)
     assert not result["passed"]
     failed = [c["metric"] for c in result["checks"] if not c["passed"]]
-    assert failed == ["equal_opportunity_difference[city_tier]"]  # extra --protected attributes are checked too
-    assert "equal_opportunity_difference[age_band] not measured" in result["detail"]  # small groups: noted
+    assert failed == ["positive_balance_difference[city_tier]"]  # extra --protected attributes are checked too
+    assert "positive_balance_difference[age_band] not measured" in result["detail"]  # small groups: noted
     # demographic parity is shown but does not reject a targeting score
     assert "demographic_parity_ratio[gender] = 0.5000 (reported, not a gate for task churn)" in result["detail"]
+    assert "equal_opportunity_difference[gender] = 0.4000 (reported, not a gate" in result["detail"]
     uplift = fairness_gate("uplift", metrics, gates)
     assert uplift["passed"] and "no fairness limit gates task uplift" in uplift["detail"]
     assert not fairness_gate("uplift", {"test_qini_auc": 0.1}, gates)["passed"]  # the report is still required
@@ -202,11 +204,13 @@ def test_a_planted_unjustified_bias_is_rejected_by_the_shipped_defaults(gates):
     assert fairness_gate("churn", fair, gates)["passed"]
     y, biased_score, sensitive = _biased_scores(0.2)  # women's churn risk under-stated: they get no retention call
     biased = assess(y, biased_score, sensitive, threshold=0.5)["metrics"]
-    assert biased["fairness_equal_opportunity_difference_gender"] > 0.3
+    assert biased["fairness_equal_opportunity_difference_gender"] > 0.3  # reported
     assert biased["fairness_true_positive_rate_pvalue_gender"] < 1e-6
+    assert biased["fairness_positive_balance_difference_gender"] > 0.15
+    assert biased["fairness_positive_balance_pvalue_gender"] < 1e-6
     assert biased["fairness_calibration_difference_gender"] > 0.1 and biased["fairness_calibration_pvalue_gender"] < 1e-6
     for task in ("churn", "propensity"):
         result = fairness_gate(task, biased, gates)
         assert not result["passed"]
         failed = sorted(c["metric"] for c in result["checks"] if not c["passed"])
-        assert failed == ["calibration_difference[gender]", "equal_opportunity_difference[gender]"]
+        assert failed == ["calibration_difference[gender]", "positive_balance_difference[gender]"]

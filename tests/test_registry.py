@@ -143,8 +143,8 @@ def test_rejected_version_and_refusals(mlflow_uri, tmp_path, monkeypatch, capsys
     monkeypatch.setenv("KEQUN_USER", "alice")
     clean = clean_zone_factory({"customers": pd.DataFrame({"age_band": ["30-39"]})})
     unfair = make_run(tmp_path, clean_dir=clean,
-                      fairness_override={"fairness_equal_opportunity_difference_gender": 0.55,
-                                         "fairness_true_positive_rate_pvalue_gender": 0.001})
+                      fairness_override={"fairness_positive_balance_difference_gender": 0.55,
+                                         "fairness_positive_balance_pvalue_gender": 0.001})
     code, out, err = kequn(capsys, "publish", "--run", unfair, "--name", MODEL,
                            "--json", str(tmp_path / "p.json"))
     assert code == 4, err  # registered but rejected: a documented non-zero exit
@@ -155,12 +155,12 @@ def test_rejected_version_and_refusals(mlflow_uri, tmp_path, monkeypatch, capsys
     assert result["approval_status"] == "rejected"
     assert not result["gates"]["fairness"]["passed"] and result["gates"]["quality"]["passed"]
     detail = result["gates"]["fairness"]["detail"]
-    assert "equal_opportunity_difference[gender] = 0.5500, needs <= 0.2: FAILED" in detail
+    assert "positive_balance_difference[gender] = 0.5500, needs <= 0.1: FAILED" in detail
     assert "rejected" in out and "fairness" in out
 
     err = refused(capsys, "approving a rejected version is not allowed", "approve", "--name", MODEL, "--version", "1",
                   "--approver", "bob")
-    assert "rejected by its gates (fairness: equal_opportunity_difference[gender])" in err
+    assert "rejected by its gates (fairness: positive_balance_difference[gender])" in err
     assert "fix the model and retrain" in err and "exemption" in err
     refused(capsys, "it was rejected by its gates", "promote", "--name", MODEL, "--version", "1", "--by", "bob")
     refused(capsys, "no such MLflow run", "publish", "--run", "0" * 32, "--name", MODEL)
