@@ -122,13 +122,14 @@ def acting_person(claimed: str | None, *, option: str, config: GovernanceConfig 
     local = is_local_uri(uri)
     claimed = (claimed or "").strip() or None
     user = os.environ.get("MLFLOW_TRACKING_USERNAME", "").strip()
+    required = (not local) if config.require_authenticated_identity == "auto" \
+        else bool(config.require_authenticated_identity)
     if user and uri.startswith(("http://", "https://")):
         if claimed and claimed.casefold() != user.casefold():
             raise RegistryError(f"{option} {claimed!r} is not the authenticated user {user!r} of {uri}; "
                                 "act as yourself (omit the option)")
-        return user, AUTHENTICATED
-    required = (not local) if config.require_authenticated_identity == "auto" \
-        else bool(config.require_authenticated_identity)
+        if server_authenticates(uri, user):
+            return user, AUTHENTICATED
     if required:
         raise RegistryError(f"{uri}: authenticated identity is required (conf/governance.yaml "
                             "require_authenticated_identity); set MLFLOW_TRACKING_USERNAME and "
@@ -137,6 +138,31 @@ def acting_person(claimed: str | None, *, option: str, config: GovernanceConfig 
     console.info(f"note: identities are self-declared ({uri} does not authenticate users): "
                  f"acting as {name!r}; recorded as identity={SELF_DECLARED}")
     return name, SELF_DECLARED
+
+
+def server_authenticates(uri: str, user: str) -> bool:
+    """Whether the tracking server at ``uri`` runs MLflow's basic-auth app and accepts ``user``.
+
+    Asks the auth app for the user's own record with the configured password (200: accepted;
+    404: the server has no auth app, so the name would only be self-declared).
+
+    Raises
+    ------
+    RegistryError
+        When the server refuses the credentials (401/403) or cannot be reached.
+    """
+    import requests
+
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
+    try:
+        response = requests.get(f"{uri.rstrip('/')}/api/2.0/mlflow/users/get", params={"username": user},
+                                auth=(user, password), timeout=30)
+    except requests.RequestException as exc:
+        raise RegistryError(f"{uri}: cannot reach the tracking server ({type(exc).__name__})") from None
+    if response.status_code in (401, 403):
+        raise RegistryError(f"{uri}: the tracking server refused the credentials of {user!r} "
+                            f"(HTTP {response.status_code}); check MLFLOW_TRACKING_USERNAME/PASSWORD")
+    return response.status_code == 200
 
 
 # --------------------------------------------------------------------------------------------
