@@ -66,6 +66,7 @@ def server(tmp_path_factory):
 
 def act_as(monkeypatch, uri: str, name: str, password: str | None = None) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)  # restored at teardown (configure_tracking exports it)
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", name)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password or USERS[name])
     monkeypatch.setenv("KEQUN_USER", "someone-typed-this")  # ignored: the server says who you are
