@@ -5,7 +5,10 @@ group, fairlearn :class:`~fairlearn.metrics.MetricFrame` metrics at the operatin
 (count, selection rate, true and false positive rate), the ROC-AUC of the scores and the
 calibration (mean score against observed positive rate); and the aggregate gaps
 (demographic parity difference and ratio, equalized odds difference) from fairlearn's own
-functions.
+functions, plus the two gaps PIPL Art. 24 asks about for *scores* that rank customers (churn,
+propensity): equal opportunity (the true-positive-rate gap) and calibration within groups (at
+equal scores, equal observed rates), each with a significance test. Which of them gate a
+version is decided per task in conf/gates.yaml (pipelines/gates.py); all are reported.
 
 Groups with fewer than ``min_group_size`` rows are flagged ``small`` and **excluded from the
 aggregate gaps**: a ratio between a group of 3 and a group of 3000 is noise, not evidence.
@@ -34,7 +37,11 @@ from kequn.errors import TrainingError
 UNKNOWN_GROUP = "未知/unknown"
 #: Aggregate gaps, in the order they are reported and logged.
 AGGREGATES = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
-              "selection_rate_pvalue", "equalized_odds_pvalue")
+              "selection_rate_pvalue", "equalized_odds_pvalue", "equal_opportunity_difference",
+              "true_positive_rate_pvalue", "calibration_difference", "calibration_pvalue",
+              "positive_balance_difference", "positive_balance_pvalue")
+#: Score bins (pooled quantiles) within which calibration between groups is compared.
+CALIBRATION_BINS = 10
 #: Per-group metrics, in table order.
 GROUP_METRICS = ("count", "selection_rate", "tpr", "fpr", "roc_auc", "mean_score", "observed_rate")
 #: Beyond this many groups an attribute is not a categorical protected attribute (e.g. an id).
@@ -85,6 +92,46 @@ EXPLANATIONS: dict[str, dict[str, str]] = {
         "en": "The larger of the between-group gaps in true positive rate and in false positive "
               "rate (0 = the model errs equally often in every group).",
         "zh": "各群组真正率差距与假正率差距中的较大者（0 表示模型在各群组中出错的概率相同）。",
+    },
+    "equal_opportunity_difference": {
+        "en": "Largest minus smallest true positive rate between groups: of the customers who really "
+              "churn (or really take up the product), does the model find the same share in every "
+              "group? (0 = equal opportunity). This is the gap the gates check for churn and "
+              "propensity scores.",
+        "zh": "各群组真正率的最大值减最小值：在实际流失（或实际购买）的客户中，模型在各群组找出的比例"
+              "是否相同（0 表示机会均等）。流失与倾向模型的准入门槛检查此差距。",
+    },
+    "true_positive_rate_pvalue": {
+        "en": "Chance of a true-positive-rate gap at least this large if the groups were in truth "
+              "treated alike (chi-square test over the actual positives of the large groups).",
+        "zh": "若各群组实际上待遇相同，仍观察到至少如此大的真正率差距的概率（对大样本群组中实际正例的卡方检验）。",
+    },
+    "calibration_difference": {
+        "en": "Calibration within groups: customers with the same score should have the same observed "
+              "rate whatever their group. For each group, observed positives minus those expected "
+              "from the pooled rate of its score bin, per customer; the gap is the largest minus the "
+              "smallest (0 = a score means the same in every group). A model that over-states one "
+              "group's risk at equal outcomes shows a large gap.",
+        "zh": "组内校准：得分相同的客户无论属于哪个群组，实际比例都应相同。对每个群组，计算实际正例数"
+              "减去按其得分分箱的总体比例所预期的正例数（按人均）；差距为最大值减最小值（0 表示同一得分"
+              "在各群组含义相同）。在结果相同时高估某一群组风险的模型差距会很大。",
+    },
+    "calibration_pvalue": {
+        "en": "Chance of a calibration gap at least this large if the score meant the same in every "
+              "group (stratified chi-square test over the score bins).",
+        "zh": "若同一得分在各群组含义相同，仍观察到至少如此大校准差距的概率（按得分分箱的分层卡方检验）。",
+    },
+    "positive_balance_difference": {
+        "en": "Equal opportunity for scores (balance for the positive class): the largest minus the "
+              "smallest mean score of a group's actual positives (0 = the customers who really churn, "
+              "or really buy, get the same score on average in every group, whatever the cut-off).",
+        "zh": "得分层面的机会均等（正例平衡）：各群组实际正例平均得分的最大值减最小值（0 表示无论阈值"
+              "如何，实际流失或购买的客户在各群组得到的平均得分相同）。",
+    },
+    "positive_balance_pvalue": {
+        "en": "Chance of a gap at least this large if the actual positives' scores came from the same "
+              "distribution in every group (Kruskal-Wallis test).",
+        "zh": "若各群组实际正例的得分来自同一分布，仍观察到至少如此大差距的概率（Kruskal-Wallis 检验）。",
     },
     "selection_rate_pvalue": {
         "en": "Chance of a selection-rate gap at least this large if the groups were in truth "
@@ -200,6 +247,53 @@ def _independence_pvalue(selected: np.ndarray, groups: np.ndarray) -> float:
     return float(chi2_contingency(table.to_numpy(), correction=False).pvalue)
 
 
+def _calibration_gap(y: np.ndarray, s: np.ndarray, groups: np.ndarray) -> tuple[float | None, float | None]:
+    """Between-group gap in calibration at equal scores, and its p-value.
+
+    Scores are cut into :data:`CALIBRATION_BINS` pooled quantile bins; a group's residual is
+    ``(observed - expected) / n`` where ``expected`` sums the pooled positive rate of each of its
+    rows' bin. The statistic ``sum_g (O_g - E_g)^2 / V_g`` (``V_g`` the binomial variance under
+    the pooled rates) is referred to chi-square with ``groups - 1`` degrees of freedom.
+    """
+    from scipy.stats import chi2
+
+    edges = np.unique(np.quantile(s, np.linspace(0, 1, CALIBRATION_BINS + 1)))
+    bins = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, max(len(edges) - 2, 0))
+    frame = pd.DataFrame({"y": y, "bin": bins, "group": groups})
+    rate = frame.groupby("bin")["y"].transform("mean").to_numpy()
+    frame["expected"], frame["variance"] = rate, rate * (1 - rate)
+    per_group = frame.groupby("group").agg(n=("y", "size"), observed=("y", "sum"), expected=("expected", "sum"),
+                                           variance=("variance", "sum"))
+    if len(per_group) < 2:
+        return None, None
+    residual = (per_group["observed"] - per_group["expected"]) / per_group["n"]
+    gap = float(residual.max() - residual.min())
+    informative = per_group[per_group["variance"] > 0]
+    if len(informative) < 2:
+        return _json_number(gap), 1.0
+    stat = float((((informative["observed"] - informative["expected"]) ** 2) / informative["variance"]).sum())
+    return _json_number(gap), float(chi2.sf(stat, len(informative) - 1))
+
+
+def _positive_balance(s_pos: np.ndarray, groups_pos: np.ndarray) -> tuple[float | None, float | None]:
+    """Gap in mean score of the actual positives between groups, and a Kruskal-Wallis p-value."""
+    from scipy.stats import kruskal
+
+    frame = pd.DataFrame({"s": s_pos, "group": groups_pos})
+    by_group = [g["s"].to_numpy() for _, g in frame.groupby("group") if len(g)]
+    if len(by_group) < 2:
+        return None, None
+    means = [float(np.mean(v)) for v in by_group]
+    gap = max(means) - min(means)
+    if all(np.ptp(v) == 0 for v in by_group) and gap == 0:
+        return 0.0, 1.0
+    try:
+        pvalue = float(kruskal(*by_group).pvalue)
+    except ValueError:  # all values identical
+        pvalue = 1.0
+    return _json_number(gap), _json_number(pvalue)
+
+
 def _assess_attribute(attribute: str, y: np.ndarray, s: np.ndarray, pred: np.ndarray,
                       groups: pd.Series, min_group_size: int) -> dict[str, Any]:
     from fairlearn.metrics import (
@@ -234,6 +328,10 @@ def _assess_attribute(attribute: str, y: np.ndarray, s: np.ndarray, pred: np.nda
     if len(large) >= 2:
         keep = groups.isin(large).to_numpy()
         kwargs = {"sensitive_features": groups[keep].to_numpy()}
+        positives = keep & (y == 1)
+        tprs = [_tpr(y[keep & (groups == g).to_numpy()], pred[keep & (groups == g).to_numpy()]) for g in large]
+        calibration, calibration_p = _calibration_gap(y[keep], s[keep], groups[keep].to_numpy())
+        balance, balance_p = _positive_balance(s[positives], groups.to_numpy()[positives])
         aggregates = {
             "demographic_parity_difference": _json_number(demographic_parity_difference(y[keep], pred[keep], **kwargs)),
             "demographic_parity_ratio": _json_number(demographic_parity_ratio(y[keep], pred[keep], **kwargs)),
@@ -242,6 +340,13 @@ def _assess_attribute(attribute: str, y: np.ndarray, s: np.ndarray, pred: np.nda
             "equalized_odds_pvalue": _json_number(min(1.0, 2 * min(
                 _independence_pvalue(pred[keep][y[keep] == label], groups[keep].to_numpy()[y[keep] == label])
                 for label in (0, 1)))),
+            "equal_opportunity_difference": _json_number(max(tprs) - min(tprs))
+            if not any(math.isnan(t) for t in tprs) else None,
+            "true_positive_rate_pvalue": _independence_pvalue(pred[positives], groups.to_numpy()[positives]),
+            "calibration_difference": calibration,
+            "calibration_pvalue": calibration_p,
+            "positive_balance_difference": balance,
+            "positive_balance_pvalue": balance_p,
         }
         note_en = f"Gaps computed over {len(large)} groups" + (
             f"; {len(small)} small group(s) excluded." if small else ".")

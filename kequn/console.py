@@ -40,9 +40,14 @@ class Stage:
 
     def __init__(self) -> None:
         self.detail = ""
+        self.mark = "✓"
 
     def done(self, detail: str) -> None:
         self.detail = detail
+
+    def fail(self, detail: str) -> None:
+        """Close the stage as a failure (``✗``) that does not raise, e.g. a rejecting gate."""
+        self.detail, self.mark = detail, "✗"
 
 
 @contextlib.contextmanager
@@ -54,4 +59,4 @@ def stage(name: str) -> Iterator[Stage]:
     yield handle
     elapsed = time.perf_counter() - start
     detail = f": {handle.detail}" if handle.detail else ""
-    info(f"✓ {name}{detail} ({elapsed:.1f} s)")
+    info(f"{handle.mark} {name}{detail} ({elapsed:.1f} s)")

@@ -75,7 +75,12 @@ def silence_input_example_warning() -> None:
 
 
 def current_user() -> str:
-    """The acting person: ``KEQUN_USER`` when set, else the operating-system user."""
+    """The acting person: the tracking server's user (``MLFLOW_TRACKING_USERNAME``, for an
+    ``http(s)://`` tracking URI), else ``KEQUN_USER``, else the operating-system user."""
+    if tracking_uri().startswith(("http://", "https://")):
+        server_user = os.environ.get("MLFLOW_TRACKING_USERNAME", "").strip()
+        if server_user:
+            return server_user
     user = os.environ.get("KEQUN_USER", "").strip()
     if user:
         return user

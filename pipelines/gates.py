@@ -12,7 +12,9 @@ one-line :class:`~kequn.errors.ConfigError`); :func:`evaluate_gates` checks one 
 - ``regression``: no regression beyond a tolerance against the current ``@champion``, both
   models scored on the candidate's held-out set (artifact ``eval/test_set.parquet``) with the
   same metric function;
-- ``fairness``: limits per protected attribute, read from ``fairness_<metric>_<attribute>``;
+- ``fairness``: limits per task and protected attribute, read from ``fairness_<metric>_<attribute>``
+  (by default equal opportunity and calibration within groups for churn and propensity scores;
+  demographic parity is reported, and gates only where configured, e.g. a model that sets prices);
 - ``uplift``: positive normalised Qini (``test_qini_auc``) for uplift models.
 
 Each result is ``{"passed": bool, "applicable": bool, "detail": str, "checks": [...]}``.
@@ -46,7 +48,8 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "uplift": ("test_qini_auc", "test_auuc", "test_uplift_at_30"),
     "segment": ("silhouette", "n_segments"),
 }
-FAIRNESS_METRICS = ("demographic_parity_ratio", "demographic_parity_difference", "equalized_odds_difference")
+FAIRNESS_METRICS = ("demographic_parity_ratio", "demographic_parity_difference", "equalized_odds_difference",
+                    "equal_opportunity_difference", "calibration_difference", "positive_balance_difference")
 #: Metrics the regression gate can recompute on the held-out set for both models.
 REGRESSION_METRICS = ("test_roc_auc", "test_qini_auc")
 GATE_NAMES = ("privacy", "quality", "regression", "fairness", "uplift")
@@ -115,7 +118,11 @@ class QualityConfig(_Strict):
 class FairnessConfig(_Strict):
     tasks: list[Task] = Field(default_factory=lambda: ["churn", "propensity", "uplift"])
     attributes: list[str] = Field(default_factory=lambda: ["gender", "age_band"])
-    limits: dict[str, str] = Field(default_factory=dict)
+    #: ``metric: threshold`` (every task in ``tasks``) or ``task: {metric: threshold}`` (that
+    #: task only, added to the flat ones): the gaps that gate a version.
+    limits: dict[str, str | dict[str, str]] = Field(default_factory=dict)
+    #: Gaps shown in the gate detail and model card but never a rejection.
+    reported: list[str] = Field(default_factory=list)
     require_report: bool = True
     #: A limit breach rejects only when the gap is statistically significant at this level
     #: (the run's fairness_<test>_pvalue_<attribute>); null: reject on the number alone.
@@ -155,9 +162,12 @@ class Gates:
 
     config: GatesConfig
     floors: dict[str, tuple[Threshold, ...]]
-    fairness_limits: tuple[Threshold, ...]
+    #: task -> the fairness limits that gate a version of that task
+    fairness_limits: dict[str, tuple[Threshold, ...]]
     min_qini: Threshold
     source: str
+    #: SHA-256 of the gates file's bytes (recorded on the version, card and audit entry)
+    sha256: str = ""
 
 
 def _validation_message(path: str, exc: ValidationError) -> str:
@@ -199,14 +209,31 @@ def load_gates(path: str | Path | None = None) -> Gates:
         if metric not in REGRESSION_METRICS or metric not in TASK_METRICS[task]:
             raise ConfigError(f"{path}: quality.regression.metric.{task}: unknown or non-recomputable metric "
                               f"{metric!r}; known: {', '.join(m for m in REGRESSION_METRICS if m in TASK_METRICS[task]) or 'none'}")
-    limits = []
-    for metric, text in config.fairness.limits.items():
-        where = f"{path}: fairness.limits.{metric}"
+    flat: dict[str, Threshold] = {}
+    per_task: dict[str, dict[str, Threshold]] = {}
+    for key, value in config.fairness.limits.items():
+        if isinstance(value, dict):
+            if key not in TASKS:
+                raise ConfigError(f"{path}: fairness.limits.{key}: unknown task; known: {', '.join(TASKS)}")
+            items, into = value.items(), per_task.setdefault(key, {})
+            prefix = f"fairness.limits.{key}."
+        else:
+            items, into, prefix = [(key, value)], flat, "fairness.limits."
+        for metric, text in items:
+            where = f"{path}: {prefix}{metric}"
+            if metric not in FAIRNESS_METRICS:
+                raise ConfigError(f"{where}: unknown metric; known: {', '.join(FAIRNESS_METRICS)}")
+            into[metric] = Threshold.parse("fairness", metric, text, where)
+    for metric in config.fairness.reported:
         if metric not in FAIRNESS_METRICS:
-            raise ConfigError(f"{where}: unknown metric; known: {', '.join(FAIRNESS_METRICS)}")
-        limits.append(Threshold.parse("fairness", metric, text, where))
+            raise ConfigError(f"{path}: fairness.reported: unknown metric {metric!r}; known: "
+                              f"{', '.join(FAIRNESS_METRICS)}")
+    limits = {task: tuple({**flat, **per_task.get(task, {})}.values()) for task in config.fairness.tasks}
     min_qini = Threshold.parse("uplift", "test_qini_auc", config.uplift.min_qini, f"{path}: uplift.min_qini")
-    return Gates(config=config, floors=floors, fairness_limits=tuple(limits), min_qini=min_qini, source=str(path))
+    from kequn.io import sha256_file
+
+    return Gates(config=config, floors=floors, fairness_limits=limits, min_qini=min_qini, source=str(path),
+                 sha256=sha256_file(path))
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,13 +295,17 @@ PVALUE_OF = {
     "demographic_parity_ratio": "selection_rate_pvalue",
     "demographic_parity_difference": "selection_rate_pvalue",
     "equalized_odds_difference": "equalized_odds_pvalue",
+    "equal_opportunity_difference": "true_positive_rate_pvalue",
+    "calibration_difference": "calibration_pvalue",
+    "positive_balance_difference": "positive_balance_pvalue",
 }
 
 
 def fairness_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[str, Any]:
     """Fairness limits per protected attribute from the run's ``fairness_*`` metrics."""
     cfg = gates.config.fairness
-    if task not in cfg.tasks or not gates.fairness_limits:
+    limits = gates.fairness_limits.get(task, ())
+    if task not in cfg.tasks or (not limits and not cfg.require_report):
         return _not_applicable(f"fairness: not checked for task {task}")
     if not any(k.startswith("fairness_") for k in metrics):
         if not cfg.require_report:
@@ -282,7 +313,7 @@ def fairness_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[st
         return _result(False, "fairness: the run logged no fairness_* metrics (fairness report missing; "
                               "train with --protected naming the protected attributes)")
     checks, notes = [], []
-    for limit in gates.fairness_limits:
+    for limit in limits:
         prefix = f"fairness_{limit.metric}_"
         found = {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}
         for attribute in dict.fromkeys([*cfg.attributes, *sorted(found)]):
@@ -303,6 +334,15 @@ def fairness_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[st
                 checks.append(check)
             else:
                 notes.append(f"{limit.metric}[{attribute}] not measured (attribute absent or groups too small)")
+    gating = {t.metric for t in limits}
+    for metric in cfg.reported:
+        if metric in gating:
+            continue
+        prefix = f"fairness_{metric}_"
+        for attribute, value in sorted((k[len(prefix):], v) for k, v in metrics.items() if k.startswith(prefix)):
+            notes.append(f"{metric}[{attribute}] = {value:.4f} (reported, not a gate for task {task})")
+    if not limits:
+        notes.insert(0, f"no fairness limit gates task {task}; the report is required and shown")
     passed = all(c["passed"] for c in checks)
     detail = "; ".join([c["detail"] for c in checks] + [f"fairness: {n}" for n in notes])
     return _result(passed, detail or "fairness: nothing to check", checks)

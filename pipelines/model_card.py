@@ -56,6 +56,8 @@ def _fairness_rows(fairness: dict[str, Any] | None, metrics: dict[str, float]) -
                  "dpd": _fmt(r["aggregates"].get("demographic_parity_difference")),
                  "dpr": _fmt(r["aggregates"].get("demographic_parity_ratio")),
                  "eod": _fmt(r["aggregates"].get("equalized_odds_difference")),
+                 "eop": _fmt(r["aggregates"].get("equal_opportunity_difference")),
+                 "cal": _fmt(r["aggregates"].get("calibration_difference")),
                  "small": ", ".join(r.get("excluded_small_groups", [])) or "none"}
                 for attr, r in fairness["attributes"].items()]
         return {"threshold": _fmt(fairness.get("threshold")), "min_group_size": fairness.get("min_group_size"),
@@ -68,13 +70,17 @@ def _fairness_rows(fairness: dict[str, Any] | None, metrics: dict[str, float]) -
              "dpd": _fmt(metrics.get(f"fairness_demographic_parity_difference_{a}")),
              "dpr": _fmt(metrics.get(f"fairness_demographic_parity_ratio_{a}")),
              "eod": _fmt(metrics.get(f"fairness_equalized_odds_difference_{a}")),
+             "eop": _fmt(metrics.get(f"fairness_equal_opportunity_difference_{a}")),
+             "cal": _fmt(metrics.get(f"fairness_calibration_difference_{a}")),
              "small": "see report"} for a in attrs]
     return {"threshold": "—", "min_group_size": "—", "rows": rows}
 
 
 def card_context(*, name: str, version: str, run: Any, gates: dict[str, dict[str, Any]],
                  approval_status: str, published_by: str, published_at: str,
-                 fairness: dict[str, Any] | None = None) -> dict[str, Any]:
+                 fairness: dict[str, Any] | None = None, identity: str = "self-declared",
+                 gates_file: str = "not recorded", gates_sha256: str = "not recorded",
+                 gates_reviewed: bool | None = None) -> dict[str, Any]:
     """Everything a card shows, as plain values (no personal data: tags, metrics and gate text)."""
     tags, metrics = dict(run.data.tags), dict(run.data.metrics)
     task = tags.get("kequn.task", "unknown")
@@ -84,10 +90,22 @@ def card_context(*, name: str, version: str, run: Any, gates: dict[str, dict[str
     failed = [g for g, r in gates.items() if not r["passed"]]
     if failed:
         caveats.insert(0, f"Gates failed: {', '.join(failed)}; this version must not be promoted.")
+    if gates_reviewed is False:
+        caveats.insert(0, "The gates file it was published under is not one of the reviewed files pinned in "
+                          "conf/governance.yaml (gates_file_unreviewed): check its rules before approving.")
+    if identity != "authenticated":
+        caveats.append("Identities (author, publisher, approver) are self-declared: the tracking store does not "
+                       "authenticate users; only signed approvals and promotions (`kequn verify`) prove who acted.")
     return {
         "name": name, "version": str(version), "task": task, "run_id": run.info.run_id,
         "author": tags.get("kequn.author", "unknown"), "published_by": published_by,
         "published_at": published_at, "approval_status": approval_status,
+        "identity": "authenticated by the tracking server" if identity == "authenticated" else
+                    "self-declared (local store without authentication)",
+        "governance": {"gates_file": gates_file, "gates_sha256": gates_sha256,
+                       "review": {True: "reviewed: pinned in conf/governance.yaml",
+                                  False: "UNREVIEWED: not pinned in conf/governance.yaml",
+                                  None: "review not checked"}[gates_reviewed]},
         "use": {"intended": INTENDED_USE.get(task, "Not stated for this task."), "out_of_scope": OUT_OF_SCOPE},
         "lineage": {
             "manifest_id": tags.get("kequn.manifest_id", "not recorded"),

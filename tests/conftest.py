@@ -19,6 +19,9 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
     """A fresh SQLite tracking store in the test's temp dir, set as MLFLOW_TRACKING_URI."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # mlflow.set_registry_uri (kequn.tracking.configure_tracking) exports MLFLOW_REGISTRY_URI; set it
+    # here so teardown removes it and later subprocesses do not inherit a deleted test store.
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
     monkeypatch.chdir(tmp_path)
     # An experiment an earlier test set active belongs to that test's store, not this one.
     import mlflow.tracking.fluent

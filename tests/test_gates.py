@@ -33,8 +33,12 @@ def write(tmp_path, text: str):
 def test_shipped_gates_file_is_valid(gates):
     assert [str(t) for t in gates.floors["churn"]] == ["test_roc_auc >= 0.6"]
     assert str(gates.min_qini) == "test_qini_auc > 0"
-    assert {str(t) for t in gates.fairness_limits} == {"demographic_parity_ratio >= 0.8",
-                                                       "equalized_odds_difference <= 0.2"}
+    for task in ("churn", "propensity"):  # scores: equal opportunity and calibration within groups gate
+        assert {str(t) for t in gates.fairness_limits[task]} == {"positive_balance_difference <= 0.1",
+                                                                 "calibration_difference <= 0.1"}
+    assert gates.fairness_limits["uplift"] == ()  # targeting: reported, not gated
+    assert {"demographic_parity_ratio", "equal_opportunity_difference"} <= set(gates.config.fairness.reported)
+    assert gates.config.fairness.exemptions == {}  # no exemption ships
     assert gates.config.quality.regression.tolerance == 0.01
 
 
@@ -87,14 +91,21 @@ def test_quality_and_uplift_gates(gates):
 
 
 def test_fairness_gate_per_attribute(gates, tmp_path):
-    metrics = {"fairness_demographic_parity_ratio_gender": 0.91, "fairness_equalized_odds_difference_gender": 0.05,
-               "fairness_demographic_parity_ratio_city_tier": 0.7, "fairness_equalized_odds_difference_city_tier": 0.1,
+    metrics = {"fairness_positive_balance_difference_gender": 0.05, "fairness_calibration_difference_gender": 0.01,
+               "fairness_positive_balance_difference_city_tier": 0.3, "fairness_calibration_difference_city_tier": 0.02,
+               "fairness_demographic_parity_ratio_gender": 0.5, "fairness_equal_opportunity_difference_gender": 0.4,
                "fairness_n_small_groups_age_band": 3.0}
     result = fairness_gate("churn", metrics, gates)
     assert not result["passed"]
     failed = [c["metric"] for c in result["checks"] if not c["passed"]]
-    assert failed == ["demographic_parity_ratio[city_tier]"]  # extra --protected attributes are checked too
-    assert "demographic_parity_ratio[age_band] not measured" in result["detail"]  # small groups: noted, not failed
+    assert failed == ["positive_balance_difference[city_tier]"]  # extra --protected attributes are checked too
+    assert "positive_balance_difference[age_band] not measured" in result["detail"]  # small groups: noted
+    # demographic parity is shown but does not reject a targeting score
+    assert "demographic_parity_ratio[gender] = 0.5000 (reported, not a gate for task churn)" in result["detail"]
+    assert "equal_opportunity_difference[gender] = 0.4000 (reported, not a gate" in result["detail"]
+    uplift = fairness_gate("uplift", metrics, gates)
+    assert uplift["passed"] and "no fairness limit gates task uplift" in uplift["detail"]
+    assert not fairness_gate("uplift", {"test_qini_auc": 0.1}, gates)["passed"]  # the report is still required
     assert fairness_gate("churn", {k: v for k, v in metrics.items() if "city" not in k}, gates)["passed"]
     assert not fairness_gate("churn", {"test_roc_auc": 0.8}, gates)["passed"]  # no report at all
     lenient = load_gates(write(tmp_path, "fairness:\n  limits: {demographic_parity_ratio: '>= 0.8'}\n"
@@ -130,7 +141,8 @@ def test_privacy_gate(gates, tmp_path, clean_zone_factory):
     assert not privacy_gate(gone, strict)["passed"]
 
 
-def test_fairness_breach_within_sampling_noise_is_not_a_rejection(gates, tmp_path):
+def test_fairness_breach_within_sampling_noise_is_not_a_rejection(tmp_path):
+    gates = load_gates(write(tmp_path, "fairness:\n  limits: {demographic_parity_ratio: '>= 0.8'}\n"))
     breach = {"fairness_demographic_parity_ratio_gender": 0.6, "fairness_equalized_odds_difference_gender": 0.05}
     noisy = fairness_gate("churn", {**breach, "fairness_selection_rate_pvalue_gender": 0.31}, gates)
     assert noisy["passed"]
@@ -157,3 +169,48 @@ def test_a_documented_exemption_accepts_a_significant_gap(tmp_path):
     assert not fairness_gate("churn", still, exempt)["passed"]  # other attributes are still enforced
     with pytest.raises(ConfigError, match="needs a documented reason"):
         load_gates(write(tmp_path, "fairness:\n  exemptions: {age_band: ''}\n"))
+
+
+def test_per_task_limits_add_to_flat_ones_and_unknown_tasks_are_refused(tmp_path):
+    gates = load_gates(write(tmp_path, "fairness:\n  limits:\n    demographic_parity_ratio: '>= 0.8'\n"
+                                       "    churn: {equal_opportunity_difference: '<= 0.1'}\n"))
+    assert {str(t) for t in gates.fairness_limits["churn"]} == {"demographic_parity_ratio >= 0.8",
+                                                                "equal_opportunity_difference <= 0.1"}
+    assert [str(t) for t in gates.fairness_limits["uplift"]] == ["demographic_parity_ratio >= 0.8"]
+    with pytest.raises(ConfigError, match="fairness.limits.pricing: unknown task"):
+        load_gates(write(tmp_path, "fairness:\n  limits:\n    pricing: {demographic_parity_ratio: '>= 0.8'}\n"))
+    with pytest.raises(ConfigError, match="fairness.reported: unknown metric 'parity'"):
+        load_gates(write(tmp_path, "fairness:\n  reported: [parity]\n"))
+
+
+def _biased_scores(shift: float, n: int = 4000, seed: int = 7):
+    """Churn scores from one honest model, then ``shift`` subtracted for women at equal true labels."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    gender = np.where(rng.random(n) < 0.5, "男", "女")
+    age_band = rng.choice(["18-29", "30-44", "45-59", "60+"], size=n)
+    score = np.clip(0.25 + 0.35 * y + rng.normal(0, 0.15, n), 0, 1)
+    score = np.clip(score - shift * (gender == "女"), 0, 1)
+    return y, score, pd.DataFrame({"gender": gender, "age_band": age_band})
+
+
+def test_a_planted_unjustified_bias_is_rejected_by_the_shipped_defaults(gates):
+    from experiments.fairness import assess
+
+    y, fair_score, sensitive = _biased_scores(0.0)
+    fair = assess(y, fair_score, sensitive, threshold=0.5)["metrics"]
+    assert fairness_gate("churn", fair, gates)["passed"]
+    y, biased_score, sensitive = _biased_scores(0.2)  # women's churn risk under-stated: they get no retention call
+    biased = assess(y, biased_score, sensitive, threshold=0.5)["metrics"]
+    assert biased["fairness_equal_opportunity_difference_gender"] > 0.3  # reported
+    assert biased["fairness_true_positive_rate_pvalue_gender"] < 1e-6
+    assert biased["fairness_positive_balance_difference_gender"] > 0.15
+    assert biased["fairness_positive_balance_pvalue_gender"] < 1e-6
+    assert biased["fairness_calibration_difference_gender"] > 0.1 and biased["fairness_calibration_pvalue_gender"] < 1e-6
+    for task in ("churn", "propensity"):
+        result = fairness_gate(task, biased, gates)
+        assert not result["passed"]
+        failed = sorted(c["metric"] for c in result["checks"] if not c["passed"])
+        assert failed == ["calibration_difference[gender]", "positive_balance_difference[gender]"]

@@ -136,26 +136,32 @@ def test_publish_to_champion_and_back(mlflow_uri, tmp_path, monkeypatch, capsys,
     v1 = next(line for line in lines if line.startswith("v1 "))
     assert "@champion" in v1 and "approved" in v1 and "test_roc_auc=" in v1 and "✓privacy" in v1 and "bob" in v1
     assert "@champion" not in next(line for line in lines if line.startswith("v2 "))
-    assert lines[-1] == f"audit log: {audit_log}"
+    assert lines[-1] == f"audit trail: experiment kequn-audit (7 entries, chain intact); local copy {audit_log}"
 
 
 def test_rejected_version_and_refusals(mlflow_uri, tmp_path, monkeypatch, capsys, clean_zone_factory, audit_log):
     monkeypatch.setenv("KEQUN_USER", "alice")
     clean = clean_zone_factory({"customers": pd.DataFrame({"age_band": ["30-39"]})})
     unfair = make_run(tmp_path, clean_dir=clean,
-                      fairness_override={"fairness_demographic_parity_ratio_gender": 0.55,
-                                         "fairness_selection_rate_pvalue_gender": 0.001})
-    code, out, err = kequn(capsys, "publish", "--run", unfair, "--name", MODEL, "--json", str(tmp_path / "p.json"))
-    assert code == 0, err
+                      fairness_override={"fairness_positive_balance_difference_gender": 0.55,
+                                         "fairness_positive_balance_pvalue_gender": 0.001})
+    code, out, err = kequn(capsys, "publish", "--run", unfair, "--name", MODEL,
+                           "--json", str(tmp_path / "p.json"))
+    assert code == 4, err  # registered but rejected: a documented non-zero exit
+    assert err.strip().splitlines()[-1] == (f"kequn: error: {MODEL} v1 was rejected by its gates (fairness); fix the "
+                                            "model and retrain, or record a reviewed exemption with its reason in "
+                                            "the gates file")
     result = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
     assert result["approval_status"] == "rejected"
     assert not result["gates"]["fairness"]["passed"] and result["gates"]["quality"]["passed"]
     detail = result["gates"]["fairness"]["detail"]
-    assert "demographic_parity_ratio[gender] = 0.5500, needs >= 0.8: FAILED" in detail
+    assert "positive_balance_difference[gender] = 0.5500, needs <= 0.1: FAILED" in detail
     assert "rejected" in out and "fairness" in out
 
-    refused(capsys, "approving a rejected version is not allowed", "approve", "--name", MODEL, "--version", "1",
-            "--approver", "bob")
+    err = refused(capsys, "approving a rejected version is not allowed", "approve", "--name", MODEL, "--version", "1",
+                  "--approver", "bob")
+    assert "rejected by its gates (fairness: positive_balance_difference[gender])" in err
+    assert "fix the model and retrain" in err and "exemption" in err
     refused(capsys, "it was rejected by its gates", "promote", "--name", MODEL, "--version", "1", "--by", "bob")
     refused(capsys, "no such MLflow run", "publish", "--run", "0" * 32, "--name", MODEL)
     refused(capsys, "model 'nope': no such registered model", "approve", "--name", "nope", "--version", "1",

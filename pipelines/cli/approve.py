@@ -10,10 +10,16 @@ from kequn import console
 @click.command("approve")
 @click.option("--name", required=True, help="Registered model name.")
 @click.option("--version", required=True, help="Model version.")
-@click.option("--approver", required=True, help="Who approves; must not be the training run's author.")
+@click.option("--approver", default=None,
+              help="Who approves (default: you); must not be the run's author or the publisher. With an "
+                   "authenticating tracking server it must match the authenticated user.")
 @click.option("--reason", default="", help="Why it is approved (recorded in the audit log).")
-def command(name: str, version: str, approver: str, reason: str) -> None:
-    """Set approval_status=approved on a pending version, refusing the run's author.
+def command(name: str, version: str, approver: str | None, reason: str) -> None:
+    """Set approval_status=approved on a pending version, refusing the run's author and publisher.
+
+    The approval record (model, version, run, artifact SHA-256, gate results and gates file
+    digests, approver, time) is signed with the approver's key (~/.kequn/keys/WHO.key, see
+    `kequn keys init`) when the approver is in conf/keyring.yaml or signatures are required.
 
     \b
     Example:

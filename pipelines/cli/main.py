@@ -32,6 +32,9 @@ COMMANDS = {
     "approve": "approve",
     "promote": "promote",
     "registry": "registry",
+    "verify": "verify",
+    "audit": "audit",
+    "keys": "keys",
     "demo": "demo",
 }
 
@@ -48,6 +51,9 @@ SHORT_HELP = {
     "approve": "Approve a pending version (four eyes: not the run's author).",
     "promote": "Point an alias (default champion) at an approved version.",
     "registry": "List model versions with aliases, status, metrics and gates.",
+    "verify": "Check a version's or alias's signatures, artifact digest and audit chain.",
+    "audit": "Verify the hash-chained audit trail (kequn audit verify).",
+    "keys": "Create a person's Ed25519 signing key (kequn keys init --name WHO).",
     "demo": "Run the whole chain on a synthetic bank: synth → pseudonymise → features → train.",
 }
 

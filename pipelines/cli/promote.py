@@ -11,11 +11,13 @@ from kequn import console
 @click.option("--name", required=True, help="Registered model name.")
 @click.option("--version", required=True, help="Approved model version.")
 @click.option("--alias", default="champion", show_default=True, help="Alias to move.")
-@click.option("--by", "by", required=True, help="Who promotes (recorded in the audit log).")
+@click.option("--by", "by", default=None,
+              help="Who promotes (default: you); holds the owner role in conf/keyring.yaml when signing.")
 @click.option("--reason", default="", help="Why (recorded in the audit log).")
-def command(name: str, version: str, alias: str, by: str, reason: str) -> None:
+def command(name: str, version: str, alias: str, by: str | None, reason: str) -> None:
     """Point models:/NAME@ALIAS at an approved version; the previous holder is recorded, so
-    promoting it again is a one-command rollback.
+    promoting it again is a one-command rollback. Signed by the promoter's key when signing is
+    in force; fails cleanly if the alias or version changed meanwhile (compare-and-set).
 
     \b
     Examples:

@@ -21,14 +21,22 @@ def command(run_id: str, name: str, gates_path: Path | None, json_out: Path | No
     metric floors, no regression against @champion, fairness limits, positive Qini for uplift)
     and tag the version approval_status=pending or rejected, with a model card.
 
+    Exit codes: 0 pending (awaiting approval), 4 registered but rejected by its gates (the
+    --json file and the summary name the failed gates), 1 nothing registered (bad input).
+
     \b
     Example:
       kequn publish --run 3f2a... --name churn-model --json publish.json
     """
     from kequn.io import write_json
-    from pipelines.registry import publish
+    from pipelines.registry import REJECTED, VersionRejected, publish
 
     result = publish(run_id=run_id, name=name, gates_path=gates_path)
     if json_out:
         write_json(json_out, {k: result[k] for k in ("name", "version", "approval_status", "gates")})
     console.result(result["summary"])
+    if result["approval_status"] == REJECTED:
+        failed = [g for g, r in result["gates"].items() if not r["passed"]]
+        raise VersionRejected(f"{result['name']} v{result['version']} was rejected by its gates "
+                              f"({', '.join(failed)}); fix the model and retrain, or record a reviewed "
+                              "exemption with its reason in the gates file")
