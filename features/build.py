@@ -31,7 +31,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features import labels as labels_mod
-from features.config import FeatureConfig, ValueTier, load_feature_config, load_value_tiers
+from features.config import (
+    FeatureConfig,
+    ValueTier,
+    assign_value_tier,
+    load_feature_config,
+    load_value_tiers,
+)
 from features.dictionary import dictionary_paths_for, write_dictionary_files
 from features.lifecycle import assign_stage
 from features.registry import (
@@ -464,10 +470,10 @@ def _count(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
 
 
 def _value_tier(aum: np.ndarray, tiers: list[ValueTier]) -> pd.Categorical:
-    names = [t.name for t in tiers]
-    conditions = [aum >= t.min_aum for t in tiers]
-    tier = np.select(conditions, names, default="")
-    return pd.Categorical(np.where(tier == "", None, tier), categories=names[::-1])
+    """The feature table's ``value_tier``: the one rule (:func:`features.config.assign_value_tier`),
+    missing where the AUM is, as a categorical ordered from the lowest tier up."""
+    names = [t.name for t in sorted(tiers, key=lambda t: t.min_aum, reverse=True)]
+    return pd.Categorical(assign_value_tier(aum, tiers, missing=None), categories=names[::-1])
 
 
 def _customers(data: dict[str, Any], window: Window) -> tuple[pa.Array, dict[str, Any]]:
