@@ -177,8 +177,9 @@ def test_champion_requirements_name_no_package_of_ours_and_its_code_ships(churn)
     code = churn["local"] / "code"
     shipped = {p.relative_to(code).as_posix() for p in code.rglob("*.py")}
     assert "experiments/model.py" in shipped and "kequn/errors.py" in shipped
-    # only what unpickling imports: no CLI, no privacy engine, no training loop
-    assert not {p for p in shipped if p.split("/")[0] in ("pipelines", "privacy", "features")}
+    # only what unpickling imports: no CLI, no privacy engine, no training loop (features/ may
+    # ship: experiments.data reads the feature registry's label names)
+    assert not {p for p in shipped if p.split("/")[0] in ("pipelines", "privacy")}
     assert "experiments/train.py" not in shipped
 
 
