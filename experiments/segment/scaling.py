@@ -7,7 +7,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _sk_validate_data
+except ImportError:  # scikit-learn 1.4-1.5 (our lower bound): the estimator's own method
+    _sk_validate_data = None
+
+
+def validate_data(estimator, X, *, ensure_all_finite="allow-nan", **kwargs):
+    """scikit-learn's ``validate_data`` where it exists (1.6+), else ``_validate_data``."""
+    if _sk_validate_data is not None:
+        return _sk_validate_data(estimator, X, ensure_all_finite=ensure_all_finite, **kwargs)
+    return estimator._validate_data(X, force_all_finite=ensure_all_finite, **kwargs)
 
 __all__ = ["BINARY_WEIGHT", "SKEW_LOG", "SkewScaler"]
 
