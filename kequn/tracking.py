@@ -58,6 +58,23 @@ def configure_tracking(*, must_exist: bool = False) -> str:
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if uri.startswith("sqlite:"):
+        # Older MLflow (3.0) runs alembic with its own logging config when it creates or migrates
+        # a SQLite store, which prints INFO lines whatever our levels say: open the store once
+        # here with INFO muted, so a command's stderr stays its own lines.
+        previous = logging.root.manager.disable
+        logging.disable(logging.INFO)
+        try:
+            from mlflow.tracking._tracking_service.utils import _get_store
+
+            _get_store()
+        except Exception:  # the command's own call reports a store problem properly
+            pass
+        finally:
+            logging.disable(previous)
+            # alembic's fileConfig (in MLflow's migration env) set its logger back to INFO
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+            logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     return uri
 
 

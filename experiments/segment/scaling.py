@@ -57,6 +57,9 @@ class SkewScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.skew_log = skew_log
         self.binary_weight = binary_weight
 
+    def _more_tags(self):  # scikit-learn < 1.6 reads tags from here
+        return {"allow_nan": True}
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
