@@ -29,21 +29,6 @@ TASKS = ("churn", "propensity", "segment", "uplift")
 BINARY_TASKS = ("churn", "propensity")
 
 
-def _project_experiment(run_id: str, experiment: str | None) -> str | None:
-    """The experiment of the `mlflow run` project run when the study should log into that run.
-
-    It should unless the project run sits in MLflow's ``Default`` experiment (plain
-    ``mlflow run . -e train``) or ``--experiment`` names another one.
-    """
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    found = client.get_experiment(client.get_run(run_id).info.experiment_id).name
-    if experiment is not None:
-        return found if found == experiment else None
-    return None if found == "Default" else found
-
-
 def _feature_dictionary(logger: RunLogger) -> None:
     """Log the feature dictionary of the feature registry."""
     import tempfile
