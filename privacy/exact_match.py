@@ -50,7 +50,7 @@ class ExactMatcher:
     def __init__(self, values: Mapping[str, Iterable[str]]) -> None:
         import ahocorasick
 
-        from privacy import names
+        from privacy import hanzi, names
         from privacy.recognizers.patterns import NOT_NAMES
 
         self.automaton = ahocorasick.Automaton()
@@ -66,6 +66,9 @@ class ExactMatcher:
                 latin = normalise_series(series).dropna().str.strip().str.replace(r"\s+", " ", regex=True)
                 latin = latin[latin.str.fullmatch(r"[A-Za-z'-]+(?: [A-Za-z'-]+){1,2}").fillna(False)]
                 keys |= set(latin.tolist()) | {" ".join(v.split(" ")[::-1]) for v in latin.tolist()}
+            # the text is searched with traditional characters simplified (privacy/hanzi.py):
+            # a 客戶 table's names (陳美玲) are looked for as simplified too (陈美玲)
+            keys |= {k.translate(hanzi.t2s_table()) for k in keys}
             keys = {k.translate(_ASCII_LOWER) for k in keys}  # the text is searched lower-cased
             min_len = MIN_LENGTH.get(entity, DEFAULT_MIN_LENGTH)
             n = 0

@@ -97,6 +97,7 @@ def _compiled() -> dict[str, re.Pattern[str]]:
                                        P.QQ_AFTER_CONTEXT.replace("(?P<v>", "(?P<qq>")])),
         "plate": re.compile(P.LICENSE_PLATE),
         "person_prefix": re.compile(P.person_prefix_regex()),
+        "person_prefix_rare": re.compile(P.person_prefix_rare_regex()),
         "pinyin_ctx": re.compile(P.PINYIN_AFTER_CONTEXT),
         "pinyin": re.compile(P.PINYIN_NAME),
         "person_sentence": re.compile(P.person_sentence_regex()),
@@ -320,6 +321,12 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
                               np.asarray([m.group("name") for m in more], dtype=object), score, weak, again)
 
     add_names(*_matches(rx["person_prefix"], text, "name"), 0.85, again=rx["person_prefix"])
+    # rarer 百家姓 surnames (钭, 笪 ...) after a context word: the given name must also pass the
+    # statistics (时, 和, 国 are mostly ordinary words)
+    s, e, t = _matches(rx["person_prefix_rare"], text, "name")
+    if s.size:
+        s, e, t = names.exact_boundaries(text, s, e, t)
+        add(s, e, E.PERSON, 0.6, ~P.not_name(t) & names.statistically_plausible(t), METHOD_STATISTICAL)
     # one scan for the words after a name: titles (strong) and verbs (weak: the candidate must
     # also pass the given-name statistics); one scan of the few characters before each
     title_at = _matches(rx["title"], text)[0]
@@ -387,12 +394,14 @@ def _adjacent_names(joined: _Joined, out: list, add: Callable[..., None], name_a
         m = name_at.match(text, b)
         if m is not None:
             found.append((m.start("name"), m.end("name"), m.group("name")))
-    for width in (3, 2):
-        lo = starts - width
+    # a name right before one found, or before it across 、和与及 (王芳和李强夫妇), at a sentence start
+    before = starts - is_in(joiner, starts - 1)
+    for width in (4, 3, 2):
+        lo = before - width
         ok = (lo >= 1) & is_in(table, lo) & is_in(opener, lo - 1)
-        for lo_, a in zip(lo[ok].tolist(), starts[ok].tolist(), strict=True):
+        for lo_, a in zip(lo[ok].tolist(), before[ok].tolist(), strict=True):
             m = name_at.fullmatch(text, lo_, a)
-            if m is not None:
+            if m is not None and m.start("name") == lo_:
                 found.append((lo_, a, m.group("name")))
     if found:
         s = np.asarray([f[0] for f in found], np.int64)
@@ -564,6 +573,7 @@ def _find_spans(texts: pd.Series, *, known_names: pd.Series | None = None,
 def _resolve_overlaps(spans: pd.DataFrame) -> pd.DataFrame:
     """Keep the best span wherever spans overlap (higher score, then longer, then earlier)."""
     # on a tie, an exact match of the bank's own value is the evidence to report
+    spans = _merge_person_overlaps(spans)
     spans = spans.assign(_exact=spans["method"].eq(METHOD_EXACT))
     spans = spans.sort_values(["score", "_exact"], ascending=False, kind="mergesort")
     spans = spans.drop_duplicates(["row", "start", "end", "entity"])
@@ -585,6 +595,38 @@ def _resolve_overlaps(spans: pd.DataFrame) -> pd.DataFrame:
     return spans[SPAN_COLUMNS].reset_index(drop=True).astype(
         {"row": "int64", "start": "int64", "end": "int64", "entity": "object", "score": "float64",
          "method": "object"})
+
+
+def _merge_person_overlaps(spans: pd.DataFrame) -> pd.DataFrame:
+    """Overlapping ``PERSON`` spans of a row become one span covering both.
+
+    A customer's name that is the start of a longer name (``陈俊`` in a note naming ``陈俊明``, or
+    ``慕容玉`` inside ``慕容玉珍``) would otherwise win by its exact-match score and leave the
+    rest of the name in the text. The merged span keeps the best score and method.
+    """
+    person = spans["entity"].to_numpy() == E.PERSON
+    if person.sum() < 2:
+        return spans
+    sub = spans[person].sort_values(["row", "start", "end"], kind="mergesort")
+    row = sub["row"].to_numpy()
+    start = sub["start"].to_numpy()
+    end = sub["end"].to_numpy()
+    same_row = np.r_[False, row[1:] == row[:-1]]
+    run_max = pd.Series(end).groupby(row).cummax().to_numpy()
+    prev_end = np.r_[-1, run_max[:-1]]
+    joins = same_row & (start < prev_end)
+    if not joins.any():
+        return spans
+    group = np.cumsum(~joins)
+    best = sub.assign(_g=group, _exact=sub["method"].eq(METHOD_EXACT)).sort_values(
+        ["_g", "score", "_exact"], ascending=[True, False, False], kind="mergesort")
+    merged = best.drop_duplicates("_g").set_index("_g")
+    bounds = pd.DataFrame({"g": group, "start": start, "end": end}).groupby("g").agg(
+        start=("start", "min"), end=("end", "max"))
+    merged["start"] = bounds["start"]
+    merged["end"] = bounds["end"]
+    merged = merged.drop(columns="_exact").reset_index(drop=True)
+    return pd.concat([spans[~person], merged[spans.columns]], ignore_index=True)
 
 
 def _greedy_keep(spans: pd.DataFrame) -> np.ndarray:

@@ -177,17 +177,19 @@ NAME_PREFIX_CONTEXT = (
     "丈夫", "妻子", "爱人", "老公", "老婆", "儿子", "女儿", "父亲", "母亲", "家属", "同事", "柜员",
     "员工", "经理", "姓名", "客户", "本人", "专员", "顾问", "自称", "回访", "致电",
     "经办", "复核", "审核", "经手", "操作员",
+    "转介人", "授权人", "审批人", "主管", "授权",
 )
 #: Words right after a name (titles, and verbs that follow a named caller).
 NAME_SUFFIX_CONTEXT = ("先生", "女士", "小姐", "经理", "老师", "师傅", "阿姨", "主任", "行长", "同志",
                        "本人", "来电", "来行", "致电", "夫妇", "客户", "（客户）", "(客户)")
 #: Verbs that follow a name written at the start of a sentence (``王芳咨询...``, ``，李伟表示...``).
 NAME_SENTENCE_VERBS = ("咨询", "投诉", "表示", "反映", "办理", "申请", "要求", "来电", "致电", "称",
-                       "由", "对", "的", "于", "已", "在", "到", "同意", "确认", "签字", "接听")
+                       "由", "对", "的", "于", "已", "在", "到", "同意", "确认", "签字", "接听", "代", "打来",
+                       "介绍")
 #: Verbs after a name that is written with no other cue (``…今天王建国咨询…``): weak evidence, so
 #: the candidate must also pass the given-name statistics (:func:`privacy.names.statistically_plausible`).
 NAME_VERB_CONTEXT = ("咨询", "表示", "反映", "投诉", "询问", "称其", "到网点", "到行", "到柜", "前来", "签字",
-                     "接听", "代为")
+                     "接听", "代为", "打来电话", "打电话", "介绍", "代办")
 #: Characters that can start a sentence in a note (cell start is the ``\x00`` separator).
 SENTENCE_START = "\x00，。；：！？、,.;:!? \n（("
 #: Characters that end a name: a given name does not contain them (particles, common verbs).
@@ -241,6 +243,32 @@ def not_name(candidates: np.ndarray) -> np.ndarray:
     listed adverb/verb)."""
     c = pd.Series(candidates, dtype=object)
     return (c.isin(NOT_NAMES) | c.str.slice(0, 2).isin(NOT_NAME_STARTS)).to_numpy(dtype=bool)
+
+
+@functools.lru_cache(maxsize=1)
+def rare_surnames() -> tuple[str, ...]:
+    """Single surnames of the 《百家姓》 (``privacy/data/baijiaxing.txt``) that are not in
+    :func:`surnames`: rarer ones (钭, 笪, 酆 ...) and characters that are mostly ordinary words
+    (时, 和, 国 ...). They are names only after a word that introduces a person and when the
+    given name passes the given-name statistics (:func:`privacy.names.is_plausible_name`)."""
+    text = resources.files("privacy").joinpath("data/baijiaxing.txt").read_text(encoding="utf-8")
+    _, common = surnames()
+    known = set(common)
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        for word in line.split():
+            if len(word) == 2:  # a compound surname (all but 伯赏 are in surnames.txt)
+                continue
+            out.extend(c for c in word if c not in known and c not in out)
+    return tuple(out)
+
+
+def person_prefix_rare_regex() -> str:
+    """``<context word>[：]<rare surname><given name>`` with the name as group ``name``."""
+    ctx = "|".join(NAME_PREFIX_CONTEXT)
+    return f"(?:{ctx}){_PUNCT_AFTER_CONTEXT}(?P<name>[{''.join(rare_surnames())}]{given_name_regex()})"
 
 
 def surname_regex() -> str:
