@@ -62,6 +62,9 @@ class ExactMatcher:
             keys = set(canonical_identifier(series, entity).dropna().tolist())
             keys |= set(normalise_series(series).dropna().str.replace(r"\s+", "", regex=True).tolist())
             if entity == E.PERSON:
+                # a romanised name without its space (``liangyan``) is a user name or a word, not
+                # how a note writes the name
+                keys = {k for k in keys if not (k.isascii() and k.replace("-", "").replace("'", "").isalpha())}
                 # romanised names are written with their space (``Zhang Wei``) and in either order
                 latin = normalise_series(series).dropna().str.strip().str.replace(r"\s+", " ", regex=True)
                 latin = latin[latin.str.fullmatch(r"[A-Za-z'-]+(?: [A-Za-z'-]+){1,2}").fillna(False)]

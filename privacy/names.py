@@ -122,7 +122,6 @@ def surname_length(name: str) -> int:
 FOLLOWING_FUNCTION_CHARS = frozenset("对在于的已到由向与和跟同说称因被把将也都还又就才要想让给及或等是")
 
 
-@functools.lru_cache(maxsize=1 << 16)
 @functools.lru_cache(maxsize=1)
 def _context_pairs() -> frozenset[str]:
     """Two-character words that introduce or follow a name (复核, 经办, 先生 ...)."""
@@ -191,17 +190,23 @@ def ordinary(names: Iterable[str], *, weak: bool = False) -> np.ndarray:
     return np.fromiter((is_ordinary_word(n, weak=weak) for n in names), dtype=bool)
 
 
+#: Minimum mean given-character log ratio for a name joined to a name already found
+#: (``刘欢和阎宁夫妇``, ``吴刚、郑爽``): the neighbour is evidence too, so single given characters
+#: that are also common in words (欢, 晶, 爽) pass.
+MIN_GIVEN_SCORE_NEXT_TO_NAME = -1.0
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def is_plausible_name(name: str) -> bool:
-    """True where the given part of ``name`` scores at least :data:`MIN_GIVEN_SCORE` and the
-    candidate is not an ordinary word."""
+def is_plausible_name(name: str, min_score: float = MIN_GIVEN_SCORE) -> bool:
+    """True where the given part of ``name`` scores at least ``min_score`` (default
+    :data:`MIN_GIVEN_SCORE`) and the candidate is not an ordinary word."""
     given = name[surname_length(name):]
-    return given_name_score(given) >= MIN_GIVEN_SCORE and not is_ordinary_word(name, weak=True)
+    return given_name_score(given) >= min_score and not is_ordinary_word(name, weak=True)
 
 
-def statistically_plausible(names: Iterable[str]) -> np.ndarray:
+def statistically_plausible(names: Iterable[str], min_score: float = MIN_GIVEN_SCORE) -> np.ndarray:
     """:func:`is_plausible_name` over candidates."""
-    return np.fromiter((is_plausible_name(n) for n in names), dtype=bool)
+    return np.fromiter((is_plausible_name(n, min_score) for n in names), dtype=bool)
 
 
 def exact_boundaries(text: str, starts: np.ndarray, ends: np.ndarray, found: np.ndarray

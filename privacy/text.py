@@ -408,7 +408,8 @@ def _adjacent_names(joined: _Joined, out: list, add: Callable[..., None], name_a
         e = np.asarray([f[1] for f in found], np.int64)
         t = np.asarray([f[2] for f in found], dtype=object)
         s, e, t = names.exact_boundaries(text, s, e, t)
-        add(s, e, E.PERSON, 0.6, ~P.not_name(t) & names.statistically_plausible(t), METHOD_STATISTICAL)
+        add(s, e, E.PERSON, 0.6, ~P.not_name(t) & names.statistically_plausible(
+            t, names.MIN_GIVEN_SCORE_NEXT_TO_NAME), METHOD_STATISTICAL)
 
 
 @functools.lru_cache(maxsize=4)

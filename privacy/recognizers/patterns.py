@@ -94,7 +94,7 @@ EMAIL = (r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9][A-Za-
 EMAIL_CONTEXT = ["邮箱", "电子邮件", "邮件", "email", "e-mail", "mail", "yx"]
 
 # --- passport and Hong Kong-Macau permit --------------------------------------------------------
-PASSPORT = r"[EGPSDegpsd]" + L1 + r"(?:(?<=[EGeg])[0-9]{8}|(?<=[Ee])[A-HJ-NP-Za-hj-np-z][0-9]{7}|(?<=[PSDpsd])[0-9]{7})" + R
+PASSPORT = r"[EGPSDegpsd]" + L1 + r"(?:(?<=[EGeg])[0-9]{8}|(?<=[Ee])[A-HJ-NP-Za-hj-np-z][0-9]{7}|(?<=[PSDpsd])[0-9]{7,8})" + R
 PASSPORT_CONTEXT = ["护照", "passport", "hzhm"]
 HK_MACAU_PERMIT = r"[CWcw]" + L1 + r"(?:[0-9]{8}|(?<=[Cc])[A-HJ-NP-Za-hj-np-z][0-9]{7})" + R
 HK_MACAU_PERMIT_CONTEXT = ["港澳", "通行证", "往来港澳", "回乡证", "permit"]
@@ -108,7 +108,7 @@ WECHAT_ID = r"[A-Za-z][A-Za-z0-9_\-]{5,19}" + R
 #: The keyword starts with a literal or a character class (fast to scan for); the letter check
 #: sits after its first character (``(?<![A-Za-z].)``), so ``vxw`` inside a word does not count.
 _WECHAT_LEAD = (r"(?:微信|[Ww](?<![A-Za-z].)(?:e[Cc]hat|eixin|[Xx])|[Vv](?<![A-Za-z].)[Xx])"
-                r"(?:号码|号|账号|帐号|[Ii][Dd])?[:： ]{0,2}(?:是|为)?[ ]?")
+                r"(?:号码|号|账号|帐号|[ ]?[Ii][Dd])?[:： ]{0,2}(?:是|为)?[ ]?")
 #: ``<context><WeChat ID>`` with the ID as group ``v``.
 WECHAT_AFTER_CONTEXT = _WECHAT_LEAD + f"(?P<v>{WECHAT_ID})"
 QQ_CONTEXT = ["QQ", "qq", "QQ号", "扣扣"]
@@ -189,7 +189,7 @@ NAME_SENTENCE_VERBS = ("咨询", "投诉", "表示", "反映", "办理", "申请
 #: Verbs after a name that is written with no other cue (``…今天王建国咨询…``): weak evidence, so
 #: the candidate must also pass the given-name statistics (:func:`privacy.names.statistically_plausible`).
 NAME_VERB_CONTEXT = ("咨询", "表示", "反映", "投诉", "询问", "称其", "到网点", "到行", "到柜", "前来", "签字",
-                     "接听", "代为", "打来电话", "打电话", "介绍", "代办")
+                     "接听", "代为", "打来电话", "打电话", "介绍", "代办", "一起", "一同")
 #: Characters that can start a sentence in a note (cell start is the ``\x00`` separator).
 SENTENCE_START = "\x00，。；：！？、,.;:!? \n（("
 #: Characters that end a name: a given name does not contain them (particles, common verbs).
@@ -439,6 +439,9 @@ PINYIN_SURNAMES = (
     "Chan", "Wong", "Cheung", "Lee", "Ho", "Chow", "Lau", "Leung", "Ng", "Tsang", "Lam", "Tse",
     "Yeung", "Kwok", "Lai", "Tam", "Fung", "Mak", "Choi", "Yip", "Chiu", "Kwan", "Hsu", "Tsai",
     "Chou", "Chiang", "Hsieh", "Kuo",
+    # Wade-Giles spellings used in Taiwan passports (趙 Chao, 高 Kao, 洪 Hung, 管 Kuan ...)
+    "Chao", "Kao", "Hung", "Kuan", "Hsiao", "Hsueh", "Tseng", "Chuang", "Chung", "Tsao", "Yeh",
+    "Shih", "Chien", "Hsia", "Chin", "Tung", "Sung", "Pai", "Lo", "Ko", "Tai", "Chi", "Kung",
 )
 #: One pinyin syllable (initial + final), lower case.
 PINYIN_SYLLABLE = (r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
@@ -446,20 +449,33 @@ PINYIN_SYLLABLE = (r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
                    r"|ou|ua|ue|ui|un|uo|a|e|i|o|u|v)")
 #: A given name in pinyin: one or two syllables, capitalised (``Wei``, ``Xiaoming``, ``Xiao-Ming``).
 _PINYIN_GIVEN = r"[A-Z][a-z]{0,9}(?:[-'][A-Z]?[a-z]{1,6})?"
-PINYIN_CONTEXT = ["customer", "client", "mr", "mrs", "ms", "miss", "manager", "spouse", "name"]
-#: ``Customer|Mr.|Ms. ...`` + a pinyin name (group ``name``).
+#: A given name in capitals (``CHIH-WEI``, ``WEI``).
+_PINYIN_GIVEN_UPPER = r"[A-Z]{1,10}(?:-[A-Z]{1,8})?"
+#: A given name written before the surname (``Guiying Chen``): one or two pinyin syllables.
+_PINYIN_GIVEN_FIRST = rf"(?=(?i:(?:{PINYIN_SYLLABLE}){{1,2}}) )[A-Z][a-z]{{0,11}}"
+PINYIN_CONTEXT = ["customer", "client", "mr", "mrs", "ms", "miss", "manager", "spouse", "name", "rm",
+                  "referred by", "spoke with"]
+#: ``Customer|Mr.|Ms.|RM|Referred by ...`` + a pinyin name (group ``name``): surname first
+#: (``Zhang Wei``, ``CHEN CHIH-WEI``) or given name first (``Guiying Chen``).
 PINYIN_AFTER_CONTEXT = (r"(?<![A-Za-z])(?:Mr|Mrs|Ms|Miss|Madam|Dr|[Cc]ustomer|[Cc]lient|[Mm]anager|[Ss]pouse|[Ww]ife"
-                        r"|[Hh]usband|[Nn]ame)\.?:? ?"
-                        r"(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN + r")(?![A-Za-z])")
+                        r"|[Hh]usband|[Nn]ame|RM|[Rr]eferred by|[Ss]poke with|[Ii]ntroduced by)\.?:? ?"
+                        r"(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN
+                        + r"|(?:" + "|".join(p.upper() for p in PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN_UPPER
+                        + r"|" + _PINYIN_GIVEN_FIRST + r" (?:" + "|".join(PINYIN_SURNAMES) + r"))(?![A-Za-z])")
 #: A pinyin surname and a pinyin given name with no context word (group ``name``).
-PINYIN_NAME = (r"(?<![A-Za-z])(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") "
-               + _PINYIN_GIVEN + r")(?![A-Za-z])")
-#: Cells that can hold a name in Latin letters (two capitalised words in a row).
-LATIN_NAME_PREFILTER = r"[A-Z][a-z]+[ ][A-Z][a-z]"
+PINYIN_NAME = (r"(?<![A-Za-z])(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN
+               + r"|(?:" + "|".join(p.upper() for p in PINYIN_SURNAMES) + r") [A-Z]{1,8}-[A-Z]{1,8})(?![A-Za-z])")
+#: Cells that can hold a name in Latin letters (two capitalised words in a row, or two in capitals).
+LATIN_NAME_PREFILTER = r"[A-Z][a-z]+[ ][A-Z][a-z]|[A-Z]{2,}[ ][A-Z]{2,}"
 
 
 def pinyin_given_valid(names: np.ndarray) -> np.ndarray:
     """True where the part after the surname is one or two pinyin syllables (``Wei``,
-    ``Xiaoming``), so English words after a surname-like word (``Long Term``) are not names."""
-    s = pd.Series(names, dtype="string").str.split(" ", n=1).str[1].str.lower().str.replace(r"[-']", "", regex=True)
-    return s.str.fullmatch(f"(?:{PINYIN_SYLLABLE}){{1,2}}").fillna(False).to_numpy(dtype=bool)
+    ``Xiaoming``) or a hyphenated pair (``CHIH-WEI``), so English words after a surname-like word
+    (``Long Term``) are not names."""
+    given = pd.Series(names, dtype="string").str.split(" ", n=1).str[1]
+    # a two-part hyphenated given name (``CHIH-WEI``, ``Hsiu-Ying``: Wade-Giles, as Taiwan writes it)
+    hyphenated = given.str.fullmatch(r"[A-Z][A-Za-z]{0,5}-[A-Z][A-Za-z]{0,5}").fillna(False)
+    s = given.str.lower().str.replace(r"[-']", "", regex=True)
+    pinyin = s.str.fullmatch(f"(?:{PINYIN_SYLLABLE}){{1,2}}").fillna(False)
+    return (pinyin | hyphenated).to_numpy(dtype=bool)
