@@ -37,6 +37,10 @@ ORDINARY_WORD_FREQ = 300
 STRONG_WORD_FREQ = 2000
 #: Minimum mean given-character log ratio for a name with no context word.
 MIN_GIVEN_SCORE = 0.5
+#: A character whose log-weighted count in jieba's ordinary (non-name) words is below this is
+#: rare in running text (琚, 睢, 禤, 亓, 仉 ... : 0-11; 陪 195, 已 461, 时 2681): right after a word
+#: that introduces a person it is taken for a surname that no list holds.
+RARE_CHAR_WEIGHT = 20
 
 
 def _dict_path() -> str:
@@ -47,8 +51,9 @@ def _dict_path() -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _lexicon() -> tuple[dict[str, int], frozenset[str], dict[str, float]]:
-    """``(common words → freq, person-name entries, given-name character → log ratio)``."""
+def _lexicon() -> tuple[dict[str, int], frozenset[str], dict[str, float], frozenset[str]]:
+    """``(common words → freq, person-name entries, given-name character → log ratio, rare
+    characters)``."""
     from privacy.recognizers.patterns import surnames
 
     compound, single = surnames()
@@ -84,7 +89,13 @@ def _lexicon() -> tuple[dict[str, int], frozenset[str], dict[str, float]]:
     c_total = sum(chars.values())
     scores = {c: math.log((n + 0.5) / g_total) - math.log((chars.get(c, 0) + 5.0) / c_total)
               for c, n in given.items() if n >= 2}
-    return words, frozenset(names), scores
+    rare = frozenset(c for c in map(chr, range(0x4E00, 0xA000)) if chars.get(c, 0) < RARE_CHAR_WEIGHT)
+    return words, frozenset(names), scores, rare
+
+
+def rare_chars() -> frozenset[str]:
+    """CJK characters that are rare in ordinary words (:data:`RARE_CHAR_WEIGHT`)."""
+    return _lexicon()[3]
 
 
 def common_words() -> dict[str, int]:
@@ -165,7 +176,7 @@ def is_ordinary_word(name: str, *, weak: bool = False, head_word: bool = True) -
     characters are a very common word (:data:`STRONG_WORD_FREQ`); the exact match of a bank's own
     name column turns it off (王国明 is a customer's name, however common 王国 is).
     """
-    words, names, _ = _lexicon()
+    words, names, _, _ = _lexicon()
     if name in names:
         return False
     if words.get(name, 0) >= ORDINARY_WORD_FREQ:

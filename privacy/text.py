@@ -97,7 +97,8 @@ def _compiled() -> dict[str, re.Pattern[str]]:
                                        P.QQ_AFTER_CONTEXT.replace("(?P<v>", "(?P<qq>")])),
         "plate": re.compile(P.LICENSE_PLATE),
         "person_prefix": re.compile(P.person_prefix_regex()),
-        "person_prefix_rare": re.compile(P.person_prefix_rare_regex()),
+        "person_prefix_rare": re.compile(P.person_prefix_rare_regex(
+            "".join(names.rare_chars() - set(P.NAME_STOP_CHARS)))),
         "pinyin_ctx": re.compile(P.PINYIN_AFTER_CONTEXT),
         "pinyin": re.compile(P.PINYIN_NAME),
         "person_sentence": re.compile(P.person_sentence_regex()),
@@ -321,12 +322,17 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
                               np.asarray([m.group("name") for m in more], dtype=object), score, weak, again)
 
     add_names(*_matches(rx["person_prefix"], text, "name"), 0.85, again=rx["person_prefix"])
-    # rarer 百家姓 surnames (钭, 笪 ...) after a context word: the given name must also pass the
-    # statistics (时, 和, 国 are mostly ordinary words)
+    # rarer 百家姓 surnames (钭, 笪 ...) and characters rare in running text (琚, 禤) after a
+    # context word: the given name must also pass the statistics (时, 和, 国 are mostly words)
     s, e, t = _matches(rx["person_prefix_rare"], text, "name")
     if s.size:
         s, e, t = names.exact_boundaries(text, s, e, t)
-        add(s, e, E.PERSON, 0.6, ~P.not_name(t) & names.statistically_plausible(t), METHOD_STATISTICAL)
+        rare = names.rare_chars()
+        # a character rare in running text is evidence itself: the given name needs less
+        ok = np.fromiter((names.is_plausible_name(n, names.MIN_GIVEN_SCORE_NEXT_TO_NAME if n[0] in rare
+                                                  else names.MIN_GIVEN_SCORE) for n in t.tolist()),
+                         dtype=bool, count=t.size)
+        add(s, e, E.PERSON, 0.6, ~P.not_name(t) & ok, METHOD_STATISTICAL)
     # one scan for the words after a name: titles (strong) and verbs (weak: the candidate must
     # also pass the given-name statistics); one scan of the few characters before each
     title_at = _matches(rx["title"], text)[0]

@@ -265,10 +265,14 @@ def rare_surnames() -> tuple[str, ...]:
     return tuple(out)
 
 
-def person_prefix_rare_regex() -> str:
-    """``<context word>[：]<rare surname><given name>`` with the name as group ``name``."""
+def person_prefix_rare_regex(extra: str = "") -> str:
+    """``<context word>[：]<rare surname><given name>`` with the name as group ``name``.
+
+    The surname is one of :func:`rare_surnames` or of ``extra`` (characters that are rare in
+    running text, :func:`privacy.names.rare_chars`)."""
     ctx = "|".join(NAME_PREFIX_CONTEXT)
-    return f"(?:{ctx}){_PUNCT_AFTER_CONTEXT}(?P<name>[{''.join(rare_surnames())}]{given_name_regex()})"
+    chars = "".join(sorted(set(rare_surnames()) | set(extra)))
+    return f"(?:{ctx}){_PUNCT_AFTER_CONTEXT}(?P<name>[{chars}]{given_name_regex()})"
 
 
 def surname_regex() -> str:
