@@ -191,6 +191,15 @@ def is_ordinary_word(name: str, *, weak: bool = False, head_word: bool = True) -
             and words.get(head, 0) >= ORDINARY_WORD_FREQ and given_char_score(name[2]) < 0.5)
 
 
+def starts_inside_word(previous: Iterable[str], names: Iterable[str]) -> np.ndarray:
+    """True where the character before a candidate and its first character are a common word
+    (``金融`` in ``金融产品经理``, ``公司`` in ``公司业务经理``): the candidate starts inside a
+    word, so it is not a name. For weak evidence only (a title or verb after the candidate)."""
+    words = common_words()
+    return np.fromiter((words.get(p + n[:1], 0) >= BOUNDARY_FREQ for p, n in zip(previous, names, strict=True)),
+                       dtype=bool)
+
+
 def refine(names: Iterable[str], following: Iterable[str]) -> np.ndarray:
     """Trimmed lengths of name candidates (see :func:`trim_end`)."""
     return np.fromiter((trim_end(n, f) for n, f in zip(names, following, strict=True)), dtype=np.int64)

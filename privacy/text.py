@@ -294,8 +294,13 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
             if spans:
                 a, b = (np.asarray(x, np.int64) for x in zip(*spans, strict=True))
                 s = win.to_joined(a)
-                s, first = np.unique(s, return_index=True)  # overlapping windows
-                add(s, s + (b - a)[first], entity, 0.85)
+                n = b - a
+                # overlapping windows: a window that ends inside the next cell sees a cut-off ID
+                # (``rjia_19`` of ``rjia_1979``); keep the longest match at each start
+                order = np.lexsort((-n, s))
+                s, n = s[order], n[order]
+                s, first = np.unique(s, return_index=True)
+                add(s, s + n[first], entity, 0.85)
     add(*_matches(rx["plate"], text)[:2], E.LICENSE_PLATE, 0.85)
     # --- birth dates right after 出生/生日; addresses anchored on a province or city
     s, e, _ = _matches(rx["birth_date"], text, "date")
@@ -342,6 +347,9 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     if cue_at.size:
         win = _Windows(text, cue_at - 5, cue_at, suffix="\x01")
         s, e, t = _window_matches(rx["name_before_title"], win, "name")
+        # a candidate whose surname ends a common word (金|融产品经理, 公|司业务经理) is no name
+        inside = names.starts_inside_word([text[a - 1] for a in s.tolist()], t.tolist())
+        s, e, t = s[~inside], e[~inside], t[~inside]
         by_verb = np.isin(e, verb_at)
         add_names(s[~by_verb], e[~by_verb], t[~by_verb], 0.85, weak=True)
         if by_verb.any():

@@ -55,6 +55,8 @@ class CnPersonRecognizer(KequnPatternRecognizer):
             r.end = r.start + names.trim_end(text[r.start:r.end], text[r.end:r.end + 2])
             found = np.array([text[r.start:r.end]], dtype=object)
             weak = self._pattern_name(r) == "cn_person_before_title"
+            if weak and r.start > 0 and names.starts_inside_word([text[r.start - 1]], [found[0]])[0]:
+                continue  # 金|融产品经理: the candidate starts inside a word
             if not (P.not_name(found)[0] or names.ordinary(found, weak=weak)[0]):
                 out.append(r)
         return EntityRecognizer.remove_duplicates(out)

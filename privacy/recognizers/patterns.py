@@ -39,11 +39,14 @@ _MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 RESIDENT_ID_18 = r"[1-9]" + L1 + r"[0-9]{5}" + SEP + r"(?:18|19|20)[0-9]{2}" + _MMDD + SEP + r"[0-9]{3}[0-9Xx]" + R
 RESIDENT_ID_15 = r"[1-9]" + L1 + r"[0-9]{7}" + _MMDD + r"[0-9]{3}" + R
 #: 18-character IDs written in groups of four (4-4-4-4-2), one kind of separator throughout.
-RESIDENT_ID_18_GROUPED4 = (r"[1-9]" + L1 + r"[0-9]{3}(?P<sep>[ \-])[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{4}"
-                           r"(?P=sep)[0-9][0-9Xx]" + R)
+RESIDENT_ID_18_GROUPED4 = (r"[1-9]" + L1 + r"(?<![0-9][ \-].)[0-9]{3}(?P<sep>[ \-])[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{4}"
+                           r"(?P=sep)[0-9][0-9Xx]" + R + r"(?![ \-][0-9])")
 #: 18-character IDs in any other grouping (6-4-4-4, 3-3-4-4-4 ...): digit groups of 2-8 joined by
 #: single spaces or dashes; the validator checks that the digits make 18 with a right check digit.
-RESIDENT_ID_18_ANY_GROUPING = (r"[1-9]" + L1 + r"[0-9]{1,7}(?:[ \-][0-9]{2,8}){2,6}[Xx]?" + R)
+RESIDENT_ID_18_ANY_GROUPING = (r"[1-9]" + L1 + r"(?<![0-9][ \-].)[0-9]{1,7}(?:[ \-][0-9]{2,8}){2,6}[Xx]?" + R
+                               + r"(?![ \-][0-9])")
+#: (a grouped number that goes on after a separator is longer than an ID: ``5234 236105 15724 9`` is
+#: a card written 4-6-5-1, not a 15-digit ID and a digit)
 RESIDENT_ID_CONTEXT = ["身份证", "证件号", "证件号码", "身份号码", "公民身份", "id", "zjhm", "sfz"]
 #: GB/T 2260 province-level codes (first two digits of a resident ID).
 PROVINCE_CODES = frozenset({
@@ -85,7 +88,7 @@ BANK_CARD_GROUPED_TAIL = CARD_FIRST + L1 + r"[0-9]{3}(?:[ \-][0-9]{4}){3}[ \-][0
 BANK_CARD_BIN_REST = CARD_FIRST + L1 + r"[0-9]{5}[ \-][0-9]{10,13}" + R
 #: Cards in any other grouping (4-6-5-4, 6-4-4-5 ...): the validator checks 16-19 digits and Luhn.
 BANK_CARD_ANY_GROUPING = (CARD_FIRST + L1 + r"[0-9]{2,5}(?:(?:[ \-]|  )[0-9]{3,13}){1,4}"
-                          r"(?:(?:[ \-]|  )[0-9]{1,2}(?![0-9.]))?" + R)
+                          r"(?:(?:[ \-]|  )[0-9]{1,2}(?![0-9]|\.[0-9]))?" + R)
 BANK_CARD_CONTEXT = ["卡号", "银行卡", "借记卡", "信用卡", "储蓄卡", "账号", "帐号", "card", "kh"]
 
 # --- e-mail -----------------------------------------------------------------------------------
