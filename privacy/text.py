@@ -351,6 +351,12 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
         inside = names.starts_inside_word([text[a - 1] for a in s.tolist()], t.tolist())
         s, e, t = s[~inside], e[~inside], t[~inside]
         by_verb = np.isin(e, verb_at)
+        # XX客户 is mostly a kind of customer (车贷客户, 理财客户): a name only if it reads as one
+        kehu = np.fromiter((text.startswith("客户", b) for b in e.tolist()), dtype=bool, count=e.size)
+        if kehu.any():
+            drop = np.zeros(e.size, dtype=bool)
+            drop[kehu] = ~names.statistically_plausible(t[kehu])
+            s, e, t, by_verb = s[~drop], e[~drop], t[~drop], by_verb[~drop]
         add_names(s[~by_verb], e[~by_verb], t[~by_verb], 0.85, weak=True)
         if by_verb.any():
             s, e, t = names.exact_boundaries(text, s[by_verb], e[by_verb], t[by_verb])
