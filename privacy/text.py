@@ -43,8 +43,8 @@ METHOD_STATISTICAL = "statistical"
 METHODS = (METHOD_EXACT, METHOD_PATTERN, METHOD_STATISTICAL)
 #: Spans scoring below this are not reported.
 MIN_SCORE = 0.5
-#: Characters before a match searched for a context word.
-CONTEXT_WINDOW = 12
+#: Characters before a match searched for a context word (``passport no. `` is 13).
+CONTEXT_WINDOW = 16
 #: Cell separator in the joined text; no pattern matches it and every lookaround treats it as
 #: a boundary.
 _SEP = "\x00"
