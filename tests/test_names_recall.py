@@ -88,7 +88,9 @@ def test_rare_surname_characters_come_from_the_dictionary_not_a_list():
 @pytest.mark.parametrize(("text", "expected"), [
     ("黄鑫代厍淑珍办理挂失，出示身份证。", ["黄鑫"]),
     ("今天下午刘晓燕打来电话，说卡被吞了。", ["刘晓燕"]),
+    ("李明昨日来电，要求回拨。", ["李明"]),  # a time word between the name and its verb
     ("现代化网点已启用，打来电话请转人工。", []),
+    ("，上午来电的客户已回拨。", []),
 ])
 def test_names_with_no_context_word(text, expected):
     assert _persons([text])[0] == expected

@@ -20,8 +20,7 @@ def _prefix_pattern() -> str:
 
 
 def _sentence_pattern() -> str:
-    verbs = "|".join(P.NAME_SENTENCE_VERBS)
-    return f"(?<=^|[{P.SENTENCE_START}]){P.name_regex()}(?={verbs})"
+    return f"(?<=^|[{P.SENTENCE_START}]){P.name_regex()}(?={P.sentence_verb_regex()})"
 
 
 def _suffix_pattern() -> str:

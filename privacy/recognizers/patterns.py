@@ -189,6 +189,8 @@ NAME_SUFFIX_CONTEXT = ("先生", "女士", "小姐", "经理", "老师", "师傅
 NAME_SENTENCE_VERBS = ("咨询", "投诉", "表示", "反映", "办理", "申请", "要求", "来电", "致电", "称",
                        "由", "对", "的", "于", "已", "在", "到", "同意", "确认", "签字", "接听", "代", "打来",
                        "介绍")
+#: Time words that may stand between a sentence-initial name and its verb (``李明昨日来电``).
+NAME_TIME_WORDS = ("昨日", "今日", "今天", "昨天", "明天", "上午", "下午", "刚才", "刚刚", "当天", "本周", "上周")
 #: Verbs after a name that is written with no other cue (``…今天王建国咨询…``): weak evidence, so
 #: the candidate must also pass the given-name statistics (:func:`privacy.names.statistically_plausible`).
 NAME_VERB_CONTEXT = ("咨询", "表示", "反映", "投诉", "询问", "称其", "到网点", "到行", "到柜", "前来", "签字",
@@ -317,8 +319,12 @@ def person_sentence_regex() -> str:
     The sentence-start character is consumed (a character class first is fast to scan for);
     callers put a separator before the first text.
     """
-    verbs = "|".join(NAME_SENTENCE_VERBS)
-    return f"[{SENTENCE_START}](?P<name>{name_regex()})(?={verbs})"
+    return f"[{SENTENCE_START}](?P<name>{name_regex()})(?={sentence_verb_regex()})"
+
+
+def sentence_verb_regex() -> str:
+    """A verb after a sentence-initial name, optionally after a time word (``昨日来电``)."""
+    return f"(?:{'|'.join(NAME_TIME_WORDS)})?(?:{'|'.join(NAME_SENTENCE_VERBS)})"
 
 
 def birth_date_in_context_regex() -> str:
