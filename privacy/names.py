@@ -196,8 +196,8 @@ def starts_inside_word(previous: Iterable[str], names: Iterable[str]) -> np.ndar
     (``金融`` in ``金融产品经理``, ``公司`` in ``公司业务经理``): the candidate starts inside a
     word, so it is not a name. For weak evidence only (a title or verb after the candidate)."""
     words = common_words()
-    return np.fromiter((words.get(p + n[:1], 0) >= BOUNDARY_FREQ for p, n in zip(previous, names, strict=True)),
-                       dtype=bool)
+    return np.fromiter((p not in PRECEDING_FUNCTION_CHARS and words.get(p + n[:1], 0) >= BOUNDARY_FREQ
+                        for p, n in zip(previous, names, strict=True)), dtype=bool)
 
 
 def refine(names: Iterable[str], following: Iterable[str]) -> np.ndarray:
@@ -214,6 +214,12 @@ def ordinary(names: Iterable[str], *, weak: bool = False) -> np.ndarray:
 #: (``刘欢和阎宁夫妇``, ``吴刚、郑爽``): the neighbour is evidence too, so single given characters
 #: that are also common in words (欢, 晶, 爽) pass.
 MIN_GIVEN_SCORE_NEXT_TO_NAME = -1.0
+#: Minimum mean given-character log ratio for a candidate right before 客户 (``刘航德客户`` is a
+#: name, ``车贷客户`` / ``房贷客户`` are kinds of customer: 贷 scores -3).
+MIN_GIVEN_SCORE_BEFORE_KEHU = -0.5
+#: Characters before a name that are words of their own (为何兵宏先生 is 为 + 何兵宏, although
+#: 为何 is a word): a candidate after one of them does not start inside a word.
+PRECEDING_FUNCTION_CHARS = frozenset("对在于的已到由向与和跟同说称因被把将也都还又就才要想让给及或等是为请帮替叫找见问")
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -355,7 +355,7 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
         kehu = np.fromiter((text.startswith("客户", b) for b in e.tolist()), dtype=bool, count=e.size)
         if kehu.any():
             drop = np.zeros(e.size, dtype=bool)
-            drop[kehu] = ~names.statistically_plausible(t[kehu])
+            drop[kehu] = ~names.statistically_plausible(t[kehu], names.MIN_GIVEN_SCORE_BEFORE_KEHU)
             s, e, t, by_verb = s[~drop], e[~drop], t[~drop], by_verb[~drop]
         add_names(s[~by_verb], e[~by_verb], t[~by_verb], 0.85, weak=True)
         if by_verb.any():

@@ -56,7 +56,8 @@ class CnPersonRecognizer(KequnPatternRecognizer):
             weak = self._pattern_name(r) == "cn_person_before_title"
             if weak and r.start > 0 and names.starts_inside_word([text[r.start - 1]], [found[0]])[0]:
                 continue  # 金|融产品经理: the candidate starts inside a word
-            if weak and text.startswith("客户", r.end) and not names.is_plausible_name(found[0]):
+            if weak and text.startswith("客户", r.end) and not names.is_plausible_name(
+                    found[0], names.MIN_GIVEN_SCORE_BEFORE_KEHU):
                 continue  # 车贷客户: a kind of customer, not a name
             if not (P.not_name(found)[0] or names.ordinary(found, weak=weak)[0]):
                 out.append(r)
