@@ -96,9 +96,9 @@ def _compiled() -> dict[str, re.Pattern[str]]:
         "handle": re.compile("|".join([P.WECHAT_AFTER_CONTEXT.replace("(?P<v>", "(?P<wechat>"),
                                        P.QQ_AFTER_CONTEXT.replace("(?P<v>", "(?P<qq>")])),
         "plate": re.compile(P.LICENSE_PLATE),
-        "person_prefix": re.compile(P.person_prefix_regex()),
-        "person_prefix_rare": re.compile(P.person_prefix_rare_regex(
-            "".join(names.rare_chars() - set(P.NAME_STOP_CHARS)))),
+        # names after a context word, rarer surnames included (one scan; those are checked statistically)
+        "person_prefix_all": re.compile(P.person_prefix_regex(
+            "".join(sorted((set(P.rare_surnames()) | names.rare_chars()) - set(P.NAME_STOP_CHARS))))),
         "pinyin_ctx": re.compile(P.PINYIN_AFTER_CONTEXT),
         "pinyin": re.compile(P.PINYIN_NAME),
         "person_sentence": re.compile(P.person_sentence_regex()),
@@ -311,33 +311,37 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     add(s, e, E.CN_ADDRESS, 0.8)
     # --- names: after a context word, before a title (scan the 5 characters before each
     # title), at a sentence start before a verb
-    def add_names(s: np.ndarray, e: np.ndarray, t: np.ndarray, score: float, weak: bool = False,
-                  again: re.Pattern[str] | None = None) -> None:
+    def add_names(s: np.ndarray, e: np.ndarray, t: np.ndarray, score: float, weak: bool = False) -> None:
         if s.size:
-            e_before = e
             s, e, t = names.exact_boundaries(text, s, e, t)
             add(s, e, E.PERSON, score, ~(P.not_name(t) | names.ordinary(t, weak=weak)))
-            if again is not None and (e != e_before).any():
-                # a name ended early at a context word (王芳|复核李强): the scan had consumed the
-                # word's first character, so look for the next name from the new end
-                more = [m for b in e[e != e_before].tolist() if (m := again.match(text, b)) is not None]
-                if more:
-                    add_names(np.asarray([m.start("name") for m in more], np.int64),
-                              np.asarray([m.end("name") for m in more], np.int64),
-                              np.asarray([m.group("name") for m in more], dtype=object), score, weak, again)
 
-    add_names(*_matches(rx["person_prefix"], text, "name"), 0.85, again=rx["person_prefix"])
-    # rarer 百家姓 surnames (钭, 笪 ...) and characters rare in running text (琚, 禤) after a
-    # context word: the given name must also pass the statistics (时, 和, 国 are mostly words)
-    s, e, t = _matches(rx["person_prefix_rare"], text, "name")
-    if s.size:
+    def prefix_names(s: np.ndarray, e: np.ndarray, t: np.ndarray) -> None:
+        """Names after a context word: surnames.txt surnames (pattern), rarer surnames (statistics)."""
+        if not s.size:
+            return
+        e_before = e
         s, e, t = names.exact_boundaries(text, s, e, t)
-        rare = names.rare_chars()
+        common = _starts_with_surname(t)
+        add(s[common], e[common], E.PERSON, 0.85, ~(P.not_name(t[common]) | names.ordinary(t[common])))
+        # rarer 百家姓 surnames (钭, 笪 ...) and characters rare in running text (琚, 禤) after a
+        # context word: the given name must also pass the statistics (时, 和, 国 are mostly words);
         # a character rare in running text is evidence itself: the given name needs less
+        rare = names.rare_chars()
+        tr = t[~common].tolist()
         ok = np.fromiter((names.is_plausible_name(n, names.MIN_GIVEN_SCORE_NEXT_TO_NAME if n[0] in rare
-                                                  else names.MIN_GIVEN_SCORE) for n in t.tolist()),
-                         dtype=bool, count=t.size)
-        add(s, e, E.PERSON, 0.6, ~P.not_name(t) & ok, METHOD_STATISTICAL)
+                                                  else names.MIN_GIVEN_SCORE) for n in tr), dtype=bool, count=len(tr))
+        add(s[~common], e[~common], E.PERSON, 0.6, ~P.not_name(t[~common]) & ok, METHOD_STATISTICAL)
+        if (e != e_before).any():
+            # a name ended early at a context word (王芳|复核李强): the scan had consumed the
+            # word's first character, so look for the next name from the new end
+            more = [m for b in e[e != e_before].tolist() if (m := rx["person_prefix_all"].match(text, b)) is not None]
+            if more:
+                prefix_names(np.asarray([m.start("name") for m in more], np.int64),
+                             np.asarray([m.end("name") for m in more], np.int64),
+                             np.asarray([m.group("name") for m in more], dtype=object))
+
+    prefix_names(*_matches(rx["person_prefix_all"], text, "name"))
     # one scan for the words after a name: titles (strong) and verbs (weak: the candidate must
     # also pass the given-name statistics); one scan of the few characters before each
     title_at = _matches(rx["title"], text)[0]
@@ -364,6 +368,14 @@ def _collect(joined: _Joined) -> list[tuple[np.ndarray, np.ndarray, str, np.ndar
     add_names(*_matches(rx["person_sentence"], text, "name"), 0.7)
     _adjacent_names(joined, out, add, rx["name_at"])
     return out
+
+
+def _starts_with_surname(found: np.ndarray) -> np.ndarray:
+    """True for candidates that start with a surname of ``surnames.txt`` (compound or single)."""
+    compound, single = P.surnames()
+    c = pd.Series(found, dtype=object)
+    return (c.str.slice(0, 1).isin(single) | c.str.slice(0, 2).isin(compound)
+            | c.str.slice(0, 4).isin(compound)).to_numpy(dtype=bool)
 
 
 def _surname_before(joined: _Joined, pos: np.ndarray) -> np.ndarray:

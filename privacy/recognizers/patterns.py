@@ -270,16 +270,6 @@ def rare_surnames() -> tuple[str, ...]:
     return tuple(out)
 
 
-def person_prefix_rare_regex(extra: str = "") -> str:
-    """``<context word>[：]<rare surname><given name>`` with the name as group ``name``.
-
-    The surname is one of :func:`rare_surnames` or of ``extra`` (characters that are rare in
-    running text, :func:`privacy.names.rare_chars`)."""
-    ctx = "|".join(NAME_PREFIX_CONTEXT)
-    chars = "".join(sorted(set(rare_surnames()) | set(extra)))
-    return f"(?:{ctx}){_PUNCT_AFTER_CONTEXT}(?P<name>[{chars}]{given_name_regex()})"
-
-
 def surname_regex() -> str:
     """Alternation of every surname, compound ones first (so 欧阳 wins over 欧)."""
     compound, single = surnames()
@@ -301,10 +291,16 @@ def name_regex() -> str:
     return surname_regex() + given_name_regex()
 
 
-def person_prefix_regex() -> str:
-    """``<context word>[：]<name>`` with the name as group ``name``."""
+def person_prefix_regex(extra_surnames: str = "") -> str:
+    """``<context word>[：]<name>`` with the name as group ``name``.
+
+    ``extra_surnames``: more characters that may start the name (the bulk path adds
+    :func:`rare_surnames` and :func:`privacy.names.rare_chars`, whose matches it then checks
+    with the given-name statistics: one scan for both)."""
     ctx = "|".join(NAME_PREFIX_CONTEXT)
-    return f"(?:{ctx}){_PUNCT_AFTER_CONTEXT}(?P<name>{name_regex()})"
+    compound, single = surnames()
+    chars = "".join(dict.fromkeys(single + tuple(sorted(set(extra_surnames) - set(single)))))
+    return f"(?:{ctx}){_PUNCT_AFTER_CONTEXT}(?P<name>(?:{'|'.join(compound)}|[{chars}]){given_name_regex()})"
 
 
 def person_suffix_regex() -> str:
@@ -454,14 +450,15 @@ PINYIN_SURNAMES = (
     "Chou", "Chiang", "Hsieh", "Kuo",
     # Wade-Giles spellings used in Taiwan passports (趙 Chao, 高 Kao, 洪 Hung, 管 Kuan ...)
     "Chao", "Kao", "Hung", "Kuan", "Hsiao", "Hsueh", "Tseng", "Chuang", "Chung", "Tsao", "Yeh",
-    "Shih", "Chien", "Hsia", "Chin", "Tung", "Sung", "Pai", "Lo", "Ko", "Tai", "Chi", "Kung",
+    "Shih", "Chien", "Hsia", "Chin", "Tung", "Sung", "Pai", "Lo", "Ko", "Tai", "Chi", "Kung", "Ting",
+    "Juan",
 )
 #: One pinyin syllable (initial + final), lower case.
 PINYIN_SYLLABLE = (r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
                    r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|ai|an|ao|ei|en|er|ia|ie|in|iu"
                    r"|ou|ua|ue|ui|un|uo|a|e|i|o|u|v)")
 #: A given name in pinyin: one or two syllables, capitalised (``Wei``, ``Xiaoming``, ``Xiao-Ming``).
-_PINYIN_GIVEN = r"[A-Z][a-z]{0,9}(?:[-'][A-Z]?[a-z]{1,6})?"
+_PINYIN_GIVEN = r"[A-Z][a-z]{0,9}(?:[-'](?:[A-Z][a-z]{0,6}|[a-z]{1,6}))?"
 #: A given name in capitals (``CHIH-WEI``, ``WEI``).
 _PINYIN_GIVEN_UPPER = r"[A-Z]{1,10}(?:-[A-Z]{1,8})?"
 #: A given name written before the surname (``Guiying Chen``): one or two pinyin syllables.
@@ -470,13 +467,16 @@ PINYIN_CONTEXT = ["customer", "client", "mr", "mrs", "ms", "miss", "manager", "s
                   "referred by", "spoke with"]
 #: ``Customer|Mr.|Ms.|RM|Referred by ...`` + a pinyin name (group ``name``): surname first
 #: (``Zhang Wei``, ``CHEN CHIH-WEI``) or given name first (``Guiying Chen``).
-PINYIN_AFTER_CONTEXT = (r"(?<![A-Za-z])(?:Mr|Mrs|Ms|Miss|Madam|Dr|[Cc]ustomer|[Cc]lient|[Mm]anager|[Ss]pouse|[Ww]ife"
+#: The first letters of the context words below, checked first: Python's ``re`` then skips most
+#: positions at once instead of trying the lookbehind and the alternation at each (10x faster).
+PINYIN_CTX_GUARD = r"(?=[MDCcmSsWwHhNnRrIi])"
+PINYIN_AFTER_CONTEXT = (PINYIN_CTX_GUARD + r"(?<![A-Za-z])(?:Mr|Mrs|Ms|Miss|Madam|Dr|[Cc]ustomer|[Cc]lient|[Mm]anager|[Ss]pouse|[Ww]ife"
                         r"|[Hh]usband|[Nn]ame|RM|[Rr]eferred by|[Ss]poke with|[Ii]ntroduced by)\.?:? ?"
                         r"(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN
                         + r"|(?:" + "|".join(p.upper() for p in PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN_UPPER
                         + r"|" + _PINYIN_GIVEN_FIRST + r" (?:" + "|".join(PINYIN_SURNAMES) + r"))(?![A-Za-z])")
 #: A pinyin surname and a pinyin given name with no context word (group ``name``).
-PINYIN_NAME = (r"(?<![A-Za-z])(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN
+PINYIN_NAME = (r"(?=[A-Z])(?<![A-Za-z])(?P<name>(?:" + "|".join(PINYIN_SURNAMES) + r") " + _PINYIN_GIVEN
                + r"|(?:" + "|".join(p.upper() for p in PINYIN_SURNAMES) + r") [A-Z]{1,8}-[A-Z]{1,8})(?![A-Za-z])")
 #: Cells that can hold a name in Latin letters (two capitalised words in a row, or two in capitals).
 LATIN_NAME_PREFILTER = r"[A-Z][a-z]+[ ][A-Z][a-z]|[A-Z]{2,}[ ][A-Z]{2,}"

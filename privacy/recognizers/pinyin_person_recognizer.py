@@ -22,7 +22,8 @@ class PinyinPersonRecognizer(KequnPatternRecognizer):
     ENTITY = E.PERSON
     PATTERNS = [
         Pattern("pinyin_person_after_context",
-                P.PINYIN_AFTER_CONTEXT.replace("(?<![A-Za-z])(?:Mr", "(?<=(?<![A-Za-z])(?:Mr", 1)
+                P.PINYIN_AFTER_CONTEXT.replace(P.PINYIN_CTX_GUARD, "", 1)
+                .replace("(?<![A-Za-z])(?:Mr", "(?<=(?<![A-Za-z])(?:Mr", 1)
                 .replace(r"\.?:? ?(?P<name>", r"\.?:? ?)(?:", 1), 0.85),
         Pattern("pinyin_person", P.PINYIN_NAME, 0.7),
     ]
