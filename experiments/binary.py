@@ -99,7 +99,8 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
     Returns
     -------
     dict
-        ``metrics`` (held-out, baseline, CV), ``summary`` lines and ``best_params``.
+        ``metrics`` (held-out, baseline, CV), ``summary`` lines, ``best_params`` and what the
+        training part decided: ``shipped_family``, ``operating_threshold``, ``feature_spec``.
     """
     y = prepared.y
     train_idx, test_idx = split(prepared, seed)
@@ -185,13 +186,16 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
     summary.append(f"top drivers ({'gain' if family == 'xgboost' else '|standardised coefficient|'}): "
                    f"{top_drivers}")
     choice = {"family": family, "reason": reason, "cv": cv, "xgb_scores": xgb_scores}
+    # what the training part decided (the held-out rows must not move any of it)
+    decided = {"shipped_family": family, "operating_threshold": threshold,
+               "feature_spec": prepared.spec.to_dict()}
 
     if tracker is None:
         with tempfile.TemporaryDirectory(prefix="kequn-train-") as tmp:
             _artifacts(Path(tmp), prepared, task, y_te, scores, base_scores, gain, reliability, top_k,
                        importance, result, metrics, best_params, spw, threshold, seed, lineage, digest,
                        len(train_idx), len(test_idx), run_id="(not tracked)", choice=choice)
-        return {"metrics": metrics, "summary": summary, "best_params": best_params}
+        return {"metrics": metrics, "summary": summary, "best_params": best_params, **decided}
 
     with console.stage("logging the run to MLflow") as st:
         from experiments.model import log_binary_model
@@ -226,7 +230,7 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
             log_binary_model(shipped, prepared.spec, X_tr, out / "model_files", source=frame,
                              class_weight=spw)
         st.done(f"run {tracker.run_id}")
-    return {"metrics": metrics, "summary": summary, "best_params": best_params}
+    return {"metrics": metrics, "summary": summary, "best_params": best_params, **decided}
 
 
 def _fairness(y_te: pd.Series, scores: np.ndarray, sensitive: pd.DataFrame, threshold: float) -> dict[str, float]:
