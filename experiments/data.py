@@ -31,7 +31,7 @@ XGBoost uses natively (``enable_categorical=True``); the logistic baseline one-h
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,7 @@ from kequn.errors import TrainingError
 from kequn.lineage import Lineage, require_clean_table
 
 __all__ = ["DEFAULT_LABELS", "LABEL_COLUMNS", "FeatureSpec", "Prepared", "binary_values", "detect_id_column",
-           "load_training_table", "prepare", "table_digest"]
+           "fit_on_training_part", "load_training_table", "prepare", "table_digest"]
 
 #: Default label column per task.
 DEFAULT_LABELS = {"churn": "churn_label", "propensity": "propensity_label", "uplift": "response",
@@ -357,3 +357,28 @@ def prepare(frame: pd.DataFrame, *, task: str, label: str | None = None, positiv
         sensitive=sensitive, spec=spec, label=label, positive=positive_value, id_col=id_name,
         treatment_col=treatment_col, excluded=excluded, dropped_rows=dropped,
     )
+
+
+def fit_on_training_part(prepared: Prepared, frame: pd.DataFrame, train_positions: np.ndarray) -> Prepared:
+    """Refit the encoder on the training rows only and re-encode every row with it.
+
+    :func:`prepare` sees the whole table (it chooses the feature *columns*); the category lists
+    the model learns must come from the training part alone, else a level that occurs only in
+    the held-out rows would be known to the model before it is scored on them. Levels first seen
+    outside the training part become missing, as for any new table at scoring time; a feature
+    that is all-missing in the training part is dropped.
+
+    Parameters
+    ----------
+    prepared:
+        Output of :func:`prepare` on ``frame``.
+    frame:
+        The table :func:`prepare` was given (rows are looked up by ``prepared.X.index``).
+    train_positions:
+        Positions (into ``prepared.X``) of the training rows.
+    """
+    rows = frame.loc[prepared.X.index]
+    rows.columns = [str(c) for c in rows.columns]
+    spec = TableEncoder(columns=list(prepared.spec.features), one_hot=False,
+                        max_categories=None).fit(rows.iloc[train_positions])
+    return replace(prepared, X=spec.transform(rows), spec=spec)

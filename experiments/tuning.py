@@ -15,6 +15,12 @@ the same ``kequn train`` command then add trials to one study and each reports t
 found so far. The study name is ``KEQUN_OPTUNA_STUDY`` when set, else
 ``kequn-<task>-<table digest>-seed<seed>`` (same data and seed → same study). Without the
 variable the study lives in memory.
+
+A study is keyed (:func:`study_key`, :func:`claim_study`): the first process that opens it
+records the task, the table digest and the split seed as study user attributes, and a later
+process whose key differs is refused with one line. A shared ``KEQUN_OPTUNA_STUDY`` set for
+a churn run can therefore never hand its ``best_trial`` to a propensity run or to a run on
+another table (whose cross-validation scores would not be comparable).
 """
 
 from __future__ import annotations
@@ -97,6 +103,49 @@ def study_name(task: str, digest: str, seed: int) -> str:
     return os.environ.get(STUDY_ENV, "").strip() or f"kequn-{task}-{digest}-seed{seed}"
 
 
+#: The study user attributes that make up the key (see :func:`study_key`).
+STUDY_KEY_ATTRS = ("kequn_task", "kequn_table_digest", "kequn_split_seed")
+
+
+def study_key(task: str, digest: str, seed: int) -> dict[str, str]:
+    """What a study's trials were scored on: the task, the table digest and the split seed.
+
+    Two runs may share a study only when their keys are equal: the same seed on the same table
+    gives the same training part and the same folds, so their trials' CV scores compare.
+    """
+    return dict(zip(STUDY_KEY_ATTRS, (str(task), str(digest), str(seed)), strict=True))
+
+
+def claim_study(study: Any, key: dict[str, str]) -> None:
+    """Record ``key`` on a new study, or check it on an existing one (fail closed).
+
+    Threat: a shared ``KEQUN_OPTUNA_STUDY`` that holds trials of another task or table; its
+    ``best_trial`` would be shipped as if it had been tuned on this data.
+
+    Raises
+    ------
+    TrainingError
+        The study already holds trials (or a key) of another task, table or split seed.
+    """
+    from kequn.errors import TrainingError
+
+    found = {k: study.user_attrs.get(k) for k in key}
+    if all(v is None for v in found.values()):
+        if study.trials:
+            raise TrainingError(f"Optuna study {study.study_name!r} already holds {len(study.trials)} trial(s) "
+                                "with no task or table key; name a new study in "
+                                f"{STUDY_ENV} (or unset it)")
+        for k, v in key.items():
+            study.set_user_attr(k, v)
+        return
+    differs = [k.removeprefix("kequn_") for k, v in key.items() if found[k] != v]
+    if differs:
+        raise TrainingError(f"Optuna study {study.study_name!r} was tuned on another "
+                            f"{' and '.join(d.replace('_', ' ') for d in differs)} (task {found['kequn_task']}, "
+                            f"table digest {found['kequn_table_digest']}); refusing to mix them: name a new study "
+                            f"in {STUDY_ENV} (or unset it)")
+
+
 def _create_study(optuna: Any, name: str, storage: str | None, seed: int, trials: int) -> Any:
     return optuna.create_study(
         study_name=name, storage=storage, load_if_exists=True, direction="maximize",
@@ -106,7 +155,7 @@ def _create_study(optuna: Any, name: str, storage: str | None, seed: int, trials
 
 
 def tune_xgboost(X: pd.DataFrame, y: pd.Series, *, seed: int, trials: int, timeout: float | None,
-                 n_folds: int, name: str,
+                 n_folds: int, name: str, key: dict[str, str] | None = None,
                  on_trial: Callable[[Any, Any], None] | None = None) -> TuningResult:
     """Search XGBoost hyper-parameters by cross-validated ROC-AUC.
 
@@ -122,6 +171,8 @@ def tune_xgboost(X: pd.DataFrame, y: pd.Series, *, seed: int, trials: int, timeo
         Stratified cross-validation folds.
     name:
         Study name (see the module docstring for shared storage).
+    key:
+        :func:`study_key` of this run; checked against the study with :func:`claim_study`.
     on_trial:
         ``callback(study, frozen_trial)`` after each finished trial (used to log nested runs).
     """
@@ -160,6 +211,8 @@ def tune_xgboost(X: pd.DataFrame, y: pd.Series, *, seed: int, trials: int, timeo
 
         raise TrainingError(f"{STORAGE_ENV}: cannot open the Optuna study storage ({type(exc).__name__}); "
                             "check the database URL") from exc
+    if key is not None:
+        claim_study(study, key)
     if not study.trials:
         study.enqueue_trial(DEFAULT_TRIAL)
     callbacks = [on_trial] if on_trial is not None else None

@@ -274,7 +274,9 @@ def test_champion_scores_and_serves_in_a_fresh_virtualenv(churn, store, fresh_py
     from mlflow.models import Model
 
     example = Model.load(churn["local"]).load_input_example(str(churn["local"]))
-    body = json.dumps({"dataframe_split": json.loads(example.to_json(orient="split", index=False))})
+    # full precision: pandas' default 10 decimals would move a continuous (logistic) score by ~1e-11
+    body = json.dumps({"dataframe_split": json.loads(example.to_json(orient="split", index=False,
+                                                                     double_precision=15))})
     port = free_port()
     cwd = tmp_path / "serve"
     cwd.mkdir()

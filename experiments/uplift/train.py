@@ -151,7 +151,9 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
     if prepared is None:  # the shared selection: no ids, tokens, labels, protected attributes or dates
         prepared = prepare(frame, task="uplift", label=label, positive=positive, id_col=id_name,
                            treatment=treatment, protected=list(protected or []))
-    encoder = TableEncoder(columns=list(prepared.spec.features)).fit(frame)
+    dev_idx, test_idx, folds = split(len(frame), 2 * t_all + y_all, seed)
+    # one-hot levels from the development part only: a level seen only in test is unknown
+    encoder = TableEncoder(columns=list(prepared.spec.features)).fit(frame.iloc[dev_idx])
     feature_frame = frame[encoder.input_columns]
     X_all = encoder.transform(feature_frame)
 
@@ -161,7 +163,6 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
         warnings.append(f"the campaign does not look randomised: |SMD| > {SMD_WARN} beyond chance on "
                         f"{len(arms['imbalanced_features'])} features ({names}); uplift may be biased")
 
-    dev_idx, test_idx, folds = split(len(frame), 2 * t_all + y_all, seed)
     for arm in (0, 1):
         if int(y_all[test_idx][t_all[test_idx] == arm].sum()) == 0:
             warnings.append(f"the test split has no responses in the {'treated' if arm else 'control'} "
