@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from privacy import entities as E
-from privacy.normalise import canonical_identifier, normalise_series
+from privacy.normalise import S, canonical_identifier, normalise_series
 
 #: Entities whose column values enter the automaton.
 MATCHED_ENTITIES: frozenset[str] = E.DIRECT_IDENTIFIERS
@@ -60,10 +60,10 @@ class ExactMatcher:
             if series.empty:
                 continue
             keys = set(canonical_identifier(series, entity).dropna().tolist())
-            keys |= set(normalise_series(series).dropna().str.replace(r"\s+", "", regex=True).tolist())
+            keys |= set(normalise_series(series).dropna().str.replace(f"{S}+", "", regex=True).tolist())
             if entity == E.PERSON:
                 # romanised names are written with their space (``Zhang Wei``) and in either order
-                latin = normalise_series(series).dropna().str.strip().str.replace(r"\s+", " ", regex=True)
+                latin = normalise_series(series).dropna().str.strip().str.replace(f"{S}+", " ", regex=True)
                 latin = latin[latin.str.fullmatch(r"[A-Za-z'-]+(?: [A-Za-z'-]+){1,2}").fillna(False)]
                 keys |= set(latin.tolist()) | {" ".join(v.split(" ")[::-1]) for v in latin.tolist()}
             keys = {k.translate(_ASCII_LOWER) for k in keys}  # the text is searched lower-cased

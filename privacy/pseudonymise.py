@@ -250,13 +250,16 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
         Where each table came from (recorded only).
     """
     results: list[TableResult] = []
+    # each table is classified once; the exact-match dictionary and the policy use the same findings
+    findings = {name: classify_columns(frame, name) for name, frame in frames.items()}
     with console.stage("exact-match dictionary") as st:
-        matcher = _exact_matcher(frames, policy)
+        matcher = _exact_matcher(frames, policy, findings)
         st.done(f"{matcher.size if matcher else 0:,} identifier value(s)")
     for name, frame in frames.items():
         with console.stage(f"pseudonymise {name}") as st:
             path = Path(paths[name]) if paths and name in paths else Path(name)
-            result = _pseudonymise_table(name, path, frame, policy, key, matcher=matcher)
+            result = _pseudonymise_table(name, path, frame, policy, key, matcher=matcher,
+                                         findings=findings[name])
             results.append(result)
             st.done(_table_detail(result))
 
@@ -295,16 +298,22 @@ def _decide(policy: Policy, table: str, finding: ColumnFinding) -> tuple[str, st
     return entity, rule.action, dict(rule.options), False
 
 
-def _exact_matcher(frames: dict[str, pd.DataFrame], policy: Policy) -> ExactMatcher | None:
+def _exact_matcher(frames: dict[str, pd.DataFrame], policy: Policy,
+                   findings: dict[str, list[ColumnFinding]] | None = None) -> ExactMatcher | None:
     """One automaton over the values of every direct-identifier column of every table, searched
     for in every free-text column (:mod:`privacy.exact_match`); columns typed as decided below."""
-    return matcher_for_tables(frames, lambda table, frame: {
-        f.column: _decide(policy, table, f)[0] for f in classify_columns(frame, table)})
+    def entities(table: str, frame: pd.DataFrame) -> dict[str, str]:
+        found = findings[table] if findings is not None else classify_columns(frame, table)
+        return {f.column: _decide(policy, table, f)[0] for f in found}
+
+    return matcher_for_tables(frames, entities)
 
 
 def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Policy, key: bytes,
-                        matcher: ExactMatcher | None = None) -> TableResult:
-    findings = classify_columns(frame, table)
+                        matcher: ExactMatcher | None = None,
+                        findings: list[ColumnFinding] | None = None) -> TableResult:
+    if findings is None:
+        findings = classify_columns(frame, table)
     by_column = {f.column: f for f in findings}
     decided = {c: _decide(policy, table, by_column[c]) for c in map(str, frame.columns)}
     person_cols = [c for c, (ent, *_rest) in decided.items() if ent == E.PERSON]
