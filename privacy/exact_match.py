@@ -61,7 +61,9 @@ class ExactMatcher:
     def __init__(self, values: Mapping[str, Iterable[str]]) -> None:
         import ahocorasick
 
-        self.automaton = ahocorasick.Automaton()
+        # values are C integers (entity index << 16 | key length): no Python object per key
+        self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        self._entities: list[str] = []
         #: alphanumeric keys → entity (found as whole runs, see the class docstring)
         self.literal: dict[str, str] = {}
         self.counts: dict[str, int] = {}
@@ -83,10 +85,13 @@ class ExactMatcher:
             ents = table["entity"].to_numpy(dtype=object)
             self.literal = dict(zip(table["key"].to_numpy(dtype=object)[literal].tolist(),
                                     ents[literal].tolist(), strict=True))
+            self._entities = list(dict.fromkeys(ents.tolist()))
+            code = {e: i << 16 for i, e in enumerate(self._entities)}
             add = self.automaton.add_word
             for key, entity in zip(table["key"].to_numpy(dtype=object)[~literal].tolist(),
                                    ents[~literal].tolist(), strict=True):
-                add(key, (entity, len(key)))
+                if len(key) <= 0xFFFF:  # (a longer "identifier" is not one)
+                    add(key, code[entity] | len(key))
         self._run_min = min(map(len, self.literal), default=0)
         self.size = len(self.automaton) + len(self.literal)
         if len(self.automaton):
@@ -115,7 +120,9 @@ class ExactMatcher:
         n = len(text)
         if len(self.automaton):
             # one pass of the automaton over all cells (C); the loop is over matches only
-            for end_idx, (entity, length) in self.automaton.iter_long(text):  # longest, no overlaps
+            names = self._entities
+            for end_idx, value in self.automaton.iter_long(text):  # longest, no overlaps
+                entity, length = names[value >> 16], value & 0xFFFF
                 b = end_idx + 1
                 a = b - length
                 if (text[a] in alnum and a > 0 and text[a - 1] in alnum) or (

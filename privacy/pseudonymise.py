@@ -477,12 +477,14 @@ def _redact_rows(texts: pd.Series, names: pd.Series | None, matcher: ExactMatche
     redacted = redact_texts(texts, spans, replace=replace)
     # Redaction can expose a span the first pass could not see (a name right after a
     # placeholder now starts a sentence): detect again on the changed rows until nothing
-    # new is found, so the residual scan of the notes is clean by construction.
+    # new is found, so the residual scan of the notes is clean by construction. The exact
+    # match is not repeated: its keys are literal strings of the original text and every
+    # occurrence was found by the first pass (a key cannot form across a placeholder).
     for _ in range(MAX_REDACTION_PASSES - 1):
         changed = np.flatnonzero((redacted.fillna("") != texts.fillna("")).to_numpy())
         if not len(changed):
             break
-        again = find_spans(redacted.iloc[changed].reset_index(drop=True), matcher=matcher, custom=custom)
+        again = find_spans(redacted.iloc[changed].reset_index(drop=True), custom=custom)
         if again.empty:
             break
         again = again.assign(row=changed[again["row"].to_numpy()])
