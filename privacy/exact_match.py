@@ -39,6 +39,13 @@ _SEP = "\x00"
 
 
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+#: Characters of the local part and of the domain of an e-mail-shaped key (lower-case).
+_LOCAL = r"[0-9a-z._%+\-]"
+_DOMAIN = r"[0-9a-z.\-]"
+#: Longest local part or domain looked for around an ``@`` (longer ones stay in the automaton).
+_MAX_SIDE = 128
+_LOCAL_RUN_BEFORE = re.compile(f"{_LOCAL}+\\Z")
+_DOMAIN_RUN = re.compile(f"{_DOMAIN}*")
 
 
 class ExactMatcher:
@@ -66,6 +73,8 @@ class ExactMatcher:
         self._entities: list[str] = []
         #: alphanumeric keys → entity (found as whole runs, see the class docstring)
         self.literal: dict[str, str] = {}
+        #: e-mail-shaped keys → entity (found around each ``@``)
+        self.at_keys: dict[str, str] = {}
         self.counts: dict[str, int] = {}
         frames = []
         for entity, vals in values.items():
@@ -82,9 +91,14 @@ class ExactMatcher:
             keys = pd.Series(table["key"].to_numpy(dtype=object), dtype="string")
             literal = (keys.str.fullmatch("[0-9a-z]+").fillna(False).to_numpy(dtype=bool)
                        & (table["entity"].to_numpy(dtype=object) != E.PERSON))
+            # e-mail-shaped keys (one @, the usual characters): looked up around each @ of the text
+            at = (keys.str.fullmatch(f"{_LOCAL}{{1,{_MAX_SIDE}}}@{_DOMAIN}+").fillna(False).to_numpy(dtype=bool)
+                  & ~literal)
             ents = table["entity"].to_numpy(dtype=object)
-            self.literal = dict(zip(table["key"].to_numpy(dtype=object)[literal].tolist(),
-                                    ents[literal].tolist(), strict=True))
+            all_keys = table["key"].to_numpy(dtype=object)
+            self.literal = dict(zip(all_keys[literal].tolist(), ents[literal].tolist(), strict=True))
+            self.at_keys = dict(zip(all_keys[at].tolist(), ents[at].tolist(), strict=True))
+            literal = literal | at
             self._entities = list(dict.fromkeys(ents.tolist()))
             code = {e: i << 16 for i, e in enumerate(self._entities)}
             add = self.automaton.add_word
@@ -93,7 +107,7 @@ class ExactMatcher:
                 if len(key) <= 0xFFFF:  # (a longer "identifier" is not one)
                     add(key, code[entity] | len(key))
         self._run_min = min(map(len, self.literal), default=0)
-        self.size = len(self.automaton) + len(self.literal)
+        self.size = len(self.automaton) + len(self.literal) + len(self.at_keys)
         if len(self.automaton):
             self.automaton.make_automaton()
 
@@ -140,6 +154,8 @@ class ExactMatcher:
                     a_list.append(m.start())
                     b_list.append(m.end())
                     e_list.append(entity)
+        if self.at_keys:
+            self._find_at(text, a_list, b_list, e_list)
         if not a_list:
             return _frame(cols)
         a = np.asarray(a_list, np.int64)
@@ -147,6 +163,41 @@ class ExactMatcher:
         idx = np.searchsorted(starts, a, side="right") - 1
         cols = {"row": idx, "start": a - starts[idx], "end": b - starts[idx], "entity": e_list}
         return _frame(cols)
+
+
+    def _find_at(self, text: str, a_list: list[int], b_list: list[int], e_list: list[str]) -> None:
+        """E-mail-shaped keys: around each ``@``, every start and end the boundary rule allows
+        (the start of the run of local-part characters before it, or next to a character that
+        is not a letter or digit; the same for the end of the domain run), looked up.
+
+        An accepted occurrence of a key ``local@domain`` lies inside those runs, and its ends
+        are among those positions, so this finds what the automaton found.
+        """
+        get = self.at_keys.get
+        alnum = _ALNUM
+        n = len(text)
+        left, right = _LOCAL_RUN_BEFORE, _DOMAIN_RUN
+        i = text.find("@")
+        while i >= 0:
+            lo = max(0, i - _MAX_SIDE)
+            m = left.search(text, lo, i)
+            ls = m.start() if m is not None else i
+            re_ = right.match(text, i + 1).end()
+            if ls < i and re_ > i + 1:
+                # the boundary rule of the automaton's matches (text[ls - 1], text[re_] are
+                # not letters or digits, unless the run was cut at _MAX_SIDE)
+                starts = [a for a in range(ls, i)
+                          if a == 0 or text[a] not in alnum or text[a - 1] not in alnum]
+                ends = [b for b in range(i + 2, re_ + 1)
+                        if b == n or text[b - 1] not in alnum or text[b] not in alnum]
+                for a in starts:
+                    for b in ends:
+                        entity = get(text[a:b])
+                        if entity is not None:
+                            a_list.append(a)
+                            b_list.append(b)
+                            e_list.append(entity)
+            i = text.find("@", i + 1)
 
 
 def _keys(series: pd.Series, entity: str) -> pd.Series:
