@@ -109,6 +109,8 @@ class TableResult:
     output_entities: dict[str, str]
     k_anonymity: dict[str, Any] | None = None
     residual: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: free-text output columns the last redaction pass found empty (see :func:`redact_column`)
+    verified_text: set[str] = dataclasses.field(default_factory=set)
 
 
 #: Detection passes over a free-text column (each on what the previous pass left).
@@ -327,6 +329,7 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
     known_names = frame[person_cols[0]] if person_cols else None
 
     taken = set(map(str, frame.columns))
+    verified: set[str] = set()
     out_cols: dict[str, pd.Series] = {}
     out_entities: dict[str, str] = {}
     results: list[ColumnResult] = []
@@ -363,8 +366,11 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
             mode = policy.free_text.mode
             texts = values.astype("string").reset_index(drop=True)
             names = known_names.reset_index(drop=True) if known_names is not None else None
-            redacted, spans = redact_column(texts, names, matcher=matcher, custom=policy.custom,
-                                            key=key if mode == "token" else None, workers=workers)
+            redacted, spans, clean = redact_column(texts, names, matcher=matcher, custom=policy.custom,
+                                                   key=key if mode == "token" else None, workers=workers,
+                                                   with_clean=True)
+            if clean:
+                verified.add(column)
             out_cols[column] = pd.Series(redacted.to_numpy(), index=values.index, dtype="string")
             out_entities[column] = E.FREE_TEXT
             res.outputs, res.mode = [column], mode
@@ -385,7 +391,8 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
                 res.malformed = _malformed(values, entity)
         results.append(res)
     out_frame = pd.DataFrame(out_cols, index=frame.index).reset_index(drop=True)
-    return TableResult(table=table, path=Path(path), frame=out_frame, columns=results, output_entities=out_entities)
+    return TableResult(table=table, path=Path(path), frame=out_frame, columns=results, output_entities=out_entities,
+                       verified_text=verified)
 
 
 #: Fewest rows of free text per worker process: below it the column is done in this process
@@ -420,19 +427,22 @@ def resolve_workers(workers: int | None = None) -> int:
 
 def redact_column(texts: pd.Series, names: pd.Series | None, *, matcher: ExactMatcher | None,
                   custom: tuple, key: bytes | None, workers: int = 1,
-                  min_rows: int | None = None) -> tuple[pd.Series, pd.DataFrame]:
+                  min_rows: int | None = None, with_clean: bool = False) -> Any:
     """Detect and redact the spans of one free-text column; return ``(redacted, spans)``.
 
     ``texts`` and ``names`` are positionally aligned (``RangeIndex``). With ``key`` spans become
     keyed tokens, else typed placeholders. Detection is row by row, so the rows are cut into
     contiguous chunks and done by ``workers`` forked processes (each inherits the exact-match
     automaton and the compiled expressions); the chunks are joined in order, so the result is
-    the same for any number of workers.
+    the same for any number of workers. With ``with_clean``, also return whether the last
+    detection pass found nothing (every cell of the result is then free of spans: the
+    residual scan of the column would repeat that pass).
     """
     min_rows = MIN_ROWS_PER_WORKER if min_rows is None else min_rows
     n_chunks = min(workers, len(texts) // max(min_rows, 1))
     if n_chunks <= 1:
-        return _redact_rows(texts, names, matcher, custom, key)
+        redacted, spans, clean = _redact_rows(texts, names, matcher, custom, key)
+        return (redacted, spans, clean) if with_clean else (redacted, spans)
     import multiprocessing
 
     bounds = np.linspace(0, len(texts), n_chunks + 1).astype(int)
@@ -449,11 +459,12 @@ def redact_column(texts: pd.Series, names: pd.Series | None, *, matcher: ExactMa
             done = pool.map(_redact_chunk, chunks, chunksize=1)
     finally:
         _WORKER_STATE.clear()
-    redacted = pd.concat([r for r, _ in done], ignore_index=True).astype("string")
+    redacted = pd.concat([r for r, _, _ in done], ignore_index=True).astype("string")
     redacted.name = texts.name
-    spans = pd.concat([sp.assign(row=sp["row"].to_numpy() + a) for (_, sp), a in zip(done, bounds[:-1], strict=True)],
-                      ignore_index=True)
-    return redacted, spans
+    spans = pd.concat([sp.assign(row=sp["row"].to_numpy() + a)
+                       for (_, sp, _), a in zip(done, bounds[:-1], strict=True)], ignore_index=True)
+    clean = all(c for _, _, c in done)
+    return (redacted, spans, clean) if with_clean else (redacted, spans)
 
 
 def _worker_init() -> None:
@@ -463,15 +474,15 @@ def _worker_init() -> None:
     pyarrow.set_cpu_count(1)
 
 
-def _redact_chunk(chunk: tuple[pd.Series, pd.Series | None]) -> tuple[pd.Series, pd.DataFrame]:
+def _redact_chunk(chunk: tuple[pd.Series, pd.Series | None]) -> tuple[pd.Series, pd.DataFrame, bool]:
     texts, names = chunk
     st = _WORKER_STATE
     return _redact_rows(texts, names, st["matcher"], st["custom"], st["key"])
 
 
 def _redact_rows(texts: pd.Series, names: pd.Series | None, matcher: ExactMatcher | None,
-                 custom: tuple, key: bytes | None) -> tuple[pd.Series, pd.DataFrame]:
-    """The work of :func:`redact_column` on consecutive rows."""
+                 custom: tuple, key: bytes | None) -> tuple[pd.Series, pd.DataFrame, bool]:
+    """The work of :func:`redact_column` on consecutive rows: ``(redacted, spans, clean)``."""
     spans = find_spans(texts, known_names=names, matcher=matcher, custom=custom)
     replace = token_replacer(key) if key is not None else None
     redacted = redact_texts(texts, spans, replace=replace)
@@ -480,17 +491,21 @@ def _redact_rows(texts: pd.Series, names: pd.Series | None, matcher: ExactMatche
     # new is found, so the residual scan of the notes is clean by construction. The exact
     # match is not repeated: its keys are literal strings of the original text and every
     # occurrence was found by the first pass (a key cannot form across a placeholder).
+    # (rows the first pass left unchanged had no span at all: they are clean as they are)
+    clean = spans.empty
     for _ in range(MAX_REDACTION_PASSES - 1):
         changed = np.flatnonzero((redacted.fillna("") != texts.fillna("")).to_numpy())
         if not len(changed):
+            clean = True
             break
         again = find_spans(redacted.iloc[changed].reset_index(drop=True), custom=custom)
         if again.empty:
+            clean = True
             break
         again = again.assign(row=changed[again["row"].to_numpy()])
         texts, redacted = redacted, redact_texts(redacted, again, replace=replace)
         spans = pd.concat([spans, again], ignore_index=True)
-    return redacted, spans
+    return redacted, spans, clean
 
 
 def _generalise(values: pd.Series, entity: str, options: dict[str, Any], column: str, fresh: Any,
@@ -588,7 +603,8 @@ def _residual(result: TableResult, custom: tuple = ()) -> list[dict[str, Any]]:
     short text (``"手机13912345678已更新"``), so every kept text column is also searched span by
     span, over its distinct values only.
     """
-    findings = [f for f in residual_findings(result.frame, result.table, custom=custom)
+    findings = [f for f in residual_findings(result.frame, result.table, custom=custom,
+                                             verified=result.verified_text)
                 if f.get("entity", E.PERSON) in E.DIRECT_IDENTIFIERS]
     flagged = {(f.get("column"), f.get("entity")) for f in findings}
     for column, entity in result.output_entities.items():
