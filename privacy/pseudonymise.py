@@ -440,11 +440,13 @@ def redact_column(texts: pd.Series, names: pd.Series | None, *, matcher: ExactMa
     """
     min_rows = MIN_ROWS_PER_WORKER if min_rows is None else min_rows
     n_chunks = min(workers, len(texts) // max(min_rows, 1))
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        n_chunks = 1  # the workers inherit the automaton through fork; elsewhere: one process
     if n_chunks <= 1:
         redacted, spans, clean = _redact_rows(texts, names, matcher, custom, key)
         return (redacted, spans, clean) if with_clean else (redacted, spans)
-    import multiprocessing
-
     bounds = np.linspace(0, len(texts), n_chunks + 1).astype(int)
     # warm the caches (compiled expressions, word lists) once, before the fork
     _redact_rows(texts.iloc[:50].reset_index(drop=True),
