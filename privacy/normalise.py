@@ -30,7 +30,19 @@ for _cp in (0x00A0, 0x2002, 0x2003, 0x2009, 0x202F):
 HALFWIDTH_TABLE: dict[int, int] = dict(_HALFWIDTH)
 _WIDE_CLASS = "[" + "".join(re.escape(chr(c)) for c in sorted(HALFWIDTH_TABLE)) + "]"
 
-_SPREADSHEET_FLOAT = r"^(\d+)\.0+$"
+#: Python's ``\s`` and ``\d`` (Unicode whitespace, Unicode decimal digits) written out as the
+#: characters they match. pandas runs an expression with ``\s`` (and ``\d`` on non-ASCII text)
+#: as a Python loop over the cells; written out, the same expression runs in pyarrow's RE2
+#: kernels (C++, the whole column at once), with the same result.
+SPACE_CHARS = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+DIGIT_CHARS = "".join(c for c in map(chr, range(0x20000)) if c.isdecimal())
+#: ``\s`` / ``\d`` / ``\D`` for pandas string methods (no decimal digit or whitespace lies
+#: beyond U+1FFFF, resp. U+3000; tests/test_normalise_regex.py checks every code point).
+S = f"[{SPACE_CHARS}]"
+D = f"[{DIGIT_CHARS}]"
+NOT_D = f"[^{DIGIT_CHARS}]"
+
+_SPREADSHEET_FLOAT = f"^({D}+)\\.0+$"
 
 
 def to_halfwidth(s: pd.Series) -> pd.Series:
@@ -114,25 +126,25 @@ def canonical_identifier(s: pd.Series, entity: str) -> pd.Series:
     """
     out = normalise_series(s)
     if entity == E.CN_MOBILE:
-        digits = out.str.replace(r"\D", "", regex=True)
-        return digits.str.replace(r"^(?:0086|86)(?=1\d{10}$)", "", regex=True)
+        digits = out.str.replace(NOT_D, "", regex=True)
+        return digits.str.replace(f"^(?:0086|86)(1{D}{{10}})$", r"\1", regex=True)
     if entity == E.CN_LANDLINE:
-        digits = out.str.replace(r"\D", "", regex=True)
-        return digits.str.replace(r"^(?:0086|86)(?=[1-9]\d{8,10}$)", "0", regex=True)
+        digits = out.str.replace(NOT_D, "", regex=True)
+        return digits.str.replace(f"^(?:0086|86)([1-9]{D}{{8,10}})$", r"0\1", regex=True)
     if entity == E.BANK_CARD:
-        return out.str.replace(r"\D", "", regex=True)
+        return out.str.replace(NOT_D, "", regex=True)
     if entity == E.CN_RESIDENT_ID:
-        return out.str.replace(r"[\s\-]", "", regex=True).str.upper()
+        return out.str.replace(f"[{SPACE_CHARS}\\-]", "", regex=True).str.upper()
     if entity == E.EMAIL_ADDRESS:
         return out.str.lower()
     if entity in (E.CN_PASSPORT, E.HK_MACAU_PERMIT, E.CUSTOMER_NO):
-        return out.str.replace(r"[\s\-]", "", regex=True).str.upper()
+        return out.str.replace(f"[{SPACE_CHARS}\\-]", "", regex=True).str.upper()
     if entity == E.LICENSE_PLATE:
-        return out.str.replace(r"[\s\-·•・.]", "", regex=True).str.upper()
+        return out.str.replace(f"[{SPACE_CHARS}\\-·•・.]", "", regex=True).str.upper()
     if entity == E.WECHAT_ID:
         return out.str.lower()
     if entity == E.PERSON:
-        return out.str.replace(r"\s+", "", regex=True)
+        return out.str.replace(f"{S}+", "", regex=True)
     return out
 
 

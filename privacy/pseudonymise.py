@@ -109,13 +109,15 @@ class TableResult:
     output_entities: dict[str, str]
     k_anonymity: dict[str, Any] | None = None
     residual: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: free-text output columns the last redaction pass found empty (see :func:`redact_column`)
+    verified_text: set[str] = dataclasses.field(default_factory=set)
 
 
 #: Detection passes over a free-text column (each on what the previous pass left).
 MAX_REDACTION_PASSES = 3
 
 def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None, key: bytes,
-                 encoding: str | None = None) -> dict[str, Any]:
+                 encoding: str | None = None, workers: int | None = None) -> dict[str, Any]:
     """Pseudonymise ``tables`` into the clean zone ``out`` under the policy.
 
     Parameters
@@ -130,6 +132,9 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
         The pseudonymisation key (:func:`privacy.keys.load_key`); never written anywhere.
     encoding:
         CSV encoding; detected (UTF-8 with/without BOM, GB18030/GBK) when ``None``.
+    workers:
+        Processes for the free-text detection (default: ``$KEQUN_WORKERS``, else every core the
+        process may use); tokens, redactions and manifests are the same for any number.
 
     Returns
     -------
@@ -165,7 +170,7 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
                            "encoding": enc})
         st.done(f"{sum(len(f) for f in frames.values()):,} rows")
 
-    results = pseudonymise_frames(frames, policy=policy, key=key, paths=tables)
+    results = pseudonymise_frames(frames, policy=policy, key=key, paths=tables, workers=workers)
     n_findings = sum(_finding_count(f) for r in results for f in r.residual)
     k_ok = all(r.k_anonymity is None or r.k_anonymity["met"] for r in results)
     residual_clean = n_findings == 0
@@ -231,7 +236,7 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
 
 
 def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key: bytes,
-                        paths: dict[str, Path] | None = None) -> list[TableResult]:
+                        paths: dict[str, Path] | None = None, workers: int | None = None) -> list[TableResult]:
     """The in-memory core of :func:`pseudonymise`: policy per column, k-anonymity, residual scan.
 
     Writes nothing. Each :class:`TableResult` holds the output frame, what was done to every
@@ -248,15 +253,22 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
         The pseudonymisation key.
     paths:
         Where each table came from (recorded only).
+    workers:
+        Processes for the free-text detection (:func:`resolve_workers`); the output does not
+        depend on it.
     """
+    n_workers = resolve_workers(workers)
     results: list[TableResult] = []
+    # each table is classified once; the exact-match dictionary and the policy use the same findings
+    findings = {name: classify_columns(frame, name) for name, frame in frames.items()}
     with console.stage("exact-match dictionary") as st:
-        matcher = _exact_matcher(frames, policy)
+        matcher = _exact_matcher(frames, policy, findings)
         st.done(f"{matcher.size if matcher else 0:,} identifier value(s)")
     for name, frame in frames.items():
         with console.stage(f"pseudonymise {name}") as st:
             path = Path(paths[name]) if paths and name in paths else Path(name)
-            result = _pseudonymise_table(name, path, frame, policy, key, matcher=matcher)
+            result = _pseudonymise_table(name, path, frame, policy, key, matcher=matcher,
+                                         findings=findings[name], workers=n_workers)
             results.append(result)
             st.done(_table_detail(result))
 
@@ -295,22 +307,29 @@ def _decide(policy: Policy, table: str, finding: ColumnFinding) -> tuple[str, st
     return entity, rule.action, dict(rule.options), False
 
 
-def _exact_matcher(frames: dict[str, pd.DataFrame], policy: Policy) -> ExactMatcher | None:
+def _exact_matcher(frames: dict[str, pd.DataFrame], policy: Policy,
+                   findings: dict[str, list[ColumnFinding]] | None = None) -> ExactMatcher | None:
     """One automaton over the values of every direct-identifier column of every table, searched
     for in every free-text column (:mod:`privacy.exact_match`); columns typed as decided below."""
-    return matcher_for_tables(frames, lambda table, frame: {
-        f.column: _decide(policy, table, f)[0] for f in classify_columns(frame, table)})
+    def entities(table: str, frame: pd.DataFrame) -> dict[str, str]:
+        found = findings[table] if findings is not None else classify_columns(frame, table)
+        return {f.column: _decide(policy, table, f)[0] for f in found}
+
+    return matcher_for_tables(frames, entities)
 
 
 def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Policy, key: bytes,
-                        matcher: ExactMatcher | None = None) -> TableResult:
-    findings = classify_columns(frame, table)
+                        matcher: ExactMatcher | None = None,
+                        findings: list[ColumnFinding] | None = None, workers: int = 1) -> TableResult:
+    if findings is None:
+        findings = classify_columns(frame, table)
     by_column = {f.column: f for f in findings}
     decided = {c: _decide(policy, table, by_column[c]) for c in map(str, frame.columns)}
     person_cols = [c for c, (ent, *_rest) in decided.items() if ent == E.PERSON]
     known_names = frame[person_cols[0]] if person_cols else None
 
     taken = set(map(str, frame.columns))
+    verified: set[str] = set()
     out_cols: dict[str, pd.Series] = {}
     out_entities: dict[str, str] = {}
     results: list[ColumnResult] = []
@@ -347,23 +366,11 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
             mode = policy.free_text.mode
             texts = values.astype("string").reset_index(drop=True)
             names = known_names.reset_index(drop=True) if known_names is not None else None
-            spans = find_spans(texts, known_names=names, matcher=matcher, custom=policy.custom)
-            replace = token_replacer(key) if mode == "token" else None
-            redacted = redact_texts(texts, spans, replace=replace)
-            # Redaction can expose a span the first pass could not see (a name right after a
-            # placeholder now starts a sentence): detect again on the changed rows until nothing
-            # new is found, so the residual scan of the notes is clean by construction.
-            for _ in range(MAX_REDACTION_PASSES - 1):
-                changed = np.flatnonzero((redacted.fillna("") != texts.fillna("")).to_numpy())
-                if not len(changed):
-                    break
-                again = find_spans(redacted.iloc[changed].reset_index(drop=True), matcher=matcher,
-                                   custom=policy.custom)
-                if again.empty:
-                    break
-                again = again.assign(row=changed[again["row"].to_numpy()])
-                texts, redacted = redacted, redact_texts(redacted, again, replace=replace)
-                spans = pd.concat([spans, again], ignore_index=True)
+            redacted, spans, clean = redact_column(texts, names, matcher=matcher, custom=policy.custom,
+                                                   key=key if mode == "token" else None, workers=workers,
+                                                   with_clean=True)
+            if clean:
+                verified.add(column)
             out_cols[column] = pd.Series(redacted.to_numpy(), index=values.index, dtype="string")
             out_entities[column] = E.FREE_TEXT
             res.outputs, res.mode = [column], mode
@@ -384,7 +391,123 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
                 res.malformed = _malformed(values, entity)
         results.append(res)
     out_frame = pd.DataFrame(out_cols, index=frame.index).reset_index(drop=True)
-    return TableResult(table=table, path=Path(path), frame=out_frame, columns=results, output_entities=out_entities)
+    return TableResult(table=table, path=Path(path), frame=out_frame, columns=results, output_entities=out_entities,
+                       verified_text=verified)
+
+
+#: Fewest rows of free text per worker process: below it the column is done in this process
+#: (starting workers costs more than it saves).
+MIN_ROWS_PER_WORKER = 20_000
+#: State the forked workers inherit (the exact-match automaton is not copied or pickled).
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def resolve_workers(workers: int | None = None) -> int:
+    """Worker processes to use: ``workers``, else ``$KEQUN_WORKERS``, else the cores this process
+    may run on. Raises :class:`~kequn.errors.InputError` for a value that is not a positive
+    integer."""
+    import os
+
+    if workers is None:
+        raw = os.environ.get("KEQUN_WORKERS", "").strip()
+        if raw:
+            try:
+                workers = int(raw)
+            except ValueError:
+                raise InputError("KEQUN_WORKERS must be a positive integer") from None
+    if workers is None:
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            workers = os.cpu_count() or 1
+    if workers < 1:
+        raise InputError(f"workers must be a positive integer, got {workers}")
+    return int(workers)
+
+
+def redact_column(texts: pd.Series, names: pd.Series | None, *, matcher: ExactMatcher | None,
+                  custom: tuple, key: bytes | None, workers: int = 1,
+                  min_rows: int | None = None, with_clean: bool = False) -> Any:
+    """Detect and redact the spans of one free-text column; return ``(redacted, spans)``.
+
+    ``texts`` and ``names`` are positionally aligned (``RangeIndex``). With ``key`` spans become
+    keyed tokens, else typed placeholders. Detection is row by row, so the rows are cut into
+    contiguous chunks and done by ``workers`` forked processes (each inherits the exact-match
+    automaton and the compiled expressions); the chunks are joined in order, so the result is
+    the same for any number of workers. With ``with_clean``, also return whether the last
+    detection pass found nothing (every cell of the result is then free of spans: the
+    residual scan of the column would repeat that pass).
+    """
+    min_rows = MIN_ROWS_PER_WORKER if min_rows is None else min_rows
+    n_chunks = min(workers, len(texts) // max(min_rows, 1))
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        n_chunks = 1  # the workers inherit the automaton through fork; elsewhere: one process
+    if n_chunks <= 1:
+        redacted, spans, clean = _redact_rows(texts, names, matcher, custom, key)
+        return (redacted, spans, clean) if with_clean else (redacted, spans)
+    bounds = np.linspace(0, len(texts), n_chunks + 1).astype(int)
+    # warm the caches (compiled expressions, word lists) once, before the fork
+    _redact_rows(texts.iloc[:50].reset_index(drop=True),
+                 None if names is None else names.iloc[:50].reset_index(drop=True), matcher, custom, key)
+    _WORKER_STATE.update(matcher=matcher, custom=custom, key=key)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        chunks = [(texts.iloc[a:b].reset_index(drop=True),
+                   None if names is None else names.iloc[a:b].reset_index(drop=True))
+                  for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        with ctx.Pool(processes=n_chunks, initializer=_worker_init) as pool:
+            done = pool.map(_redact_chunk, chunks, chunksize=1)
+    finally:
+        _WORKER_STATE.clear()
+    redacted = pd.concat([r for r, _, _ in done], ignore_index=True).astype("string")
+    redacted.name = texts.name
+    spans = pd.concat([sp.assign(row=sp["row"].to_numpy() + a)
+                       for (_, sp, _), a in zip(done, bounds[:-1], strict=True)], ignore_index=True)
+    clean = all(c for _, _, c in done)
+    return (redacted, spans, clean) if with_clean else (redacted, spans)
+
+
+def _worker_init() -> None:
+    """One compute thread per worker process (the processes share the cores)."""
+    import pyarrow
+
+    pyarrow.set_cpu_count(1)
+
+
+def _redact_chunk(chunk: tuple[pd.Series, pd.Series | None]) -> tuple[pd.Series, pd.DataFrame, bool]:
+    texts, names = chunk
+    st = _WORKER_STATE
+    return _redact_rows(texts, names, st["matcher"], st["custom"], st["key"])
+
+
+def _redact_rows(texts: pd.Series, names: pd.Series | None, matcher: ExactMatcher | None,
+                 custom: tuple, key: bytes | None) -> tuple[pd.Series, pd.DataFrame, bool]:
+    """The work of :func:`redact_column` on consecutive rows: ``(redacted, spans, clean)``."""
+    spans = find_spans(texts, known_names=names, matcher=matcher, custom=custom)
+    replace = token_replacer(key) if key is not None else None
+    redacted = redact_texts(texts, spans, replace=replace)
+    # Redaction can expose a span the first pass could not see (a name right after a
+    # placeholder now starts a sentence): detect again on the changed rows until nothing
+    # new is found, so the residual scan of the notes is clean by construction. The exact
+    # match is not repeated: its keys are literal strings of the original text and every
+    # occurrence was found by the first pass (a key cannot form across a placeholder).
+    # (rows the first pass left unchanged had no span at all: they are clean as they are)
+    clean = spans.empty
+    for _ in range(MAX_REDACTION_PASSES - 1):
+        changed = np.flatnonzero((redacted.fillna("") != texts.fillna("")).to_numpy())
+        if not len(changed):
+            clean = True
+            break
+        again = find_spans(redacted.iloc[changed].reset_index(drop=True), custom=custom)
+        if again.empty:
+            clean = True
+            break
+        again = again.assign(row=changed[again["row"].to_numpy()])
+        texts, redacted = redacted, redact_texts(redacted, again, replace=replace)
+        spans = pd.concat([spans, again], ignore_index=True)
+    return redacted, spans, clean
 
 
 def _generalise(values: pd.Series, entity: str, options: dict[str, Any], column: str, fresh: Any,
@@ -482,7 +605,8 @@ def _residual(result: TableResult, custom: tuple = ()) -> list[dict[str, Any]]:
     short text (``"手机13912345678已更新"``), so every kept text column is also searched span by
     span, over its distinct values only.
     """
-    findings = [f for f in residual_findings(result.frame, result.table, custom=custom)
+    findings = [f for f in residual_findings(result.frame, result.table, custom=custom,
+                                             verified=result.verified_text)
                 if f.get("entity", E.PERSON) in E.DIRECT_IDENTIFIERS]
     flagged = {(f.get("column"), f.get("entity")) for f in findings}
     for column, entity in result.output_entities.items():

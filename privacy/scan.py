@@ -76,13 +76,19 @@ _NO_PII_VALUE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2
                  r"|[ABFHIJLMNOQRTUVXYZabfhijlmnoqrtuvxyz][0-9]{1,30}")
 
 
-def residual_findings(frame: pd.DataFrame, table: str, *, custom: tuple = ()) -> list[dict[str, Any]]:
+def residual_findings(frame: pd.DataFrame, table: str, *, custom: tuple = (),
+                      verified: frozenset[str] | set[str] = frozenset()) -> list[dict[str, Any]]:
     """Direct identifiers still present in a (pseudonymised) table; counts only, no values.
 
     Two checks with the same detectors as the scan: a column classified as a direct
     identifier (every non-missing value counts), and PII spans in every other text column
     (free text, and stragglers left in token or category columns). Tokens (``tk_`` + hex)
     are never identifiers.
+
+    ``verified`` names free-text columns whose every cell the same span finder has just
+    found empty (the last redaction pass of :func:`privacy.pseudonymise.redact_column`); their
+    span scan would repeat that work with the same result and is skipped (the column is
+    still classified).
 
     Returns
     -------
@@ -97,6 +103,8 @@ def residual_findings(frame: pd.DataFrame, table: str, *, custom: tuple = ()) ->
             n = int(col.notna().sum())
             out.append({"table": table, "column": f.column, "entity": f.entity, "count": n,
                         "level": "column", "evidence": f.evidence})
+            continue
+        if f.entity == E.FREE_TEXT and f.column in verified:
             continue
         text = as_decimal_text(col)
         if text is None:

@@ -31,7 +31,7 @@ from privacy import entities as E
 from privacy import hanzi, names
 from privacy.address import find_addresses
 from privacy.exact_match import ExactMatcher
-from privacy.normalise import HALFWIDTH_TABLE, to_halfwidth
+from privacy.normalise import HALFWIDTH_TABLE, S, to_halfwidth
 from privacy.recognizers import patterns as P
 
 SPAN_COLUMNS = ["row", "start", "end", "entity", "score", "method"]
@@ -480,7 +480,7 @@ def _latin_names(filled: pd.Series, rows: np.ndarray) -> pd.DataFrame:
 def _known_name_spans(texts: pd.Series, names: pd.Series
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every occurrence of each row's own name in its text: (rows, starts, ends)."""
-    names = names.astype("string").str.replace(r"\s+", "", regex=True)
+    names = names.astype("string").str.replace(f"{S}+", "", regex=True)
     ok = names.notna() & (names.str.len() >= 2) & texts.notna()
     if not ok.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)

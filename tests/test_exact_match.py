@@ -85,3 +85,25 @@ def test_romanised_customer_names_match_with_their_space_and_in_either_order():
     found = m.find(notes)
     assert sorted(zip(found["row"], found["start"], found["end"], strict=True)) == [(0, 9, 18), (0, 27, 36),
                                                                                       (1, 3, 16)]
+
+
+def test_keys_found_by_lookup_follow_the_same_boundary_rule_as_the_automaton():
+    """ID/card/customer numbers are looked up as whole letter-digit runs and e-mails around
+    each @; both must behave as the automaton did: found next to Han text and punctuation,
+    never inside a longer run of letters and digits."""
+    matcher = ExactMatcher({E.CUSTOMER_NO: ["KH0012345678"], E.BANK_CARD: [CARD],
+                            E.EMAIL_ADDRESS: ["li.na-88@mail.example.cn", "na-88@mail.example.cn"]})
+    assert not len(matcher.automaton) and len(matcher.literal) == 2 and len(matcher.at_keys) == 2
+    texts = pd.Series([f"客户号kh0012345678，卡{CARD}。", f"x{CARD}", "KH00123456789",
+                       "邮箱LI.NA-88@mail.example.cn。", "xli.na-88@mail.example.cnx", "(na-88@mail.example.cn)",
+                       "ali.na-88@mail.example.cn"])
+    spans = matcher.find(texts)
+    got = {(r, texts.iloc[r][s:e], ent) for r, s, e, ent
+           in zip(spans["row"], spans["start"], spans["end"], spans["entity"], strict=True)}
+    assert (0, "kh0012345678", E.CUSTOMER_NO) in got and (0, CARD, E.BANK_CARD) in got
+    assert not {g for g in got if g[0] in (1, 2)}            # inside a longer run of letters/digits
+    assert (3, "LI.NA-88@mail.example.cn", E.EMAIL_ADDRESS) in got
+    assert not {g for g in got if g[0] == 4}                  # letters glued to both ends
+    assert (5, "na-88@mail.example.cn", E.EMAIL_ADDRESS) in got
+    # 'ali.na-88@…': the full key does not fit, the shorter key starts after the '.'
+    assert {g for g in got if g[0] == 6} == {(6, "na-88@mail.example.cn", E.EMAIL_ADDRESS)}

@@ -17,8 +17,11 @@ from kequn import console
 @click.option("--key-file", type=click.Path(path_type=Path), default=None,
               help="File holding the pseudonymisation key (else $KEQUN_PSEUDONYM_KEY).")
 @click.option("--encoding", default=None, help="CSV encoding (default: detect UTF-8/GBK).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes for free-text detection (default: $KEQUN_WORKERS, else every core); "
+                   "the output is the same for any number.")
 def command(paths: tuple[Path, ...], out: Path, policy: Path | None, key_file: Path | None,
-            encoding: str | None) -> None:
+            encoding: str | None, workers: int | None) -> None:
     """Scan, pseudonymise per the policy (keyed HMAC tokens, generalisation, drop, redaction),
     measure k-anonymity, re-scan the output, and write DIR/<table>.parquet, manifest.json,
     privacy_report.json and privacy_report.html. If the policy is not met, both reports are
@@ -36,5 +39,5 @@ def command(paths: tuple[Path, ...], out: Path, policy: Path | None, key_file: P
 
     key = load_key(key_file)
     tables = find_tables(paths)
-    result = pseudonymise(tables, out=out, policy_path=policy, key=key, encoding=encoding)
+    result = pseudonymise(tables, out=out, policy_path=policy, key=key, encoding=encoding, workers=workers)
     console.result(result["summary"])

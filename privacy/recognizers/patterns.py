@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from privacy.checksums import BIRTH_DATE_SLICE, gb11643_valid_array, luhn_valid_array
+from privacy.normalise import NOT_D, SPACE_CHARS, D
 
 # --- building blocks --------------------------------------------------------------------------
 #: No ASCII letter, digit or underscore before / after a match. Han characters, punctuation and
@@ -344,7 +345,7 @@ def digits_only(values: np.ndarray) -> np.ndarray:
 def id_body(values: np.ndarray) -> np.ndarray:
     """IDs without separators, upper-case ``X``."""
     s = pd.Series(values, dtype="string")
-    return s.str.replace(r"[\s\-]", "", regex=True).str.upper().to_numpy(dtype=object)
+    return s.str.replace(f"[{SPACE_CHARS}\\-]", "", regex=True).str.upper().to_numpy(dtype=object)
 
 
 def _valid_dates(ymd: pd.Series) -> np.ndarray:
@@ -385,8 +386,8 @@ def resident_id_valid(ids: np.ndarray) -> np.ndarray:
 def mobile_canonical(values: np.ndarray) -> np.ndarray:
     """Mobile numbers as 11 digits (no ``+86``/``0086``, no separators; Chinese numerals read as
     digits)."""
-    s = pd.Series(values, dtype="string").str.translate(ZH_DIGIT_TABLE).str.replace(r"\D", "", regex=True)
-    return s.str.replace(r"^(?:0086|86)(?=1\d{10}$)", "", regex=True).to_numpy(dtype=object)
+    s = pd.Series(values, dtype="string").str.translate(ZH_DIGIT_TABLE).str.replace(NOT_D, "", regex=True)
+    return s.str.replace(f"^(?:0086|86)(1{D}{{10}})$", r"\1", regex=True).to_numpy(dtype=object)
 
 
 def mobile_valid(canonical: np.ndarray) -> np.ndarray:
@@ -408,8 +409,8 @@ def bank_card_valid(canonical: np.ndarray) -> np.ndarray:
 
 def landline_canonical(values: np.ndarray) -> np.ndarray:
     """Landline digits: area code with its ``0``, local number; brackets and extension removed."""
-    s = pd.Series(values, dtype="string").str.replace(r"-\d{1,4}$", "", regex=True)
-    s = s.str.replace(r"^\((0\d{2,3})\)", r"\1", regex=True)
+    s = pd.Series(values, dtype="string").str.replace(f"-{D}{{1,4}}$", "", regex=True)
+    s = s.str.replace(f"^\\((0{D}{{2,3}})\\)", r"\1", regex=True)
     return digits_only(s.to_numpy(dtype=object))
 
 
