@@ -30,7 +30,6 @@ import pandas as pd
 
 from kequn import __version__, console
 from kequn.errors import InputError, PolicyNotMetError
-from kequn.signing import ensure_step_key, sign_record
 from kequn.io import (
     atomic_dir,
     check_output_dir,
@@ -40,6 +39,7 @@ from kequn.io import (
     write_json,
     write_text,
 )
+from kequn.signing import ensure_step_key, sign_record
 from privacy import entities as E
 from privacy.checksums import gb11643_valid_array, luhn_valid_array
 from privacy.classify import ColumnFinding, classify_columns
