@@ -60,6 +60,8 @@ class Lineage:
     clean_dir: str
     table: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: id of the step key that signed the manifest (:func:`kequn.signing.fingerprint`)
+    manifest_key_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +74,7 @@ class Lineage:
             "kequn.policy_hash": self.policy_hash,
             "kequn.key_fingerprint": self.key_fingerprint,
             "kequn.clean_dir": self.clean_dir,
+            "kequn.manifest_key_id": self.manifest_key_id,
         }
 
 
@@ -123,8 +126,14 @@ def require_passing_manifest(clean_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def _key_id(record: dict[str, Any]) -> str:
+    sig = record.get(SIGNATURE_KEY)
+    return str(sig.get("key_id", "")) if isinstance(sig, dict) else ""
+
+
 def lineage_from_manifest(manifest: dict[str, Any], clean_dir: Path, table: str | None, kind: str) -> Lineage:
     return Lineage(
+        manifest_key_id=_key_id(manifest),
         kind=kind,
         manifest_id=str(manifest["manifest_id"]),
         policy_hash=str(manifest["policy_hash"]),
@@ -204,6 +213,7 @@ def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
         clean_dir=str(clean_dir),
         table=path.stem,
         extra={k: v for k, v in embedded.items() if k not in skip},
+        manifest_key_id=_key_id(manifest),
     )
 
 

@@ -6,8 +6,8 @@ threshold and the value. :func:`load_gates` validates the YAML (unknown keys or 
 one-line :class:`~kequn.errors.ConfigError`); :func:`evaluate_gates` checks one MLflow run:
 
 - ``privacy``: the run's lineage tags name a manifest, and when the clean zone (run tag
-  ``kequn.clean_dir``) still exists its manifest passed, is the same one and its residual
-  scan was clean;
+  ``kequn.clean_dir``) still exists its manifest is signed by a trusted step key, passed, is
+  the same one and its residual scan was clean;
 - ``quality``: metric floors per task;
 - ``regression``: no regression beyond a tolerance against the current ``@champion``, both
   models scored on the candidate's held-out set (artifact ``eval/test_set.parquet``) with the
@@ -267,9 +267,16 @@ def privacy_gate(tags: dict[str, str], gates: Gates) -> dict[str, Any]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return _result(False, f"privacy: {manifest_path} is not a readable manifest")
-    if str(manifest.get("manifest_id")) != manifest_id:
+    if not isinstance(manifest, dict) or str(manifest.get("manifest_id")) != manifest_id:
         return _result(False, f"privacy: {manifest_path} now holds another manifest than the run's "
                               f"({manifest_id}); the training data cannot be verified")
+    from kequn.errors import LineageError
+    from kequn.lineage import verify_manifest
+
+    try:
+        verify_manifest(manifest, manifest_path)
+    except LineageError as exc:
+        return _result(False, f"privacy: {exc}")
     if manifest.get("status") != "passed":
         return _result(False, f"privacy: manifest {manifest_id} status is {manifest.get('status')!r}, needs 'passed'")
     scan = manifest.get("residual_scan")

@@ -29,6 +29,7 @@ from kequn.lineage import (
 )
 from kequn.signing import (
     STEP_KEY_ENV,
+    fingerprint,
     generate_key_file,
     load_private_key_file,
     sign_record,
@@ -258,3 +259,18 @@ def test_default_step_key_is_created_private_on_first_use(tmp_path, monkeypatch)
     path.chmod(0o644)
     with pytest.raises(Exception, match="readable by group or others"):
         ensure_step_key()
+
+
+def test_publish_privacy_gate_refuses_an_unsigned_manifest_on_disk(clean, tmp_path):
+    from pipelines.gates import load_gates, privacy_gate
+
+    lineage = require_clean_table(clean / "customers.parquet")
+    tags = lineage.tags()
+    assert tags["kequn.manifest_key_id"] == fingerprint(trusted_step_keys()[0].public_key)
+    assert privacy_gate(tags, load_gates(None))["passed"] is True
+    zone = copy_zone(clean, tmp_path / "unsigned")
+    manifest = json.loads((zone / MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest.pop("signature")
+    (zone / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    result = privacy_gate({**tags, "kequn.clean_dir": str(zone)}, load_gates(None))
+    assert result["passed"] is False and "not signed by the privacy step" in result["detail"]
