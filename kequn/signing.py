@@ -129,6 +129,12 @@ def generate_key_file(path: Path) -> str:
     except FileExistsError:
         os.unlink(tmp)
         raise
+    except OSError:  # a file system without hard links: check, then rename
+        if path.exists():
+            os.unlink(tmp)
+            raise FileExistsError(str(path)) from None
+        os.replace(tmp, path)
+        return public_key_text(key.public_key())
     os.unlink(tmp)
     return public_key_text(key.public_key())
 
