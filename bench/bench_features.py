@@ -184,7 +184,9 @@ def make_zone(directory: Path, n_customers: int, txns_per_customer: int, seed: i
         outputs.append({"table": name, "file": path.name, "sha256": sha256_file(path), "rows": len(frame)})
     manifest = {"manifest_id": uuid.uuid4().hex, "status": "passed", "policy_hash": "bench",
                 "key_fingerprint": "bench", "outputs": outputs}
-    (directory / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    from kequn.signing import ensure_step_key, sign_record  # signed like pseudonymise's
+
+    (directory / MANIFEST_NAME).write_text(json.dumps(sign_record(ensure_step_key()[0], manifest, signer="privacy-step")), encoding="utf-8")
     return directory
 
 

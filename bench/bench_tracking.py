@@ -46,7 +46,9 @@ def make_clean_zone(directory: Path, name: str, frame: pd.DataFrame) -> Path:
     manifest = {"manifest_id": uuid.uuid4().hex, "status": "passed", "policy_hash": "bench",
                 "key_fingerprint": "bench", "outputs": [{"table": name, "file": path.name,
                                                          "sha256": sha256_file(path), "rows": len(frame)}]}
-    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    from kequn.signing import ensure_step_key, sign_record  # signed like pseudonymise's
+
+    (directory / "manifest.json").write_text(json.dumps(sign_record(ensure_step_key()[0], manifest, signer="privacy-step")), encoding="utf-8")
     return path
 
 

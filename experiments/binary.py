@@ -26,9 +26,10 @@ the shipped family's out-of-fold scores on the training part (never the held-out
 marketing contacts the top 10% of customers, so fairness and the report judge the model at the
 decision it is used for, not at an arbitrary 0.5.
 
-``eval/test_set.parquet`` holds the held-out rows' feature columns, protected attributes and
-``_label`` (0/1), without the id column, so a champion model can be re-scored on exactly the
-same data (param ``test_split_seed``).
+The held-out rows are logged by reference only (``eval/heldout_ref.json``, see
+:mod:`experiments.heldout`: the table's SHA-256 and the rows' positions, no row content), so a
+champion model can be re-scored on exactly the same rows at ``publish`` (param
+``test_split_seed``) without customer rows in the artifact store.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def split(prepared: Prepared, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.DataFrame, data_path: Path,
                  digest: str, trials: int, timeout: float | None, seed: int,
-                 tracker: Any = None) -> dict[str, Any]:
+                 tracker: Any = None, positive: str | None = None) -> dict[str, Any]:
     """Run the experiment; log it to the parent run through ``tracker`` (see module docstring).
 
     Parameters
@@ -91,6 +92,9 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         The table's lineage, the loaded table, its path and :func:`experiments.data.table_digest`.
     trials, timeout, seed:
         Optuna bounds and the seed of the split, folds, sampler and XGBoost.
+    positive:
+        The ``--positive`` value as given (``None``: the label is 0/1-like); recorded in the
+        held-out reference so that ``publish`` reads the label the same way.
     tracker:
         :class:`experiments.runs.RunLogger` of the active parent run; ``None`` computes
         everything (plots and report included) without logging to MLflow (used by the
@@ -216,13 +220,11 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
             _artifacts(out, prepared, task, y_te, scores, base_scores, gain, reliability, top_k, importance,
                        result, metrics, best_params, spw, threshold, seed, lineage, digest,
                        len(train_idx), len(test_idx), run_id=tracker.run_id, choice=choice)
-            held_out = frame.loc[prepared.X.index[test_idx]]
-            eval_cols = list(prepared.feature_names) + [c for c in prepared.sensitive.columns
-                                                        if c not in prepared.feature_names]
-            test_set = held_out[eval_cols].reset_index(drop=True).copy()
-            test_set[EVAL_LABEL] = y_te.to_numpy()
-            (out / "eval").mkdir()
-            test_set.to_parquet(out / "eval" / "test_set.parquet", index=False)
+            from experiments.heldout import reference, write_reference
+
+            write_reference(out, reference(path=data_path, positions=frame.index.get_indexer(prepared.X.index[test_idx]),
+                                           n_rows=len(frame), task=task, label=prepared.label, positive=positive,
+                                           treatment=None, seed=seed))
             (out / "model_input").mkdir()
             (out / "model_input" / "feature_spec.json").write_text(
                 json.dumps(prepared.spec.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")

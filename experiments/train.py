@@ -87,12 +87,13 @@ def run_training(*, task: str, data: str | Path, label: str | None = None, posit
 
         return train_uplift(**kwargs, prepared=prepared, frame=frame, lineage=lineage, digest=digest)
     return train_tracked_binary(prepared, task=task, frame=frame, lineage=lineage, data=data, digest=digest,
-                                trials=trials, timeout=timeout, experiment=experiment, seed=seed)
+                                trials=trials, timeout=timeout, experiment=experiment, seed=seed,
+                                positive=positive)
 
 
 def train_tracked_binary(prepared: Any, *, task: str, frame: pd.DataFrame, lineage: Lineage, data: Path,
                          digest: str, trials: int, timeout: float | None, experiment: str | None,
-                         seed: int) -> dict[str, Any]:
+                         seed: int, positive: str | None = None) -> dict[str, Any]:
     """Churn/propensity inside one parent MLflow run (see :mod:`experiments.binary`)."""
     from experiments.binary import require_binary, train_binary
 
@@ -102,7 +103,7 @@ def train_tracked_binary(prepared: Any, *, task: str, frame: pd.DataFrame, linea
                                                      and c not in prepared.sensitive.columns]) as logger:
         _feature_dictionary(logger)
         result = train_binary(prepared, task=task, lineage=lineage, frame=frame, data_path=data, digest=digest,
-                              trials=trials, timeout=timeout, seed=seed, tracker=logger)
+                              trials=trials, timeout=timeout, seed=seed, tracker=logger, positive=positive)
         run_id = logger.run_id
     summary = "\n".join([*result["summary"], f"MLflow run {run_id} (experiment {logger.experiment_name})"])
     return {"run_id": run_id, "metrics": result["metrics"], "summary": summary}

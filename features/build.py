@@ -53,7 +53,7 @@ from kequn.errors import FeatureError, InputError
 from kequn.lineage import (
     require_clean_table,
     require_passing_manifest,
-    write_parquet_with_lineage,
+    write_signed_features,
 )
 from kequn.schema import CHANNELS, PRODUCT_TYPES
 
@@ -777,7 +777,7 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
         "allow_partial_labels": bool(allow_partial_labels),
     }
     with console.stage("write") as st:
-        write_parquet_with_lineage(frame, out, lineage)
+        write_signed_features(frame, out, lineage, manifest)
         md_path, json_path = dictionary_paths_for(out)
         write_dictionary_files(md_path, json_path, config=config)
         st.done(f"{out}")

@@ -4,15 +4,21 @@ A clean zone is a folder written by ``kequn pseudonymise``: ``<table>.parquet`` 
 ``manifest.json``. The manifest lists every published table with its SHA-256; its ``status``
 is ``"passed"`` only when the policy was met and the residual scan was clean.
 
+The manifest is signed (Ed25519) by the privacy step's key, and the signature covers the
+SHA-256 of every published table (:mod:`kequn.signing`).
+
 A derived table (the feature table of ``kequn features``) carries its lineage inside the
 Parquet file, as the schema metadata key :data:`PARQUET_LINEAGE_KEY`: a JSON object with
-``kind``, ``manifest_id``, ``policy_hash``, ``key_fingerprint`` and ``clean_dir``.
+``kind``, ``manifest_id``, ``policy_hash``, ``key_fingerprint``, ``clean_dir``, the clean zone's
+whole signed ``manifest`` and ``table_sha256`` (the digest of the table's own data), signed by
+the step key.
 
 :func:`require_clean_table` is the one gate that ``features`` and ``train`` pass through.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +30,19 @@ import pyarrow.parquet as pq
 
 from kequn.errors import LineageError
 from kequn.io import atomic_path, folder_hint, sha256_file
+from kequn.signing import (
+    SIGNATURE_KEY,
+    StepKey,
+    digests_equal,
+    ensure_step_key,
+    fingerprint,
+    keyring_path,
+    public_key_text,
+    sign_record,
+    step_key_path,
+    trusted_step_keys,
+    verify_signed,
+)
 
 MANIFEST_NAME = "manifest.json"
 PARQUET_LINEAGE_KEY = b"kequn.lineage"
@@ -41,6 +60,8 @@ class Lineage:
     clean_dir: str
     table: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: id of the step key that signed the manifest (:func:`kequn.signing.fingerprint`)
+    manifest_key_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,11 +74,12 @@ class Lineage:
             "kequn.policy_hash": self.policy_hash,
             "kequn.key_fingerprint": self.key_fingerprint,
             "kequn.clean_dir": self.clean_dir,
+            "kequn.manifest_key_id": self.manifest_key_id,
         }
 
 
 def load_manifest(clean_dir: str | Path) -> dict[str, Any]:
-    """Read and minimally validate ``clean_dir/manifest.json``."""
+    """Read and minimally validate ``clean_dir/manifest.json`` (no signature check)."""
     path = Path(clean_dir) / MANIFEST_NAME
     if not path.is_file():
         raise LineageError(f"{clean_dir}: no {MANIFEST_NAME}; this is not a kequn clean zone ({FIX_HINT})")
@@ -65,25 +87,53 @@ def load_manifest(clean_dir: str | Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LineageError(f"{path}: the manifest is not valid JSON") from exc
+    if not isinstance(manifest, dict):
+        raise LineageError(f"{path}: the manifest is not a JSON object")
+    _require_keys(manifest, path)
+    return manifest
+
+
+def _require_keys(manifest: dict[str, Any], where: Any) -> None:
     for key in ("manifest_id", "status", "policy_hash", "key_fingerprint", "outputs"):
         if key not in manifest:
-            raise LineageError(f"{path}: the manifest lacks {key!r}")
-    return manifest
+            raise LineageError(f"{where}: the manifest lacks {key!r}")
+
+
+def verify_manifest(manifest: dict[str, Any], where: Any) -> StepKey:
+    """Check the manifest's Ed25519 signature by a trusted step key (:mod:`kequn.signing`).
+
+    Threats: a hand-written manifest (no signature), a copied manifest whose table digests were
+    recomputed or whose status was edited (the signature no longer verifies), a manifest signed
+    with a key of one's own (not trusted).
+    """
+    return verify_signed(manifest, purpose="manifest", what=f"{where}")
+
+
+def _require_passed(manifest: dict[str, Any], where: Any) -> None:
+    if manifest["status"] != "passed":
+        raise LineageError(f"{where}: the pseudonymisation did not pass (status {manifest['status']!r}); "
+                           "see privacy_report.html there")
+    residual = manifest.get("residual_scan")
+    if isinstance(residual, dict) and residual.get("clean") is False:
+        raise LineageError(f"{where}: the residual scan of the pseudonymisation was not clean")
 
 
 def require_passing_manifest(clean_dir: str | Path) -> dict[str, Any]:
-    """Return the manifest of a clean zone whose pseudonymisation passed."""
+    """Return the signed manifest of a clean zone whose pseudonymisation passed."""
     manifest = load_manifest(clean_dir)
-    if manifest["status"] != "passed":
-        raise LineageError(
-            f"{clean_dir}: the pseudonymisation did not pass (status {manifest['status']!r}); "
-            "see privacy_report.html there"
-        )
+    verify_manifest(manifest, Path(clean_dir) / MANIFEST_NAME)
+    _require_passed(manifest, clean_dir)
     return manifest
+
+
+def _key_id(record: dict[str, Any]) -> str:
+    sig = record.get(SIGNATURE_KEY)
+    return str(sig.get("key_id", "")) if isinstance(sig, dict) else ""
 
 
 def lineage_from_manifest(manifest: dict[str, Any], clean_dir: Path, table: str | None, kind: str) -> Lineage:
     return Lineage(
+        manifest_key_id=_key_id(manifest),
         kind=kind,
         manifest_id=str(manifest["manifest_id"]),
         policy_hash=str(manifest["policy_hash"]),
@@ -103,13 +153,79 @@ def read_parquet_lineage(path: Path) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError:
         return None
+    return value if isinstance(value, dict) else None
+
+
+def table_data_sha256(table: pa.Table) -> str:
+    """SHA-256 of a table's schema (names, types) and data, without its metadata.
+
+    The Arrow IPC stream of the table with its schema metadata removed and its chunks combined:
+    the same for every read of the same Parquet file, and changed by any edit of a value, a
+    column or a row.
+    """
+    table = table.replace_schema_metadata(None)
+    schema = pa.schema([f.remove_metadata() for f in table.schema])
+    table = table.cast(schema).combine_chunks()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def parquet_data_sha256(path: Path) -> str:
+    try:
+        return table_data_sha256(pq.read_table(path))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise LineageError(f"{path}: not a readable Parquet file") from exc
+
+
+def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
+    """Verify a derived table's embedded lineage (see :func:`require_clean_table`)."""
+    what = f"{path}: the embedded lineage"
+    if SIGNATURE_KEY not in embedded or not isinstance(embedded.get("manifest"), dict):
+        raise LineageError(f"{path}: the embedded lineage is not signed (written by an older kequn or by hand); "
+                           "rebuild the table with `kequn features`")
+    verify_signed(embedded, purpose="features", what=what)
+    manifest = embedded["manifest"]
+    _require_keys(manifest, f"{path}: the embedded manifest")
+    verify_manifest(manifest, f"{path}: the embedded manifest")
+    _require_passed(manifest, f"{path}: the embedded manifest")
+    if embedded.get("manifest_id") != manifest["manifest_id"]:
+        raise LineageError(f"{path}: the lineage names another manifest than the one it embeds")
+    if not digests_equal(embedded.get("table_sha256"), parquet_data_sha256(path)):
+        raise LineageError(f"{path}: the table changed after `kequn features` wrote it (its data digest differs "
+                           "from the signed one); rebuild it")
+    clean_dir = Path(str(embedded.get("clean_dir", "")))
+    if clean_dir.is_dir() and (clean_dir / MANIFEST_NAME).is_file():
+        current = load_manifest(clean_dir)
+        if current["manifest_id"] != manifest["manifest_id"]:
+            raise LineageError(f"{path}: its lineage names manifest {manifest['manifest_id']!r}, "
+                               f"but {clean_dir} now holds another; rebuild the table")
+    skip = {"kind", "manifest_id", "policy_hash", "key_fingerprint", "clean_dir", "manifest", SIGNATURE_KEY}
+    return Lineage(
+        kind=str(embedded.get("kind", "features")),
+        manifest_id=str(manifest["manifest_id"]),
+        policy_hash=str(manifest["policy_hash"]),
+        key_fingerprint=str(manifest["key_fingerprint"]),
+        clean_dir=str(clean_dir),
+        table=path.stem,
+        extra={k: v for k, v in embedded.items() if k not in skip},
+        manifest_key_id=_key_id(manifest),
+    )
 
 
 def require_clean_table(path: str | Path) -> Lineage:
     """Check that ``path`` is a table published by ``kequn pseudonymise`` or derived from one.
+
+    A clean table is listed, with its SHA-256, in the signed manifest beside it. A derived table
+    (the feature table) embeds a lineage signed by the step key: the signed manifest of its clean
+    zone and the digest of its own data. Threats stopped, each with a test that performs it: raw
+    data, a hand-written or edited manifest, a table edited or swapped after pseudonymisation, a
+    feature table edited after ``kequn features``, embedded lineage edited to say ``passed``, and
+    anything signed by a key that is not a trusted step key.
 
     Raises
     ------
@@ -127,43 +243,63 @@ def require_clean_table(path: str | Path) -> Lineage:
         )
     embedded = read_parquet_lineage(path)
     if embedded is not None:
-        clean_dir = Path(embedded.get("clean_dir", ""))
-        manifest = require_passing_manifest(clean_dir) if clean_dir.is_dir() else None
-        if manifest is not None and manifest["manifest_id"] != embedded.get("manifest_id"):
-            raise LineageError(f"{path}: its lineage names manifest {embedded.get('manifest_id')!r}, "
-                               f"but {clean_dir} now holds another; rebuild the table")
-        if manifest is None and embedded.get("status") != "passed":
-            raise LineageError(f"{path}: its clean zone {clean_dir} is gone and the lineage does not record a pass")
-        return Lineage(
-            kind=str(embedded.get("kind", "features")),
-            manifest_id=str(embedded["manifest_id"]),
-            policy_hash=str(embedded["policy_hash"]),
-            key_fingerprint=str(embedded["key_fingerprint"]),
-            clean_dir=str(clean_dir),
-            table=path.stem,
-            extra={k: v for k, v in embedded.items() if k not in {"kind", "manifest_id", "policy_hash",
-                                                                  "key_fingerprint", "clean_dir"}},
-        )
+        return _feature_lineage(path, embedded)
     manifest_path = path.parent / MANIFEST_NAME
     if not manifest_path.is_file():
         raise LineageError(f"{path}: not a pseudonymised table (no {MANIFEST_NAME} beside it and no "
                            f"embedded lineage); {FIX_HINT}")
     manifest = require_passing_manifest(path.parent)
-    outputs = {o.get("file"): o for o in manifest["outputs"]}
+    outputs = {o.get("file"): o for o in manifest["outputs"] if isinstance(o, dict)}
     entry = outputs.get(path.name)
     if entry is None:
         raise LineageError(f"{path}: the manifest beside it does not list this table; {FIX_HINT}")
-    if entry.get("sha256") and entry["sha256"] != sha256_file(path):
+    if not digests_equal(entry.get("sha256"), sha256_file(path)):
         raise LineageError(f"{path}: the file changed after pseudonymisation (hash differs from the manifest)")
     return lineage_from_manifest(manifest, path.parent, path.stem, "clean_table")
 
 
 def write_parquet_with_lineage(frame: pd.DataFrame, path: str | Path, lineage: dict[str, Any]) -> Path:
-    """Atomically write ``frame`` to Parquet with ``lineage`` embedded in its schema metadata."""
+    """Atomically write ``frame`` to Parquet with ``lineage`` embedded in its schema metadata (unsigned)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    _write_with_lineage(table, Path(path), lineage)
+    return Path(path)
+
+
+def _write_with_lineage(table: pa.Table, path: Path, lineage: dict[str, Any]) -> None:
     meta = dict(table.schema.metadata or {})
     meta[PARQUET_LINEAGE_KEY] = json.dumps(lineage, ensure_ascii=False, default=str).encode()
     table = table.replace_schema_metadata(meta)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-    return Path(path)
+
+
+def write_signed_features(frame: pd.DataFrame, path: str | Path, lineage: dict[str, Any],
+                          manifest: dict[str, Any]) -> Path:
+    """Write a derived table whose embedded lineage is signed by the step key.
+
+    The lineage carries ``manifest`` (the clean zone's signed manifest, verified by the caller)
+    and ``table_sha256`` (:func:`table_data_sha256` of the data as it reads back from the file);
+    the step key (:func:`kequn.signing.ensure_step_key`) signs all of it. The step key must be a
+    trusted one, else the table would be refused by ``train``: that is checked first.
+    """
+    from kequn import console
+
+    path = Path(path)
+    key, note = ensure_step_key()
+    if note:
+        console.info(f"  {note}")
+    public = public_key_text(key.public_key())
+    if not any(k.public_key == public and "features" in k.signs for k in trusted_step_keys()):
+        raise LineageError(f"{step_key_path()}: this step key ({fingerprint(public)}) is not a trusted step key "
+                           f"for feature tables (steps: in {keyring_path()}); `kequn train` would refuse the table")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # Round trip once so that the digest is of the data exactly as Parquet gives it back.
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    table = pq.read_table(pa.BufferReader(sink.getvalue()))
+    body = {**lineage, "manifest": manifest, "table_sha256": table_data_sha256(table)}
+    signed = sign_record(key, body, signer="privacy-step")
+    _write_with_lineage(table, path, signed)
+    if not digests_equal(parquet_data_sha256(path), body["table_sha256"]):  # pragma: no cover - guard
+        raise LineageError(f"{path}: the written table does not read back as signed")
+    return path

@@ -6,12 +6,13 @@ threshold and the value. :func:`load_gates` validates the YAML (unknown keys or 
 one-line :class:`~kequn.errors.ConfigError`); :func:`evaluate_gates` checks one MLflow run:
 
 - ``privacy``: the run's lineage tags name a manifest, and when the clean zone (run tag
-  ``kequn.clean_dir``) still exists its manifest passed, is the same one and its residual
-  scan was clean;
+  ``kequn.clean_dir``) still exists its manifest is signed by a trusted step key, passed, is
+  the same one and its residual scan was clean;
 - ``quality``: metric floors per task;
 - ``regression``: no regression beyond a tolerance against the current ``@champion``, both
-  models scored on the candidate's held-out set (artifact ``eval/test_set.parquet``) with the
-  same metric function;
+  models scored on the candidate's held-out rows, re-materialised from the training table by
+  reference (artifact ``eval/heldout_ref.json``, :mod:`experiments.heldout`; no rows are in
+  MLflow) with the same metric function;
 - ``fairness``: limits per task and protected attribute, read from ``fairness_<metric>_<attribute>``
   (by default equal opportunity and calibration within groups for churn and propensity scores;
   demographic parity is reported, and gates only where configured, e.g. a model that sets prices);
@@ -36,7 +37,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from kequn.config import StrictConfig, read_yaml_mapping
-from kequn.errors import ConfigError, RegistryError
+from kequn.errors import ConfigError, KequnError, RegistryError
 
 TASKS = ("churn", "propensity", "segment", "uplift")
 Task = Literal["churn", "propensity", "segment", "uplift"]
@@ -54,10 +55,7 @@ FAIRNESS_METRICS = ("demographic_parity_ratio", "demographic_parity_difference",
 REGRESSION_METRICS = ("test_roc_auc", "test_qini_auc")
 GATE_NAMES = ("privacy", "quality", "regression", "fairness", "uplift")
 DEFAULT_GATES = Path(__file__).resolve().parents[1] / "conf" / "gates.yaml"
-TEST_SET_ARTIFACT = "eval/test_set.parquet"
 DEFAULT_LABELS = {"churn": "churn_label", "propensity": "propensity_label", "uplift": "response"}
-#: Label column of a binary run's held-out set (experiments.binary.EVAL_LABEL).
-EVAL_LABEL = "_label"
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
@@ -267,9 +265,16 @@ def privacy_gate(tags: dict[str, str], gates: Gates) -> dict[str, Any]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return _result(False, f"privacy: {manifest_path} is not a readable manifest")
-    if str(manifest.get("manifest_id")) != manifest_id:
+    if not isinstance(manifest, dict) or str(manifest.get("manifest_id")) != manifest_id:
         return _result(False, f"privacy: {manifest_path} now holds another manifest than the run's "
                               f"({manifest_id}); the training data cannot be verified")
+    from kequn.errors import LineageError
+    from kequn.lineage import verify_manifest
+
+    try:
+        verify_manifest(manifest, manifest_path)
+    except LineageError as exc:
+        return _result(False, f"privacy: {exc}")
     if manifest.get("status") != "passed":
         return _result(False, f"privacy: manifest {manifest_id} status is {manifest.get('status')!r}, needs 'passed'")
     scan = manifest.get("residual_scan")
@@ -409,29 +414,15 @@ def _metric_function(metric: str) -> Callable[[Any, Any, Any], float]:
     return lambda y, s, t: float(roc_auc_score(y, s))
 
 
-def label_column(tags: dict[str, str], params: dict[str, str], task: str, columns: Any) -> str:
-    """The label column of the held-out set: tag ``kequn.label``, ``_label``, param ``label``, task default."""
-    for candidate in (tags.get("kequn.label"), EVAL_LABEL, params.get("label"), DEFAULT_LABELS.get(task), "label"):
-        if candidate and candidate in columns:
-            return candidate
-    raise RegistryError(f"{TEST_SET_ARTIFACT}: no label column found (set run tag kequn.label)")
-
-
-def treatment_column(tags: dict[str, str], params: dict[str, str], columns: Any) -> str | None:
-    """The treatment column of an uplift run's held-out set, if any."""
-    for candidate in (tags.get("kequn.treatment"), params.get("treatment"), "treatment"):
-        if candidate and candidate in columns:
-            return candidate
-    return None
-
-
 def regression_gate(run: Any, task: str, name: str, candidate_uri: str, gates: Gates,
                     client: Any) -> dict[str, Any]:
     """Candidate vs the current alias holder, both scored on the candidate's held-out set."""
     import mlflow
     import numpy as np
-    import pandas as pd
     from mlflow.exceptions import MlflowException
+
+    from experiments.heldout import REFERENCE_ARTIFACT, materialise
+    from experiments.uplift.model import plain_columns
 
     reg = gates.config.quality.regression
     metric = reg.metric.get(task)
@@ -445,24 +436,23 @@ def regression_gate(run: Any, task: str, name: str, candidate_uri: str, gates: G
         return _result(True, f"regression: @{reg.alias} v{champion.version} is the same run")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=TEST_SET_ARTIFACT,
+            local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=REFERENCE_ARTIFACT,
                                                         dst_path=tmp)
-            test = pd.read_parquet(local)
-    except (MlflowException, OSError):
-        return _result(False, f"regression: the run has no {TEST_SET_ARTIFACT}; cannot compare with "
+            ref = json.loads(Path(local).read_text(encoding="utf-8"))
+    except (MlflowException, OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return _result(False, f"regression: the run has no held-out reference {REFERENCE_ARTIFACT} (runs keep the "
+                              f"held-out rows by reference since issue 13: retrain); cannot compare with "
                               f"@{reg.alias} v{champion.version}")
     try:
-        label = label_column(run.data.tags, run.data.params, task, test.columns)
-    except RegistryError as exc:
+        held = materialise(ref)
+    except KequnError as exc:
         return _result(False, f"regression: {exc}")
-    y = test[label].to_numpy()
-    treatment = treatment_column(run.data.tags, run.data.params, test.columns) if task == "uplift" else None
-    if task == "uplift" and treatment is None:
-        return _result(False, f"regression: {TEST_SET_ARTIFACT} has no treatment column; {metric} undefined")
-    t = test[treatment].to_numpy() if treatment else None
-    features = test.drop(columns=[c for c in (label, treatment) if c])
+    y, t = held.y, held.treatment
+    if task == "uplift" and t is None:
+        return _result(False, f"regression: {REFERENCE_ARTIFACT} names no treatment column; {metric} undefined")
+    features = plain_columns(held.rows)
     if len(np.unique(y)) < 2:
-        return _result(False, f"regression: {TEST_SET_ARTIFACT} holds one class only; {metric} undefined")
+        return _result(False, f"regression: the held-out set holds one class only; {metric} undefined")
     fn = _metric_function(metric)
     scores = {}
     for who, uri in (("candidate", candidate_uri), ("champion", f"models:/{name}/{champion.version}")):

@@ -17,13 +17,8 @@ never logged and never put in an exception, an MLflow tag or a parameter.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,31 +27,37 @@ from pydantic import Field, ValidationError, field_validator
 
 from kequn.config import StrictConfig, read_yaml_mapping
 from kequn.errors import ConfigError, RegistryError
+from kequn.signing import (  # the one implementation of the primitives; re-exported here
+    DEFAULT_KEYRING,
+    PUBLIC_PREFIX,
+    REPO_ROOT,
+    SigningKeyError,
+    canonical,
+    check_public_key,
+    digests_equal,
+    fingerprint,
+    generate_key_file,
+    key_dir,
+    keyring_path,
+    load_private_key_file,
+    public_key_text,
+    refuse_inside_repo,
+    sha256_text,
+    sign_with_key,
+    verify_signature,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_KEYRING = REPO_ROOT / "conf" / "keyring.yaml"
+__all__ = ["DEFAULT_KEYRING", "PUBLIC_PREFIX", "REPO_ROOT", "ROLES", "Keyring", "Person", "SigningError", "artifact_digest",
+           "canonical", "check_person_name", "digests_equal", "fingerprint", "has_private_key", "init_key",
+           "key_dir", "key_path", "keyring_path", "load_keyring", "load_private_key", "public_key_text",
+           "sha256_text", "sign", "verify_signature"]
+
 ROLES = ("author", "reviewer", "owner")
-PUBLIC_PREFIX = "ed25519:"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
 class SigningError(RegistryError):
     """A key, keyring or signature cannot be used."""
-
-
-def canonical(record: dict[str, Any]) -> bytes:
-    """The bytes that are signed: sorted-key, compact UTF-8 JSON."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
-
-
-def sha256_text(text: str | bytes) -> str:
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    return hashlib.sha256(data).hexdigest()
-
-
-def digests_equal(a: str | None, b: str | None) -> bool:
-    """Constant-time comparison of two hex digests (``None`` never matches)."""
-    return a is not None and b is not None and hmac.compare_digest(str(a), str(b))
 
 
 #: Files MLflow itself writes into a model folder when it is loaded from the registry (the
@@ -95,26 +96,8 @@ def check_person_name(name: str) -> str:
     return name
 
 
-def key_dir() -> Path:
-    """Where private keys live: ``KEQUN_KEY_DIR``, else ``~/.kequn/keys``."""
-    env = os.environ.get("KEQUN_KEY_DIR", "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".kequn" / "keys"
-
-
 def key_path(name: str) -> Path:
     return key_dir() / f"{check_person_name(name)}.key"
-
-
-def public_key_text(public_key: Any) -> str:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return PUBLIC_PREFIX + base64.b64encode(raw).decode("ascii")
-
-
-def fingerprint(public_text: str) -> str:
-    """A short, stable id of a public key (first 16 hex of its SHA-256)."""
-    return sha256_text(public_text)[:16]
 
 
 def init_key(name: str) -> tuple[Path, str]:
@@ -126,30 +109,20 @@ def init_key(name: str) -> tuple[Path, str]:
         When the key folder is inside the repository (keys must never be committed), or a key
         for ``name`` already exists (it is never overwritten).
     """
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
     path = key_path(name)
-    folder = path.parent.resolve()
-    if folder == REPO_ROOT or REPO_ROOT in folder.parents:
-        raise SigningError(f"KEQUN_KEY_DIR {path.parent}: inside the repository {REPO_ROOT}; private keys must "
-                           "live outside it (default ~/.kequn/keys)")
-    if path.exists():
-        raise SigningError(f"{path}: a key for {name!r} already exists; it is never overwritten "
-                           "(remove it yourself to rotate, then update conf/keyring.yaml)")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return path, public_key_text(key.public_key())
+        refuse_inside_repo(path, "KEQUN_KEY_DIR")
+    except SigningKeyError as exc:
+        raise SigningError(str(exc)) from None
+    already = (f"{path}: a key for {name!r} already exists; it is never overwritten "
+               "(remove it yourself to rotate, then update conf/keyring.yaml)")
+    if path.exists():
+        raise SigningError(already)
+    try:
+        public = generate_key_file(path)
+    except FileExistsError:
+        raise SigningError(already) from None
+    return path, public
 
 
 def load_private_key(name: str) -> Any:
@@ -161,25 +134,14 @@ def load_private_key(name: str) -> Any:
         For a missing key, a key file readable by group or others, or a file that is not an
         Ed25519 private key. The message names the file, never its content.
     """
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
     path = key_path(name)
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
+    if not path.exists():
         raise SigningError(f"{path}: no signing key for {name!r}; run `kequn keys init --name {name}` and add "
-                           "the printed public key to conf/keyring.yaml") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SigningError(f"{path}: private key is readable by group or others (mode {stat.S_IMODE(mode):04o}); "
-                           f"run `chmod 600 {path}`")
+                           "the printed public key to conf/keyring.yaml")
     try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError, OSError):
-        raise SigningError(f"{path}: not a readable unencrypted Ed25519 private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SigningError(f"{path}: not an Ed25519 private key")
-    return key
+        return load_private_key_file(path, missing_hint=f"run `kequn keys init --name {name}`")
+    except SigningKeyError as exc:
+        raise SigningError(str(exc)) from None
 
 
 def has_private_key(name: str) -> bool:
@@ -200,16 +162,7 @@ class Person(StrictConfig):
     @field_validator("public_key")
     @classmethod
     def _is_ed25519(cls, value: str) -> str:
-        value = str(value).strip()
-        if not value.startswith(PUBLIC_PREFIX):
-            raise ValueError(f"public key must start with {PUBLIC_PREFIX!r}")
-        try:
-            raw = base64.b64decode(value[len(PUBLIC_PREFIX):], validate=True)
-        except ValueError:
-            raise ValueError("public key is not base64") from None
-        if len(raw) != 32:
-            raise ValueError("an Ed25519 public key is 32 bytes")
-        return value
+        return check_public_key(value)
 
     @field_validator("roles")
     @classmethod
@@ -220,10 +173,23 @@ class Person(StrictConfig):
         return value
 
 
+class StepEntry(StrictConfig):
+    """A pipeline step's public key (read by :func:`kequn.signing.trusted_step_keys`)."""
+
+    public_key: str
+    signs: list[str] = Field(default_factory=lambda: ["manifest", "features"])
+
+    @field_validator("public_key")
+    @classmethod
+    def _is_ed25519(cls, value: str) -> str:
+        return check_public_key(value)
+
+
 class KeyringConfig(StrictConfig):
     people: dict[str, Person] = Field(default_factory=dict)
+    steps: dict[str, StepEntry] = Field(default_factory=dict)
 
-    @field_validator("people", mode="before")
+    @field_validator("people", "steps", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -256,11 +222,6 @@ class Keyring:
         return person
 
 
-def keyring_path() -> Path:
-    env = os.environ.get("KEQUN_KEYRING", "").strip()
-    return Path(env) if env else DEFAULT_KEYRING
-
-
 def load_keyring(path: str | Path | None = None) -> Keyring:
     """Read and validate the keyring (default ``conf/keyring.yaml`` or ``KEQUN_KEYRING``)."""
     path = Path(path) if path is not None else keyring_path()
@@ -280,18 +241,4 @@ def load_keyring(path: str | Path | None = None) -> Keyring:
 
 def sign(name: str, record: dict[str, Any]) -> str:
     """Base64 Ed25519 signature of :func:`canonical` ``(record)`` by ``name``'s private key."""
-    key = load_private_key(name)
-    return base64.b64encode(key.sign(canonical(record))).decode("ascii")
-
-
-def verify_signature(record: dict[str, Any], signature: str, public_text: str) -> bool:
-    """True when ``signature`` is a valid signature of ``record`` by ``public_text``."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_text[len(PUBLIC_PREFIX):]))
-        public.verify(base64.b64decode(signature, validate=True), canonical(record))
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
+    return sign_with_key(load_private_key(name), record)

@@ -7,6 +7,10 @@ residual scan of the *output* with the same detectors. Then, in one atomic folde
 ``OUT/<table>.parquet`` (only when everything passed), ``OUT/manifest.json``,
 ``OUT/privacy_report.json`` and ``OUT/privacy_report.html``.
 
+The manifest lists every published table with its SHA-256 and is signed (Ed25519) with the
+privacy step's key (:func:`kequn.signing.ensure_step_key`; not the pseudonymisation key), so
+``features`` and ``train`` can tell it from a hand-written or edited one.
+
 If the policy is not met or the residual scan finds a direct identifier, the reports and a
 manifest with ``status: "failed"`` are written, no table is published, and
 :class:`~kequn.errors.PolicyNotMetError` is raised afterwards.
@@ -35,6 +39,7 @@ from kequn.io import (
     write_json,
     write_text,
 )
+from kequn.signing import ensure_step_key, sign_record
 from privacy import entities as E
 from privacy.checksums import gb11643_valid_array, luhn_valid_array
 from privacy.classify import ColumnFinding, classify_columns
@@ -155,6 +160,9 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
     check_output_dir(out, marker=MANIFEST_NAME)  # fail before the work, not after it
     policy = load_policy(policy_path)
     fingerprint = key_fingerprint(key)
+    step_key, step_note = ensure_step_key()  # signs the manifest; separate from the pseudonymisation key
+    if step_note:
+        console.info(f"  {step_note}")
 
     frames: dict[str, pd.DataFrame] = {}
     inputs: list[dict[str, Any]] = []
@@ -213,7 +221,7 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
             "reasons": reasons,
         }
         report = build_report(manifest=manifest, policy=policy, results=results, reasons=reasons)
-        write_json(tmp / MANIFEST_NAME, manifest)
+        write_json(tmp / MANIFEST_NAME, sign_record(step_key, manifest, signer="privacy-step"))
         write_json(tmp / REPORT_JSON, report)
         write_text(tmp / REPORT_HTML, render_html(report))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,25 @@ import pytest
 import kequn.threads  # noqa: F401  (passive OpenMP waiting, as the CLI root does)
 from kequn.io import sha256_file
 from kequn.lineage import MANIFEST_NAME
+from kequn.signing import STEP_KEY_ENV, ensure_step_key, generate_key_file, sign_record
+
+
+@pytest.fixture(scope="session", autouse=True)
+def step_key(tmp_path_factory):
+    """The privacy step's signing key of the test session ($KEQUN_STEP_KEY), outside ~/.kequn.
+
+    Every clean zone a test makes (by `kequn pseudonymise` or :func:`make_clean_zone`) is signed
+    with it, and, the shipped keyring listing no step keys, it is the one trusted key.
+    """
+    path = tmp_path_factory.mktemp("step-key") / "privacy.key"
+    generate_key_file(path)
+    old = os.environ.get(STEP_KEY_ENV)
+    os.environ[STEP_KEY_ENV] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop(STEP_KEY_ENV, None)
+    else:
+        os.environ[STEP_KEY_ENV] = old
 
 
 @pytest.fixture
@@ -32,7 +52,8 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
 
 
 def make_clean_zone(directory: Path, tables: dict[str, pd.DataFrame], *, status: str = "passed") -> Path:
-    """Write ``tables`` as a clean zone with a minimal manifest, as `kequn pseudonymise` would.
+    """Write ``tables`` as a clean zone with a minimal manifest, signed with the step key, as
+    `kequn pseudonymise` would.
 
     For tests of the steps downstream of pseudonymisation; the real manifest carries more.
     """
@@ -50,7 +71,9 @@ def make_clean_zone(directory: Path, tables: dict[str, pd.DataFrame], *, status:
         "outputs": outputs,
         "residual_scan": {"clean": status == "passed", "findings": 0},
     }
-    (directory / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    key, _ = ensure_step_key()
+    signed = sign_record(key, manifest, signer="privacy-step")
+    (directory / MANIFEST_NAME).write_text(json.dumps(signed), encoding="utf-8")
     return directory
 
 

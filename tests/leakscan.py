@@ -140,3 +140,65 @@ def raw_pii_values(raw: Path) -> dict[str, set[str]]:
         for entity, group in notes.groupby("entity_type"):
             values.setdefault(str(entity), set()).update(group["value"].dropna())
     return values
+
+
+#: A table artifact with more rows than this is row-level data, not an aggregate (the largest
+#: aggregate kequn logs is the feature importance table, one row per feature).
+MAX_AGGREGATE_ROWS = 100
+_TOKEN = re.compile(r"^tk_[0-9a-z]")
+
+
+def _row_table(path: Path) -> pd.DataFrame | None:
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet"):
+            return pq.read_table(path).to_pandas()
+        if name.endswith(".csv"):
+            return pd.read_csv(path, dtype=str)
+        if name.endswith(".json"):
+            import json
+
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+                return pd.DataFrame(data)
+    except (ValueError, OSError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def row_level_tables(root: Path, *, max_rows: int = MAX_AGGREGATE_ROWS) -> list[str]:
+    """``"<file>: <why>"`` for every table under ``root`` that holds row-level data: more than
+    ``max_rows`` rows, or a column of pseudonym tokens (tokens are row-level personal data too)."""
+    found = []
+    for path in sorted(Path(root).rglob("*")):
+        if not path.is_file():
+            continue
+        frame = _row_table(path)
+        if frame is None:
+            continue
+        rel = path.relative_to(root)
+        if len(frame) > max_rows:
+            found.append(f"{rel}: {len(frame)} rows")
+            continue
+        for col in frame.columns:
+            values = frame[col].dropna().astype(str)
+            if len(values) and values.str.match(_TOKEN).any():
+                found.append(f"{rel}: token column {col!r}")
+                break
+    return found
+
+
+def artifact_roots(tracking_uri: str) -> list[Path]:
+    """The local artifact folders of every experiment in a tracking store."""
+    from urllib.parse import unquote, urlparse
+
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    roots = []
+    for exp in client.search_experiments(view_type=3):  # ViewType.ALL
+        loc = exp.artifact_location
+        path = Path(unquote(urlparse(loc).path)) if loc.startswith("file:") else Path(loc)
+        if path.exists():
+            roots.append(path)
+    return roots

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from tests.leakscan import find_leaks, raw_pii_values
+from tests.leakscan import artifact_roots, find_leaks, raw_pii_values, row_level_tables
 
 pytestmark = pytest.mark.slow  # the whole demo chain, twice
 
@@ -89,6 +89,17 @@ def test_no_raw_pii_anywhere_in_outputs(demo_run):
     assert (work / "scan.json").exists() and "CN_RESIDENT_ID" in (work / "scan.json").read_text(encoding="utf-8")
     leaks = find_leaks(work, values, exclude=[raw])
     assert leaks == []
+
+
+def test_no_row_level_table_in_the_mlflow_artifact_store(demo_run):
+    """Pseudonymised rows are personal information too: the artifact store holds aggregates only
+    (the held-out set is kept by reference). Before issue 13 this failed on eval/test_set.parquet
+    (300 rows of the held-out customers)."""
+    work, proc = demo_run
+    assert proc.returncode == 0
+    roots = artifact_roots(f"sqlite:///{work / 'mlflow.db'}")
+    assert roots and any(any(r.rglob("heldout_ref.json")) for r in roots)  # the store was found
+    assert [hit for root in roots for hit in row_level_tables(root)] == []
 
 
 def test_demo_rerun_is_safe(demo_run):

@@ -128,6 +128,12 @@ def test_privacy_gate(gates, tmp_path, clean_zone_factory):
 
     manifest["residual_scan"] = {"clean": False, "findings": 2}
     (clean / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    edited = privacy_gate(_tags(clean, manifest["manifest_id"]), gates)
+    assert not edited["passed"] and "the signature does not verify" in edited["detail"]  # edited by hand
+    from kequn.signing import ensure_step_key, sign_record
+
+    signed = sign_record(ensure_step_key()[0], manifest, signer="privacy-step")  # as the privacy step signs it
+    (clean / "manifest.json").write_text(json.dumps(signed), encoding="utf-8")
     dirty = privacy_gate(_tags(clean, manifest["manifest_id"]), gates)
     assert not dirty["passed"] and "residual scan found 2" in dirty["detail"]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import pandas as pd
 
-from tests.leakscan import find_leaks
+from tests.leakscan import find_leaks, row_level_tables
 
 VALUES = {
     "CN_MOBILE": {"13812345678"},
@@ -36,3 +37,22 @@ def test_tokens_and_placeholders_are_not_leaks(tmp_path):
     pd.DataFrame({"customer_no": ["tk_3f9a0c1b2d4e5f60"], "note": ["客户<姓名>来电，手机<手机号>"]}).to_parquet(
         tmp_path / "clean.parquet")
     assert find_leaks(tmp_path, VALUES) == []
+
+
+def test_row_level_tables_are_found_and_aggregates_are_not(tmp_path):
+    """What the artifact-store check of the end-to-end test relies on; the first file is the
+    shape of the held-out artifact runs logged before issue 13 (eval/test_set.parquet)."""
+    import numpy as np
+
+    (tmp_path / "eval").mkdir()
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"aum": rng.normal(size=300), "gender": ["男", "女"] * 150, "_label": [0, 1] * 150}).to_parquet(
+        tmp_path / "eval" / "test_set.parquet")
+    pd.DataFrame({"customer_no": ["tk_3f9a0c1b2d4e5f60", "tk_0a1b2c3d4e5f6071"], "score": [0.1, 0.2]}).to_csv(
+        tmp_path / "top.csv", index=False)
+    (tmp_path / "rows.json").write_text(json.dumps([{"aum": float(i)} for i in range(150)]), encoding="utf-8")
+    pd.DataFrame({"decile": range(1, 11), "lift": rng.normal(size=10)}).to_csv(tmp_path / "gain.csv", index=False)
+    (tmp_path / "eval" / "heldout_ref.json").write_text(json.dumps({"positions": list(range(300))}),
+                                                        encoding="utf-8")
+    assert row_level_tables(tmp_path) == ["eval/test_set.parquet: 300 rows", "rows.json: 150 rows",
+                                          "top.csv: token column 'customer_no'"]

@@ -2,14 +2,15 @@
 
 Mirrors the training contract: a model under artifact path ``model`` (sklearn, predict_proba
 as pyfunc), tags ``kequn.author`` / ``kequn.task`` / lineage, metrics ``test_roc_auc`` and
-``fairness_*`` (from experiments.fairness), artifact ``eval/test_set.parquet`` (held-out
-features + label, no ids).
+``fairness_*`` (from experiments.fairness), artifact ``eval/heldout_ref.json`` (the held-out
+rows by reference: a signed clean table of the run's data in ``tmp`` and the rows' positions).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -69,11 +70,27 @@ def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_di
             signature = mlflow.models.infer_signature(test[features], score)
             mlflow.sklearn.log_model(model, name="model", signature=signature, pyfunc_predict_fn="predict_proba",
                                      pip_requirements=["scikit-learn"])  # skip slow inference
-        folder = tmp / f"eval_{run.info.run_id}"
-        folder.mkdir()
-        test[[*features, "churn_label"]].to_parquet(folder / "test_set.parquet", index=False)
-        mlflow.log_artifact(str(folder / "test_set.parquet"), "eval")
+        log_heldout_ref(tmp, data, np.arange(N // 2, N), task=task, label="churn_label", treatment=None)
     return run.info.run_id
+
+
+def log_heldout_ref(tmp: Path, table: pd.DataFrame, positions: np.ndarray, *, task: str, label: str,
+                    treatment: str | None) -> Path:
+    """Write ``table`` as a signed clean table under ``tmp`` and log the reference to its rows at
+    ``positions`` (what `kequn train` logs); returns the table's path."""
+    import mlflow
+
+    from experiments.heldout import REFERENCE_ARTIFACT, reference, write_reference
+    from tests.conftest import make_clean_zone
+
+    zone = make_clean_zone(tmp / f"heldout_{uuid.uuid4().hex[:8]}", {"features": table})
+    path = zone / "features.parquet"
+    ref = reference(path=path, positions=positions, n_rows=len(table), task=task, label=label, positive=None,
+                    treatment=treatment, seed=0)
+    folder = tmp / f"eval_{uuid.uuid4().hex[:8]}"
+    write_reference(folder, ref)
+    mlflow.log_artifact(str(folder / REFERENCE_ARTIFACT), "eval")
+    return path
 
 
 def uplift_model(w: float, v: float):
@@ -120,10 +137,7 @@ def make_uplift_run(tmp: Path, *, clean_dir: Path, w: float = 1.0, v: float = 0.
         mlflow.log_params({"label": "response", "treatment": "treatment"})
         mlflow.log_metric("test_qini_auc", float(qini_coefficient(test["response"], test["treatment"], score)))
         mlflow.log_metric("fairness_n_small_groups_gender", 0.0)
-        folder = tmp / f"eval_{run.info.run_id}"
-        folder.mkdir()
-        test.to_parquet(folder / "test_set.parquet", index=False)
-        mlflow.log_artifact(str(folder / "test_set.parquet"), "eval")
+        log_heldout_ref(tmp, test, np.arange(N), task="uplift", label="response", treatment="treatment")
         signature = mlflow.models.infer_signature(test[["x", "noise"]], score)
         mlflow.pyfunc.log_model(name="model", python_model=model, signature=signature,
                                 pip_requirements=["mlflow"])

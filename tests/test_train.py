@@ -73,7 +73,8 @@ def test_churn_run_is_complete_private_and_reloads(mlflow_uri, churn_table, tmp_
 
     local, files = _artifact_files(run_id, tmp_path)
     names = {p.relative_to(local).as_posix() for p in files}
-    for expected in ("eval/test_set.parquet", "evaluation/gain_lift_by_decile.csv",
+    assert "eval/test_set.parquet" not in names  # no customer rows in MLflow: the held-out set by reference
+    for expected in ("eval/heldout_ref.json", "evaluation/gain_lift_by_decile.csv",
                      "evaluation/gain_lift_by_decile.json", "evaluation/precision_recall_top_k.csv",
                      "evaluation/feature_importance.csv", "plots/reliability.png", "plots/roc.png",
                      "plots/pr.png", "plots/feature_importance.png", "plots/search_history.png",
@@ -95,13 +96,17 @@ def test_churn_run_is_complete_private_and_reloads(mlflow_uri, churn_table, tmp_
     assert "customer_no" not in inputs_schema and "churn_label" not in inputs_schema
     assert "gender" not in inputs_schema
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
-    test_set = pd.read_parquet(local / "eval" / "test_set.parquet")
-    assert "customer_no" not in test_set.columns
     from sklearn.metrics import roc_auc_score
 
-    scores = np.asarray(model.predict(test_set.drop(columns=["_label"])))
-    assert roc_auc_score(test_set["_label"], scores) == pytest.approx(result["metrics"]["test_roc_auc"], abs=1e-12)
-    assert abs(scores.mean() - test_set["_label"].mean()) < 0.1  # class weighting undone: calibrated
+    from experiments.heldout import materialise
+
+    ref = json.loads((local / "eval" / "heldout_ref.json").read_text(encoding="utf-8"))
+    assert set(ref) >= {"table", "table_sha256", "positions", "positions_sha256", "label"} and "tk_" not in json.dumps(ref)
+    held = materialise(ref)  # re-read from the training table: exactly the held-out rows
+    assert len(held.y) == 120
+    scores = np.asarray(model.predict(held.rows))
+    assert roc_auc_score(held.y, scores) == pytest.approx(result["metrics"]["test_roc_auc"], abs=1e-12)
+    assert abs(scores.mean() - held.y.mean()) < 0.1  # class weighting undone: calibrated
     clean = pd.read_parquet(churn_table)  # the whole clean table, id and label columns included
     full_scores = np.asarray(model.predict(clean))
     assert full_scores.shape == (600,) and np.all((full_scores > 0) & (full_scores < 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -116,13 +117,18 @@ def test_train_uplift_logs_run_model_report_and_eval_set(mlflow_uri, campaign_zo
     report = json.load(open(f"{local}/uplift_report/uplift_report.json", encoding="utf-8"))
     assert report["metrics"]["test_qini_auc"] == pytest.approx(m["test_qini_auc"])
     assert [d["decile"] for d in report["deciles"]] == list(range(1, 11))
-    eval_set = pd.read_parquet(f"{local}/eval/test_set.parquet")
-    assert "customer_no" not in eval_set.columns
-    assert {"treatment", "response", "x1"} <= set(eval_set.columns)
+    from experiments.heldout import materialise
+    from experiments.uplift.model import plain_columns
+    from experiments.uplift_metrics import qini_coefficient
+
+    assert not os.path.exists(f"{local}/eval/test_set.parquet")  # by reference, no rows in MLflow
+    held = materialise(json.load(open(f"{local}/eval/heldout_ref.json", encoding="utf-8")))
     model = mlflow.pyfunc.load_model(f"runs:/{out['run_id']}/model")
     assert "customer_no" not in model.metadata.get_input_schema().input_names()
-    pred = np.asarray(model.predict(eval_set.drop(columns=["treatment", "response"])))
-    assert pred.shape == (len(eval_set),)
+    names = model.metadata.get_input_schema().input_names()
+    pred = np.asarray(model.predict(plain_columns(held.rows[names])))
+    assert pred.shape == (len(held.y),)
+    assert qini_coefficient(held.y, held.treatment, pred) == pytest.approx(m["test_qini_auc"], abs=1e-9)
     assert model.metadata.to_dict().get("saved_input_example_info") is None  # no real row logged
     assert np.isfinite(pred).all()
     assert any(k.startswith("fairness_") and k.endswith("_gender") for k in m)  # top-30% selection

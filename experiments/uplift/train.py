@@ -24,7 +24,7 @@ from experiments.uplift.learners import (
     default_min_child_weight,
     fit_learner,
 )
-from experiments.uplift.model import UpliftModel, _signature, plain_columns
+from experiments.uplift.model import UpliftModel, _signature
 from experiments.uplift.plots import uplift_plots
 from experiments.uplift.selection import cv_qini, split, tune
 from experiments.uplift.targeting import TOP_K, budget_table, profile
@@ -119,6 +119,7 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
     import mlflow
 
     from experiments.data import load_training_table, prepare
+    from experiments.heldout import REFERENCE_ARTIFACT, reference, write_reference
     from experiments.runs import training_run
     from experiments.uplift.report import write_uplift_report
 
@@ -138,7 +139,9 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
     if treatment == label:
         raise TrainingError(f"--treatment and --label name the same column {label!r}")
     warnings: list[str] = []
+    n_table_rows = len(frame)
     keep = frame[treatment].notna() & frame[label].notna()
+    table_positions = np.flatnonzero(keep.to_numpy())
     if not keep.all():
         warnings.append(f"{int((~keep).sum())} rows without {treatment!r} or {label!r} were left out")
         frame = frame.loc[keep].reset_index(drop=True)
@@ -256,7 +259,7 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
         mlflow.log_params({"learner": chosen, "label": label, "treatment": treatment, "positive": positive,
                            "trials": trials, "timeout": timeout, "seed": seed, "n_features": X.shape[1],
                            **{f"xgb_{k}": v for k, v in params.items()}})
-        # The registry's champion comparison reads these to score eval/test_set.parquet.
+        # The registry's champion comparison reads these with the held-out reference.
         mlflow.set_tags({"kequn.label": label, "kequn.treatment": treatment, "kequn.uplift_learner": chosen})
         fairness_metrics = _fairness(yte, s, sensitive.iloc[test_idx], cut)
         metrics.update(fairness_metrics)
@@ -267,13 +270,12 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
             plots = uplift_plots(yte, tte, s, s_resp, deciles)
             write_uplift_report(report, plots, tmp_path / "uplift_report")
             mlflow.log_artifacts(str(tmp_path / "uplift_report"), artifact_path="uplift_report")
-            eval_dir = tmp_path / "eval"
-            eval_dir.mkdir()
-            eval_set = plain_columns(test_frame.reset_index(drop=True))
-            eval_set[treatment] = tte
-            eval_set[label] = yte
-            eval_set.to_parquet(eval_dir / "test_set.parquet", index=False)
-            mlflow.log_artifact(str(eval_dir / "test_set.parquet"), artifact_path="eval")
+            # By reference only (experiments.heldout): the table's digest and the rows' positions
+            # in it as read (before rows without treatment or label were left out).
+            ref = reference(path=path, positions=table_positions[test_idx], n_rows=n_table_rows, task="uplift",
+                            label=label, positive=positive, treatment=treatment, seed=seed)
+            write_reference(tmp_path, ref)
+            mlflow.log_artifact(str(tmp_path / REFERENCE_ARTIFACT), artifact_path="eval")
         mlflow.pyfunc.log_model(name="model", python_model=model,
                                 signature=_signature(test_frame, encoder), **model_env(model))
         if warnings:

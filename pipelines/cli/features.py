@@ -26,7 +26,9 @@ def command(clean_dir: Path, snapshot: dt.datetime, out: Path, horizon_days: int
     """Build one row per pseudonymous customer as of the snapshot, labels from the horizon
     after it, and a data dictionary (Markdown + JSON) beside the output. Every feature uses only
     records dated on or before the snapshot; extract-time attributes are opt-in
-    (conf/features.yaml extract_attributes).
+    (conf/features.yaml extract_attributes). The clean zone's signed manifest and table digests
+    are verified first; the table's embedded lineage is signed with the privacy step's key
+    ($KEQUN_STEP_KEY, else ~/.kequn/keys/steps/privacy.key).
 
     \b
     Example:

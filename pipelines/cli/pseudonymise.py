@@ -25,7 +25,10 @@ def command(paths: tuple[Path, ...], out: Path, policy: Path | None, key_file: P
     """Scan, pseudonymise per the policy (keyed HMAC tokens, generalisation, drop, redaction),
     measure k-anonymity, re-scan the output, and write DIR/<table>.parquet, manifest.json,
     privacy_report.json and privacy_report.html. If the policy is not met, both reports are
-    still written, no table is published and the exit code is non-zero.
+    still written, no table is published and the exit code is non-zero. The manifest (with the
+    SHA-256 of every table) is signed with the privacy step's Ed25519 key: $KEQUN_STEP_KEY, else
+    ~/.kequn/keys/steps/privacy.key, created (mode 0600) on first use; it is not the
+    pseudonymisation key.
 
     \b
     Examples:
