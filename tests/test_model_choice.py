@@ -9,6 +9,7 @@ trials of another task or table.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -91,11 +92,13 @@ def test_logistic_ships_when_it_wins_cross_validation_and_reloads(mlflow_uri, cl
     assert "Model choice" in html and "Shipped: <b>logistic regression</b>" in html
     assert "the held-out part was not used for the choice" in html
     model = mlflow.pyfunc.load_model(f"runs:/{result['run_id']}/model")
-    test_set = pd.read_parquet(f"{local}/eval/test_set.parquet")
     from sklearn.metrics import roc_auc_score
 
-    scores = np.asarray(model.predict(test_set.drop(columns=["_label"])))
-    assert roc_auc_score(test_set["_label"], scores) == pytest.approx(m["test_roc_auc"], abs=1e-12)
+    from experiments.heldout import materialise
+
+    held = materialise(json.loads((Path(local) / "eval" / "heldout_ref.json").read_text(encoding="utf-8")))
+    scores = np.asarray(model.predict(held.rows))
+    assert roc_auc_score(held.y, scores) == pytest.approx(m["test_roc_auc"], abs=1e-12)
 
 
 def _cv(family: str, mean: float) -> CandidateCV:
