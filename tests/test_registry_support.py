@@ -62,6 +62,8 @@ def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_di
         from sklearn.metrics import roc_auc_score
 
         mlflow.log_metric("test_roc_auc", float(roc_auc_score(test["churn_label"], score)))
+        mlflow.log_metrics(_membership_audit(model, x_train, test[features], train["churn_label"],
+                                             test["churn_label"], seed))
         assess_and_log(test["churn_label"].to_numpy(), score, test[["gender"]], threshold=0.5, min_group_size=30)
         if fairness_override:
             mlflow.log_metrics(fairness_override)
@@ -74,6 +76,27 @@ def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_di
         test[[*features, "churn_label"]].to_parquet(folder / "test_set.parquet", index=False)
         mlflow.log_artifact(str(folder / "test_set.parquet"), "eval")
     return run.info.run_id
+
+
+def _membership_audit(model, x_train, x_test, y_train, y_test, seed: int) -> dict[str, float]:
+    """The training pipeline's membership-inference audit (experiments.model_privacy) of a fitted model."""
+    from experiments.model_privacy import audit_membership
+
+    x = pd.concat([x_train, x_test], ignore_index=True)
+    y = np.concatenate([np.asarray(y_train), np.asarray(y_test)]).astype(float)
+    return audit_membership(members=np.arange(len(x_train)), nonmembers=np.arange(len(x_train), len(x)),
+                            target=y, kind="binary", seed=seed,
+                            predict=lambda rows: model.predict_proba(x.iloc[rows])[:, 1])
+
+
+def _uplift_audit(model, frame: pd.DataFrame, seed: int) -> dict[str, float]:
+    """Audit of a fixed uplift model (trained on nothing): both halves are non-members in truth."""
+    from experiments.model_privacy import audit_membership
+
+    target = frame[["treatment", "response"]].to_numpy(dtype=float)
+    half = len(frame) // 2
+    return audit_membership(members=np.arange(half), nonmembers=np.arange(half, len(frame)), target=target,
+                            kind="uplift", seed=seed, predict=lambda rows: model.predict(None, frame.iloc[rows]))
 
 
 def uplift_model(w: float, v: float):
@@ -120,6 +143,7 @@ def make_uplift_run(tmp: Path, *, clean_dir: Path, w: float = 1.0, v: float = 0.
         mlflow.log_params({"label": "response", "treatment": "treatment"})
         mlflow.log_metric("test_qini_auc", float(qini_coefficient(test["response"], test["treatment"], score)))
         mlflow.log_metric("fairness_n_small_groups_gender", 0.0)
+        mlflow.log_metrics(_uplift_audit(model, test, seed))
         folder = tmp / f"eval_{run.info.run_id}"
         folder.mkdir()
         test.to_parquet(folder / "test_set.parquet", index=False)
