@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.model_privacy import attack_auc_advantage, attack_features, audit_membership, per_row_loss
+from experiments.model_privacy import (
+    attack_auc_advantage,
+    attack_features,
+    audit_membership,
+    per_row_loss,
+)
 from pipelines.gates import load_gates, model_privacy_gate
 
 N = 1200
