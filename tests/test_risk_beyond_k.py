@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from privacy.risk import reidentification_risk, risk_beyond_k, sensitive_attribute_measures
+from privacy.risk import k_anonymity, reidentification_risk, risk_beyond_k, sensitive_attribute_measures
 
 QIS = ["age_band", "gender", "city"]
 HAS_PYCANON = importlib.util.find_spec("pycanon") is not None
@@ -48,6 +48,7 @@ def test_l_diversity_and_t_closeness_match_pycanon(seed):
         assert ours["t"] == pytest.approx(anonymity.t_closeness(frame, QIS, [attribute]), abs=1e-6)
         assert int(np.floor(ours["entropy_l"] + 1e-9)) == anonymity.entropy_l_diversity(frame, QIS, [attribute])
     assert sensitive_attribute_measures(frame, QIS, "risk_level")["l"] == 1  # the planted homogeneous group
+    assert k_anonymity(frame, QIS, 5)["min_class_size"] == anonymity.k_anonymity(frame, QIS)
 
 
 def test_risk_models_match_a_per_record_computation():
