@@ -124,3 +124,34 @@ def test_attack_model_agrees_with_art_membership_inference_black_box():
                                  attack_features(pred[judged], y[judged], "binary"), seed=0)
         our_auc, _ = attack_auc_advantage(truth, ours)
         assert abs(our_auc - art_auc) < 0.05, (make.__name__, our_auc, art_auc)
+
+
+@pytest.mark.slow
+def test_publish_rejects_the_memorising_model_and_passes_the_regularised_one(mlflow_uri, tmp_path, capsys,
+                                                                             clean_zone_factory, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    from pipelines.cli.main import main
+    from tests.test_registry_support import make_run
+
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    clean = clean_zone_factory({"customers": pd.DataFrame({"age_band": ["30-39"]})})
+    outcome = {}
+    for strength in ("memorise", "good"):
+        run_id = make_run(tmp_path, clean_dir=clean, strength=strength)
+        out = tmp_path / f"{strength}.json"
+        try:
+            main(["-q", "publish", "--run", run_id, "--name", f"churn-{strength}", "--json", str(out)])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        capsys.readouterr()
+        outcome[strength] = (code, json.loads(out.read_text(encoding="utf-8")))
+    code, published = outcome["memorise"]
+    assert code != 0 and published["approval_status"] == "rejected"
+    assert not published["gates"]["model_privacy"]["passed"]
+    code, published = outcome["good"]
+    assert code == 0 and published["approval_status"] == "pending"
+    assert published["gates"]["model_privacy"]["passed"] and published["gates"]["model_privacy"]["applicable"]

@@ -33,7 +33,8 @@ def bank_frame(seed: int = 0) -> pd.DataFrame:
 def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_dir: Path | None = None,
              fairness_override: dict[str, float] | None = None, with_model: bool = True,
              seed: int = 0) -> str:
-    """Train and log one run; ``strength`` good (uses both features) or weak (aum_trend blinded)."""
+    """Train and log one run; ``strength`` good (uses both features), weak (aum_trend blinded) or
+    memorise (a fully grown tree on labels with 30% flipped: overfitted, leaks membership)."""
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
@@ -48,7 +49,15 @@ def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_di
     x_train = train[features].copy()
     if strength == "weak":
         x_train["aum_trend"] = np.random.default_rng(seed + 1).normal(size=len(x_train))
-    model = LogisticRegression().fit(x_train, train["churn_label"])
+    y_train = train["churn_label"]
+    if strength == "memorise":  # deliberately overfitted: a tree grown to single customers on noisy labels
+        from sklearn.tree import DecisionTreeClassifier
+
+        flip = np.random.default_rng(seed + 2).random(len(y_train)) < 0.3
+        y_train = y_train.where(~flip, 1 - y_train)
+        model = DecisionTreeClassifier(random_state=seed).fit(x_train, y_train)
+    else:
+        model = LogisticRegression().fit(x_train, y_train)
     score = model.predict_proba(test[features])[:, 1]
     mlflow.set_experiment(f"kequn-{task}")
     with mlflow.start_run() as run:
@@ -62,15 +71,16 @@ def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_di
         from sklearn.metrics import roc_auc_score
 
         mlflow.log_metric("test_roc_auc", float(roc_auc_score(test["churn_label"], score)))
-        mlflow.log_metrics(_membership_audit(model, x_train, test[features], train["churn_label"],
+        mlflow.log_metrics(_membership_audit(model, x_train, test[features], y_train,
                                              test["churn_label"], seed))
         assess_and_log(test["churn_label"].to_numpy(), score, test[["gender"]], threshold=0.5, min_group_size=30)
         if fairness_override:
             mlflow.log_metrics(fairness_override)
         if with_model:
             signature = mlflow.models.infer_signature(test[features], score)
+            trusted = {"skops_trusted_types": ["sklearn.tree._tree.Tree"]} if strength == "memorise" else {}
             mlflow.sklearn.log_model(model, name="model", signature=signature, pyfunc_predict_fn="predict_proba",
-                                     pip_requirements=["scikit-learn"])  # skip slow inference
+                                     pip_requirements=["scikit-learn"], **trusted)  # skip slow inference
         folder = tmp / f"eval_{run.info.run_id}"
         folder.mkdir()
         test[[*features, "churn_label"]].to_parquet(folder / "test_set.parquet", index=False)
