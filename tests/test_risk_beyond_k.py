@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from privacy.risk import k_anonymity, reidentification_risk, risk_beyond_k, sensitive_attribute_measures
+from privacy.risk import (
+    k_anonymity,
+    reidentification_risk,
+    risk_beyond_k,
+    sensitive_attribute_measures,
+)
 
 QIS = ["age_band", "gender", "city"]
 HAS_PYCANON = importlib.util.find_spec("pycanon") is not None
