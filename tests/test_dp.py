@@ -28,9 +28,9 @@ def test_design_row_norm_is_bounded_by_the_documented_data_norm():
     frame.loc[:5, "a"] = np.nan
     design = ClippedDesign(numeric=["a", "b"], categorical=["c"], clip=3.0).fit(frame)
     Z = design.transform(frame)
-    assert design.data_norm == pytest.approx(math.sqrt(2 * 9 + 1))
+    assert design.bound == pytest.approx(math.sqrt(2 * 9 + 1)) and design.data_norm == 1.0
     assert np.linalg.norm(Z, axis=1).max() <= design.data_norm + 1e-9
-    assert np.abs(Z[:, :2]).max() == pytest.approx(3.0)  # the Cauchy column hit the clip
+    assert np.abs(Z[:, :2]).max() * design.bound == pytest.approx(3.0)  # the Cauchy column hit the clip
     assert "rare" not in design.levels_["c"] or (frame["c"] == "rare").sum() >= 5
 
 
@@ -68,8 +68,8 @@ def test_train_dp_epsilon_records_budget_clipping_and_cost(mlflow_uri, clean_zon
     assert metrics["test_roc_auc"] > 0.55 and "privacy_mia_auc" in metrics
     assert "differentially private logistic regression (epsilon 3" in capsys.readouterr().out
     run = MlflowClient(tracking_uri=mlflow_uri).get_run(result["run_id"])
-    assert run.data.params["dp_epsilon"] == "3.0" and float(run.data.params["dp_data_norm"]) > 0
-    assert "clipped to [-3, 3]" in run.data.params["dp_clip"]
+    assert run.data.params["dp_epsilon"] == "3.0"
+    assert "clipped to [-2, 2]" in run.data.params["dp_clip"] and run.data.params["dp_data_norm"] == "1.0"
     assert run.data.tags["kequn.dp_epsilon"] == "3"
 
     import mlflow

@@ -155,3 +155,6 @@ def test_publish_rejects_the_memorising_model_and_passes_the_regularised_one(mlf
     code, published = outcome["good"]
     assert code == 0 and published["approval_status"] == "pending"
     assert published["gates"]["model_privacy"]["passed"] and published["gates"]["model_privacy"]["applicable"]
+    from pipelines.registry import registry_listing
+
+    assert "mia_auc=" in registry_listing(name="churn-good")
