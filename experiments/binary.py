@@ -173,6 +173,13 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         st.done(f"shipped {FAMILY_LABELS[family]}: held-out ROC-AUC {metrics['test_roc_auc']:.4f} "
                 f"(CV {cv['xgboost'].mean:.4f} XGBoost vs {cv['logistic'].mean:.4f} logistic)")
 
+    with console.stage("model privacy: membership-inference audit") as st:
+        from experiments.model_privacy import audit_booster, summary_line
+
+        metrics.update(audit_booster(prepared.X, y, train_idx, test_idx, booster=booster, params=final_params,
+                                     n_rounds=result.n_estimators, class_weight=spw, seed=seed))
+        st.done(summary_line(metrics))
+
     best_params = {**result.best_params, "n_estimators": result.n_estimators}
     summary = [
         f"{task}: shipped {FAMILY_LABELS[family]}, held-out ROC-AUC {metrics['test_roc_auc']:.4f}, "
@@ -186,6 +193,7 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         f"class balance: positive share {float(y.mean()):.1%}, scale_pos_weight {spw:.2f}",
         *prepared.summary_lines(),
     ]
+    summary.append(summary_line(metrics))
     top_drivers = ", ".join(importance["feature"].head(5))
     summary.append(f"top drivers ({'gain' if family == 'xgboost' else '|standardised coefficient|'}): "
                    f"{top_drivers}")

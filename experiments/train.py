@@ -43,8 +43,11 @@ def _feature_dictionary(logger: RunLogger) -> None:
 def run_training(*, task: str, data: str | Path, label: str | None = None, positive: str | None = None,
                  treatment: str | None = None, id_col: str | None = None, protected: list[str] | None = None,
                  trials: int = 20, timeout: float | None = None, experiment: str | None = None,
-                 seed: int = 42) -> dict[str, Any]:
+                 seed: int = 42, dp_epsilon: float | None = None) -> dict[str, Any]:
     """Train one tracked experiment (see the module docstring).
+
+    ``dp_epsilon`` (churn/propensity only) trains the differentially private logistic
+    regression of :mod:`experiments.dp` instead.
 
     Returns
     -------
@@ -67,6 +70,10 @@ def run_training(*, task: str, data: str | Path, label: str | None = None, posit
         raise TrainingError(f"--trials must be at least 1. Got {trials}")
     if timeout is not None and timeout <= 0:
         raise TrainingError(f"--timeout must be positive. Got {timeout}")
+    if dp_epsilon is not None and task not in BINARY_TASKS:
+        raise TrainingError(f"--dp-epsilon applies to churn and propensity only. Got --task {task}")
+    if dp_epsilon is not None and not dp_epsilon > 0:
+        raise TrainingError(f"--dp-epsilon must be a positive number. Got {dp_epsilon}")
     protected = list(protected or [])
     data = Path(data)
     with console.stage("loading the training table") as st:
@@ -86,6 +93,11 @@ def run_training(*, task: str, data: str | Path, label: str | None = None, posit
         from experiments.uplift import train_uplift
 
         return train_uplift(**kwargs, prepared=prepared, frame=frame, lineage=lineage, digest=digest)
+    if dp_epsilon is not None:
+        from experiments.dp import train_tracked_dp
+
+        return train_tracked_dp(prepared, task=task, frame=frame, lineage=lineage, data=data, digest=digest,
+                                epsilon=dp_epsilon, experiment=experiment, seed=seed)
     return train_tracked_binary(prepared, task=task, frame=frame, lineage=lineage, data=data, digest=digest,
                                 trials=trials, timeout=timeout, experiment=experiment, seed=seed,
                                 positive=positive)

@@ -16,7 +16,9 @@ one-line :class:`~kequn.errors.ConfigError`); :func:`evaluate_gates` checks one 
 - ``fairness``: limits per task and protected attribute, read from ``fairness_<metric>_<attribute>``
   (by default equal opportunity and calibration within groups for churn and propensity scores;
   demographic parity is reported, and gates only where configured, e.g. a model that sets prices);
-- ``uplift``: positive normalised Qini (``test_qini_auc``) for uplift models.
+- ``uplift``: positive normalised Qini (``test_qini_auc``) for uplift models;
+- ``model_privacy``: the membership-inference audit of :mod:`experiments.model_privacy`
+  (``privacy_mia_auc``, ``privacy_mia_advantage``: worst case over the attacks) within limits.
 
 Each result is ``{"passed": bool, "applicable": bool, "detail": str, "checks": [...]}``.
 """
@@ -53,7 +55,9 @@ FAIRNESS_METRICS = ("demographic_parity_ratio", "demographic_parity_difference",
                     "equal_opportunity_difference", "calibration_difference", "positive_balance_difference")
 #: Metrics the regression gate can recompute on the held-out set for both models.
 REGRESSION_METRICS = ("test_roc_auc", "test_qini_auc")
-GATE_NAMES = ("privacy", "quality", "regression", "fairness", "uplift")
+GATE_NAMES = ("privacy", "quality", "regression", "fairness", "uplift", "model_privacy")
+#: Metrics of the membership-inference audit (experiments.model_privacy) the model_privacy gate may use.
+MODEL_PRIVACY_METRICS = ("privacy_mia_auc", "privacy_mia_advantage")
 DEFAULT_GATES = Path(__file__).resolve().parents[1] / "conf" / "gates.yaml"
 DEFAULT_LABELS = {"churn": "churn_label", "propensity": "propensity_label", "uplift": "response"}
 
@@ -142,13 +146,22 @@ class UpliftConfig(_Strict):
     min_qini: str = "> 0"
 
 
+class ModelPrivacyConfig(_Strict):
+    tasks: list[Task] = Field(default_factory=lambda: ["churn", "propensity", "uplift"])
+    #: ``metric: threshold`` over :data:`MODEL_PRIVACY_METRICS`.
+    limits: dict[str, str] = Field(default_factory=lambda: {"privacy_mia_auc": "<= 0.6"})
+    #: A run of a task in ``tasks`` without the audit's metrics is rejected.
+    require_audit: bool = True
+
+
 class GatesConfig(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     fairness: FairnessConfig = Field(default_factory=FairnessConfig)
     uplift: UpliftConfig = Field(default_factory=UpliftConfig)
+    model_privacy: ModelPrivacyConfig = Field(default_factory=ModelPrivacyConfig)
 
-    @field_validator("privacy", "quality", "fairness", "uplift", mode="before")
+    @field_validator("privacy", "quality", "fairness", "uplift", "model_privacy", mode="before")
     @classmethod
     def _none_is_default(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -166,6 +179,8 @@ class Gates:
     source: str
     #: SHA-256 of the gates file's bytes (recorded on the version, card and audit entry)
     sha256: str = ""
+    #: the membership-inference limits (model_privacy.limits)
+    model_privacy: tuple[Threshold, ...] = ()
 
 
 def _validation_message(path: str, exc: ValidationError) -> str:
@@ -228,10 +243,16 @@ def load_gates(path: str | Path | None = None) -> Gates:
                               f"{', '.join(FAIRNESS_METRICS)}")
     limits = {task: tuple({**flat, **per_task.get(task, {})}.values()) for task in config.fairness.tasks}
     min_qini = Threshold.parse("uplift", "test_qini_auc", config.uplift.min_qini, f"{path}: uplift.min_qini")
+    privacy_limits = []
+    for metric, text in config.model_privacy.limits.items():
+        where = f"{path}: model_privacy.limits.{metric}"
+        if metric not in MODEL_PRIVACY_METRICS:
+            raise ConfigError(f"{where}: unknown metric; known: {', '.join(MODEL_PRIVACY_METRICS)}")
+        privacy_limits.append(Threshold.parse("model_privacy", metric, text, where))
     from kequn.io import sha256_file
 
     return Gates(config=config, floors=floors, fairness_limits=limits, min_qini=min_qini, source=str(path),
-                 sha256=sha256_file(path))
+                 sha256=sha256_file(path), model_privacy=tuple(privacy_limits))
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,6 +380,31 @@ def uplift_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[str,
         return _not_applicable(f"uplift: not an uplift model (task {task})")
     check = gates.min_qini.check(metrics.get("test_qini_auc"))
     return _result(check["passed"], check["detail"], [check])
+
+
+def model_privacy_gate(task: str, metrics: dict[str, float], gates: Gates) -> dict[str, Any]:
+    """Membership-inference limits: an attacker must not tell training customers from others.
+
+    Stops a model that memorised its training rows (e.g. deep trees grown to single customers)
+    from being promoted: its loss on training customers is lower than on others, so whoever can
+    query it learns who was in the bank's training extract.
+    """
+    cfg = gates.config.model_privacy
+    if task not in cfg.tasks or not gates.model_privacy:
+        return _not_applicable(f"model_privacy: not checked for task {task}")
+    if not any(t.metric in metrics for t in gates.model_privacy):
+        if not cfg.require_audit:
+            return _result(True, "model_privacy: the run logged no membership-inference audit "
+                                 "(model_privacy.require_audit is false)")
+        return _result(False, "model_privacy: the run logged no membership-inference audit (privacy_mia_auc); "
+                              "retrain with this version of kequn")
+    checks = [t.check(metrics.get(t.metric)) for t in gates.model_privacy]
+    detail = "; ".join(c["detail"] for c in checks)
+    attacks = [f"{a} {metrics[f'privacy_mia_{a}_auc']:.3f}" for a in ("threshold", "attack_model", "shadow")
+               if f"privacy_mia_{a}_auc" in metrics]
+    if attacks:
+        detail += f" (attack AUCs: {', '.join(attacks)})"
+    return _result(all(c["passed"] for c in checks), detail, checks)
 
 
 def positive_scores(model_uri: str, frame: Any) -> Any:
@@ -501,4 +547,5 @@ def evaluate_gates(run: Any, *, name: str, candidate_uri: str, gates: Gates, cli
         "regression": regression_gate(run, task, name, candidate_uri, gates, client),
         "fairness": fairness_gate(task, metrics, gates),
         "uplift": uplift_gate(task, metrics, gates),
+        "model_privacy": model_privacy_gate(task, metrics, gates),
     }

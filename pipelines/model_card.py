@@ -76,6 +76,38 @@ def _fairness_rows(fairness: dict[str, Any] | None, metrics: dict[str, float]) -
     return {"threshold": "—", "min_group_size": "—", "rows": rows}
 
 
+MIA_ATTACKS = (("threshold", "loss threshold"), ("attack_model", "black-box attack model"),
+               ("shadow", "shadow models"))
+
+
+def _model_privacy(metrics: dict[str, float]) -> dict[str, Any] | None:
+    """The membership-inference audit (experiments.model_privacy) with a plain reading."""
+    if "privacy_mia_auc" not in metrics:
+        return None
+    auc = metrics["privacy_mia_auc"]
+    rows = [{"attack": label, "auc": _fmt(metrics.get(f"privacy_mia_{key}_auc")),
+             "advantage": _fmt(metrics.get(f"privacy_mia_{key}_advantage"))}
+            for key, label in MIA_ATTACKS if f"privacy_mia_{key}_auc" in metrics]
+    reading = (f"The strongest attack tells a training customer from a held-out one with ROC-AUC {auc:.3f} "
+               "(0.5 is guessing, 1.0 is certainty); "
+               + ("little sign of memorisation by these attacks." if auc <= 0.55 else
+                  "some memorisation: the model is measurably more confident on customers it was trained on."
+                  if auc <= 0.6 else "the model leaks who was in its training data."))
+    return {"auc": _fmt(auc), "advantage": _fmt(metrics.get("privacy_mia_advantage")), "rows": rows,
+            "n_rows": int(metrics.get("privacy_mia_n_rows", 0)), "reading": reading}
+
+
+def _differential_privacy(params: dict[str, str], metrics: dict[str, float]) -> dict[str, Any] | None:
+    """The differential-privacy record of a `train --dp-epsilon` run (experiments.dp)."""
+    if "dp_epsilon" not in params:
+        return None
+    return {"epsilon": params["dp_epsilon"], "data_norm": params.get("dp_data_norm", "—"),
+            "clip": params.get("dp_clip", "—"), "mechanism": params.get("dp_mechanism", "—"),
+            "dp_roc_auc": _fmt(metrics.get("dp_test_roc_auc")),
+            "baseline_roc_auc": _fmt(metrics.get("dp_baseline_test_roc_auc")),
+            "utility_cost": _fmt(metrics.get("dp_utility_cost_roc_auc"))}
+
+
 def card_context(*, name: str, version: str, run: Any, gates: dict[str, dict[str, Any]],
                  approval_status: str, published_by: str, published_at: str,
                  fairness: dict[str, Any] | None = None, identity: str = "self-declared",
@@ -83,6 +115,7 @@ def card_context(*, name: str, version: str, run: Any, gates: dict[str, dict[str
                  gates_reviewed: bool | None = None) -> dict[str, Any]:
     """Everything a card shows, as plain values (no personal data: tags, metrics and gate text)."""
     tags, metrics = dict(run.data.tags), dict(run.data.metrics)
+    params = dict(getattr(run.data, "params", {}) or {})
     task = tags.get("kequn.task", "unknown")
     clean_dir = tags.get("kequn.clean_dir", "")
     uplift_keys = ("test_qini_auc", "test_auuc", "test_uplift_at_30")
@@ -114,7 +147,9 @@ def card_context(*, name: str, version: str, run: Any, gates: dict[str, dict[str
             "privacy_report": str(Path(clean_dir) / "privacy_report.html") if clean_dir else "not recorded",
         },
         "metrics": [(k, _fmt(v)) for k, v in sorted(metrics.items())
-                    if not k.startswith("fairness_") and k not in uplift_keys],
+                    if not k.startswith(("fairness_", "privacy_mia_")) and k not in uplift_keys],
+        "model_privacy": _model_privacy(metrics),
+        "differential_privacy": _differential_privacy(params, metrics),
         "uplift": [(k, _fmt(metrics[k])) for k in uplift_keys if k in metrics],
         "fairness": _fairness_rows(fairness, metrics),
         "gates": [{"name": g, "passed": r["passed"],

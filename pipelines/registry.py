@@ -566,6 +566,11 @@ def _gates_cell(tags: dict[str, str]) -> str:
 
 def _metric_cell(metrics: dict[str, float]) -> str:
     shown = [f"{k}={metrics[k]:.3f}" for k in KEY_METRICS if k in metrics]
+    if "privacy_mia_auc" in metrics:
+        shown.append(f"mia_auc={metrics['privacy_mia_auc']:.3f}")
+    if "dp_epsilon" in metrics:
+        cost = metrics.get('dp_utility_cost_roc_auc', float('nan'))
+        shown.append(f"dp_epsilon={metrics['dp_epsilon']:g} dp_cost={cost:.3f}")
     return " ".join(shown) or "-"
 
 

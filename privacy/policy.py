@@ -78,6 +78,25 @@ class KAnonymityRule(_Strict):
     max_suppression_share: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
+class RiskRule(_Strict):
+    """Re-identification risk beyond k (privacy.risk.risk_beyond_k), measured and reported.
+
+    ``sensitive_attributes``: column names (or entity types) whose values an attacker must not
+    infer from a customer's look-alike group (e.g. risk level, AUM tier); ``l`` and ``t``: the
+    l-diversity and t-closeness targets the report judges them by; ``population_fraction``:
+    the share of the population the table holds (1: the whole customer base, journalist risk
+    = prosecutor risk); ``threshold``: the record risk counted as "at risk" (default 1/k).
+    ``on_violation: fail`` refuses to publish when a target is missed.
+    """
+
+    sensitive_attributes: list[str] = Field(default_factory=lambda: ["risk_level", "aum_tier", "value_tier"])
+    l: int = Field(default=2, ge=1)  # noqa: E741  (the measure's name)
+    t: float = Field(default=0.5, gt=0.0, le=1.0)
+    population_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    threshold: float | None = Field(default=None, gt=0.0, le=1.0)
+    on_violation: Literal["report", "fail"] = "report"
+
+
 class ColumnRule(_Strict):
     """An override for one ``table.column``: wins over the detected entity."""
 
@@ -113,6 +132,7 @@ class Policy(_Strict):
     free_text: FreeTextRule = FreeTextRule()
     unclassified: UnclassifiedRule = UnclassifiedRule()
     k_anonymity: KAnonymityRule = KAnonymityRule()
+    risk: RiskRule = RiskRule()
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
     custom_recognizers: list[CustomRecognizerRule] = Field(default_factory=list)
     _custom: tuple[Any, ...] = PrivateAttr(default=())

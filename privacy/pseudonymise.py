@@ -181,13 +181,18 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
     results = pseudonymise_frames(frames, policy=policy, key=key, paths=tables, workers=workers)
     n_findings = sum(_finding_count(f) for r in results for f in r.residual)
     k_ok = all(r.k_anonymity is None or r.k_anonymity["met"] for r in results)
+    risk_failing = [r.table for r in results if r.k_anonymity is not None
+                    and not r.k_anonymity.get("risk", {}).get("met", True)]
     residual_clean = n_findings == 0
-    passed = k_ok and residual_clean
+    passed = k_ok and residual_clean and not risk_failing
     status = "passed" if passed else "failed"
     reasons = []
     if not k_ok:
         failing = [r.table for r in results if r.k_anonymity is not None and not r.k_anonymity["met"]]
         reasons.append(f"k-anonymity (k={policy.k_anonymity.k}) not met in table(s) {', '.join(failing)}")
+    if risk_failing:
+        reasons.append(f"l-diversity (l={policy.risk.l}) or t-closeness (t={policy.risk.t:g}) of the sensitive "
+                       f"attributes not met in table(s) {', '.join(risk_failing)} (risk.on_violation is fail)")
     if not residual_clean:
         dirty = sorted({r.table for r in results if r.residual})
         reasons.append(f"the residual scan found {n_findings} direct identifier(s) in table(s) {', '.join(dirty)}")
@@ -601,8 +606,26 @@ def _apply_k_anonymity(result: TableResult, policy: Policy) -> None:
     rule = policy.k_anonymity
     frame, k_result = enforce_k(result.frame, qis, rule.k, on_violation=rule.on_violation,
                                 max_suppression_share=rule.max_suppression_share)
+    k_result["risk"] = _risk_beyond_k(result, frame, qis, policy)
     result.frame = frame
     result.k_anonymity = k_result
+
+
+def _risk_beyond_k(result: TableResult, frame: pd.DataFrame, qis: list[str], policy: Policy) -> dict[str, Any]:
+    """l-diversity, t-closeness and the ARX risk models of the published table (suppressed rows left out)."""
+    from privacy.risk import risk_beyond_k
+
+    rule = policy.risk
+    wanted = set(rule.sensitive_attributes)
+    sensitive = [c for c in frame.columns
+                 if (c in wanted or result.output_entities.get(c) in wanted) and c not in qis]
+    suppressed = frame[qis].isna().all(axis=1) & ~result.frame[qis].isna().all(axis=1) \
+        if frame is not result.frame else None
+    out = risk_beyond_k(frame, qis, sensitive, l_target=rule.l, t_target=rule.t,
+                        population_fraction=rule.population_fraction,
+                        threshold=rule.threshold or 1.0 / policy.k_anonymity.k, exclude=suppressed)
+    out["met"] = all(s["l_met"] and s["t_met"] for s in out["sensitive"]) or rule.on_violation == "report"
+    return out
 
 
 def _residual(result: TableResult, custom: tuple = ()) -> list[dict[str, Any]]:

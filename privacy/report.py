@@ -25,6 +25,7 @@ from privacy import entities as E
 from privacy.checksums import gb11643_check_digit, luhn_check_digit
 from privacy.generalise import BIRTH_LEVELS, age_band, birth_level, province_city
 from privacy.policy import Policy
+from privacy.risk import READINGS
 from privacy.tokens import token_of
 
 #: Public key used only for the report's examples (never for data): the example tokens show the
@@ -149,7 +150,7 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
             k_rows.append({"table": r.table, "quasi_identifiers": k["quasi_identifiers"], "k": k["k"],
                            "action": k["action"], "met": k["met"], "k_reached": k["k_reached"], "before": k["before"], "after": k["after"],
                            "suppressed_records": k["suppressed_records"], "suppressed_share": k["suppressed_share"],
-                           "reason": k.get("reason")})
+                           "reason": k.get("reason"), "risk": k.get("risk")})
         for f in r.residual:
             residual.append({key: f[key] for key in _SAFE_FINDING_KEYS if key in f and _scalar(f[key])}
                             | {"table": r.table})
@@ -181,6 +182,7 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
                                       f"(min class {_dash(k['after']['min_class_size'])}, "
                                       f"{k['suppressed_records']} record(s) suppressed)" for k in k_rows))
         if k_rows else "k-anonymity: no table holds a configured quasi-identifier.",
+        *[f"{k['table']}: {line}" for k in k_rows if k.get("risk") for line in k["risk"]["reading"]],
         "Residual scan of the output: " + ("no direct identifier found." if rs["clean"]
                                            else f"{rs['findings']} direct identifier(s) found."),
         ("Result: PASSED - the tables were published to the clean zone." if passed
@@ -194,6 +196,10 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
         ("k-匿名：" + "；".join(f"{k['table']} k={k['k']} {_reached_zh(k)}"
                                 f"（最小等价类 {_dash(k['after']['min_class_size'])}，抑制 {k['suppressed_records']} 条）"
                                 for k in k_rows)) if k_rows else "k-匿名：无配置的准标识符。",
+        *[f"{k['table']}：检察官风险（最高）{k['risk']['prosecutor']['highest']:.0%}，平均 "
+          f"{k['risk']['prosecutor']['average']:.1%}，营销者风险 {k['risk']['marketer']:.1%}"
+          + "".join(f"；{s['attribute']} l={s['l']}、t={s['t']:.3f}" for s in k["risk"]["sensitive"])
+          for k in k_rows if k.get("risk")],
         "输出残留扫描：" + ("未发现直接标识符。" if rs["clean"] else f"发现 {rs['findings']} 处直接标识符。"),
         "结论：通过，数据已发布到洁净区。" if passed else "结论：未通过，未发布任何数据表。",
     ]
@@ -219,7 +225,9 @@ def build_report(*, manifest: dict[str, Any], policy: Policy, results: list[Any]
         "examples": build_examples(policy),
         "policy": {"hash": manifest["policy_hash"], "entities": policy_rows,
                    "free_text": policy_doc["free_text"], "unclassified": policy_doc["unclassified"],
-                   "k_anonymity": policy_doc["k_anonymity"], "columns": policy_doc["columns"]},
+                   "k_anonymity": policy_doc["k_anonymity"], "risk": policy_doc.get("risk"),
+                   "columns": policy_doc["columns"]},
+        "risk_readings": READINGS,
         "sign_off": {"roles": ["数据负责人 Data owner", "合规审核 Compliance reviewer", "信息安全 Information security"],
                      "statement": ("I have reviewed this report and the policy in force (hash above) and approve the "
                                    "use of the published tables for model development. / 本人已审阅本报告及所执行的"
@@ -306,6 +314,22 @@ th{background:#f3f5f7}.pass{color:#116329;font-weight:600}.fail{color:#b42318;fo
 <td>{{ k.before.min_class_size if k.before.min_class_size is not none else '—' }} → {{ k.after.min_class_size if k.after.min_class_size is not none else '—' }}</td><td>{{ '%.2f%%' % (100 * k.before.share_below_k) }} → {{ '%.2f%%' % (100 * k.after.share_below_k) }}</td>
 <td>{{ k.before.unique_records }} → {{ k.after.unique_records }}</td><td>{{ k.suppressed_records }}</td>
 <td class="{{ 'pass' if k.k_reached else 'fail' }}">{{ '达标 reached' if k.k_reached else ('未达到，仅度量 not reached, measured only' if k.met else '未达标 not met') }}{% if k.reason %}: {{ k.reason }}{% endif %}</td></tr>{% endfor %}</table>
+{% else %}<p class="muted">没有表包含配置的准标识符 No table holds a configured quasi-identifier.</p>{% endif %}
+
+<h2>超越 k 的风险 Re-identification risk beyond k</h2>
+{% set risky = r.k_anonymity | selectattr('risk') | list %}
+{% if risky %}<table><tr><th>表 Table</th><th>记录 Records</th><th>等价类 Classes</th><th>检察官风险 Prosecutor (highest / average / records at risk)</th>
+<th>记者风险 Journalist (highest / average / records at risk)</th><th>营销者风险 Marketer</th></tr>
+{% for k in risky %}<tr><td>{{ k.table }}</td><td>{{ k.risk.records }}</td><td>{{ k.risk.classes }}</td>
+<td>{{ '%.2f%%' % (100 * k.risk.prosecutor.highest) }} / {{ '%.2f%%' % (100 * k.risk.prosecutor.average) }} / {{ '%.2f%%' % (100 * k.risk.prosecutor.records_at_risk) }}</td>
+<td>{{ '%.2f%%' % (100 * k.risk.journalist.highest) }} / {{ '%.2f%%' % (100 * k.risk.journalist.average) }} / {{ '%.2f%%' % (100 * k.risk.journalist.records_at_risk) }}</td>
+<td>{{ '%.2f%%' % (100 * k.risk.marketer) }}</td></tr>{% endfor %}</table>
+<table><tr><th>表 Table</th><th>敏感属性 Sensitive attribute</th><th>类型 Kind</th><th>l (目标 target)</th><th>熵 l Entropy l</th><th>低于 l 的记录 Records below l</th><th>t (目标 target)</th><th>结果 Result</th></tr>
+{% for k in risky %}{% for s in k.risk.sensitive %}<tr><td>{{ k.table }}</td><td>{{ s.attribute }}</td><td>{{ s.kind }}{% if s.binned %} (binned){% endif %}</td><td>{{ s.l }} ({{ s.l_target }})</td><td>{{ '%.3f' % s.entropy_l }}</td><td>{{ s.records_below_l }}</td>
+<td>{{ '%.3f' % s.t }} ({{ s.t_target }})</td><td class="{{ 'pass' if s.l_met and s.t_met else 'fail' }}">{{ '达标 met' if s.l_met and s.t_met else '未达标 missed' }}</td></tr>{% endfor %}{% endfor %}</table>
+<h3>解读 Reading for the reviewer</h3>
+{% for k in risky %}<ul>{% for line in k.risk.reading %}<li>{{ k.table }}: {{ line }}</li>{% endfor %}</ul>{% endfor %}
+<dl>{% for name, text in r.risk_readings.items() %}<dt>{{ name }}</dt><dd class="muted">{{ text }}</dd>{% endfor %}</dl>
 {% else %}<p class="muted">没有表包含配置的准标识符 No table holds a configured quasi-identifier.</p>{% endif %}
 
 <h2>残留扫描 Residual scan</h2>

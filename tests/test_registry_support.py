@@ -34,7 +34,8 @@ def bank_frame(seed: int = 0) -> pd.DataFrame:
 def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_dir: Path | None = None,
              fairness_override: dict[str, float] | None = None, with_model: bool = True,
              seed: int = 0) -> str:
-    """Train and log one run; ``strength`` good (uses both features) or weak (aum_trend blinded)."""
+    """Train and log one run; ``strength`` good (uses both features), weak (aum_trend blinded) or
+    memorise (a fully grown tree on labels with 30% flipped: overfitted, leaks membership)."""
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
@@ -49,7 +50,15 @@ def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_di
     x_train = train[features].copy()
     if strength == "weak":
         x_train["aum_trend"] = np.random.default_rng(seed + 1).normal(size=len(x_train))
-    model = LogisticRegression().fit(x_train, train["churn_label"])
+    y_train = train["churn_label"]
+    if strength == "memorise":  # deliberately overfitted: a tree grown to single customers on noisy labels
+        from sklearn.tree import DecisionTreeClassifier
+
+        flip = np.random.default_rng(seed + 2).random(len(y_train)) < 0.3
+        y_train = y_train.where(~flip, 1 - y_train)
+        model = DecisionTreeClassifier(random_state=seed).fit(x_train, y_train)
+    else:
+        model = LogisticRegression().fit(x_train, y_train)
     score = model.predict_proba(test[features])[:, 1]
     mlflow.set_experiment(f"kequn-{task}")
     with mlflow.start_run() as run:
@@ -63,13 +72,16 @@ def make_run(tmp: Path, *, strength: str = "good", task: str = "churn", clean_di
         from sklearn.metrics import roc_auc_score
 
         mlflow.log_metric("test_roc_auc", float(roc_auc_score(test["churn_label"], score)))
+        mlflow.log_metrics(_membership_audit(model, x_train, test[features], y_train,
+                                             test["churn_label"], seed))
         assess_and_log(test["churn_label"].to_numpy(), score, test[["gender"]], threshold=0.5, min_group_size=30)
         if fairness_override:
             mlflow.log_metrics(fairness_override)
         if with_model:
             signature = mlflow.models.infer_signature(test[features], score)
+            trusted = {"skops_trusted_types": ["sklearn.tree._tree.Tree"]} if strength == "memorise" else {}
             mlflow.sklearn.log_model(model, name="model", signature=signature, pyfunc_predict_fn="predict_proba",
-                                     pip_requirements=["scikit-learn"])  # skip slow inference
+                                     pip_requirements=["scikit-learn"], **trusted)  # skip slow inference
         log_heldout_ref(tmp, data, np.arange(N // 2, N), task=task, label="churn_label", treatment=None)
     return run.info.run_id
 
@@ -91,6 +103,27 @@ def log_heldout_ref(tmp: Path, table: pd.DataFrame, positions: np.ndarray, *, ta
     write_reference(folder, ref)
     mlflow.log_artifact(str(folder / REFERENCE_ARTIFACT), "eval")
     return path
+
+
+def _membership_audit(model, x_train, x_test, y_train, y_test, seed: int) -> dict[str, float]:
+    """The training pipeline's membership-inference audit (experiments.model_privacy) of a fitted model."""
+    from experiments.model_privacy import audit_membership
+
+    x = pd.concat([x_train, x_test], ignore_index=True)
+    y = np.concatenate([np.asarray(y_train), np.asarray(y_test)]).astype(float)
+    return audit_membership(members=np.arange(len(x_train)), nonmembers=np.arange(len(x_train), len(x)),
+                            target=y, kind="binary", seed=seed,
+                            predict=lambda rows: model.predict_proba(x.iloc[rows])[:, 1])
+
+
+def _uplift_audit(model, frame: pd.DataFrame, seed: int) -> dict[str, float]:
+    """Audit of a fixed uplift model (trained on nothing): both halves are non-members in truth."""
+    from experiments.model_privacy import audit_membership
+
+    target = frame[["treatment", "response"]].to_numpy(dtype=float)
+    half = len(frame) // 2
+    return audit_membership(members=np.arange(half), nonmembers=np.arange(half, len(frame)), target=target,
+                            kind="uplift", seed=seed, predict=lambda rows: model.predict(None, frame.iloc[rows]))
 
 
 def uplift_model(w: float, v: float):
@@ -137,6 +170,7 @@ def make_uplift_run(tmp: Path, *, clean_dir: Path, w: float = 1.0, v: float = 0.
         mlflow.log_params({"label": "response", "treatment": "treatment"})
         mlflow.log_metric("test_qini_auc", float(qini_coefficient(test["response"], test["treatment"], score)))
         mlflow.log_metric("fairness_n_small_groups_gender", 0.0)
+        mlflow.log_metrics(_uplift_audit(model, test, seed))
         log_heldout_ref(tmp, test, np.arange(N), task="uplift", label="response", treatment="treatment")
         signature = mlflow.models.infer_signature(test[["x", "noise"]], score)
         mlflow.pyfunc.log_model(name="model", python_model=model, signature=signature,

@@ -223,6 +223,12 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
                                 "responses there); it is not logged")
         st.done(f"test Qini {fmt(metrics['test_qini_auc'], '.3f')} (response model "
                 f"{fmt(metrics['test_response_model_qini_auc'], '.3f')})")
+    with console.stage("model privacy: membership-inference audit") as st:
+        from experiments.model_privacy import audit_uplift, summary_line
+
+        metrics.update(audit_uplift(X, t_all, y_all, fit_idx, test_idx, learner=learner, seed=seed,
+                                    fit=lambda Xs, ts, ys: fit_learner(chosen, Xs, ts, ys, params=params, seed=seed)))
+        st.done(summary_line(metrics))
 
     deciles = um.uplift_by_decile(yte, tte, s)
     budgets = budget_table(yte, tte, s, s_resp)
@@ -285,6 +291,7 @@ def train_uplift(*, task: str = "uplift", data: str | Path, label: str | None = 
              f"(response model {fmt(metrics['test_response_model_qini_auc'], '.3f')}), AUUC "
              f"{fmt(metrics['test_auuc'], '.4f')}, uplift at 30% {fmt(metrics['test_uplift_at_30'], '.3f')}, "
              f"sleeping dogs {metrics['test_sleeping_dogs_share']:.1%} of test customers"]
+    lines.append(summary_line(metrics))
     lines += [f"warning: {w}" for w in warnings]
     return {"run_id": run_id, "metrics": {k: v for k, v in metrics.items() if math.isfinite(v)},
             "summary": "\n".join(lines)}
