@@ -121,8 +121,10 @@ def realised_performance(model: Any, frame: pd.DataFrame, scores: pd.DataFrame) 
         if label not in frame.columns:
             return {"measured": False, "why": f"no {label} column in the snapshot"}
         y = pd.to_numeric(frame[label], errors="coerce")
-        positive = float(model.params.get("positive", "1")) if str(model.params.get("positive", "1")).replace(
-            ".", "", 1).isdigit() else 1.0
+        try:
+            positive = float(model.params.get("positive", "1"))
+        except ValueError:
+            return {"measured": False, "why": f"{label}: the positive value is not a number"}
         keep = y.notna().to_numpy()
         y = (y[keep] == positive).astype(int).to_numpy()
         if len(np.unique(y)) < 2:
