@@ -1,14 +1,17 @@
 """Benchmark of ``kequn monitor`` on the synthetic bank: quiet on a stable snapshot, loud on drift.
 
-A churn and a segment model are trained at ``--train-snapshot`` (default 2024-03-31, after the
-bank's Q1 campaign) and governed (bench/_serve_bank.py). ``kequn monitor`` then compares:
+Two governed models (bench/_serve_bank.py; publish → approve → promote, signed):
 
-1. ``stable``: a later snapshot with no campaign in between (``kequn features --snapshot
-   2024-06-30``); nothing should breach;
-2. ``planted``: the same later snapshot with one column shifted (``aum`` × 1.5: every customer's
-   assets up by half), written with the snapshot's lineage; ``aum`` must breach, the others not;
-3. ``after-campaign``: the 2024-09-30 snapshot, after the Q3 campaign of 2024-07-01 (a real change
-   of the campaign-history features, which the monitor should see).
+- a segment model trained at 2024-03-31 (after the bank's Q1 campaign of 2024-03-01), monitored
+  on the 2024-06-30 snapshot (no campaign in between: the **stable** case), on that snapshot with
+  one column shifted (``aum`` × 1.5, × 2, × 3: every customer's assets multiplied, written with the
+  snapshot's lineage: the **planted** drift), and on 2024-09-30;
+- a churn model trained at 2024-06-30 (earlier snapshots hold too few churners in the synthetic
+  bank to pass the quality gate), monitored on 2024-09-30, after the Q3 campaign of 2024-07-01,
+  which really changes the campaign-history features (``campaigns_before`` …), and on that
+  snapshot with ``aum`` multiplied by the same factors.
+
+Every case also monitors the training table itself (PSI must be 0).
 
 Usage::
 
@@ -51,16 +54,27 @@ def main() -> None:
     parser.add_argument("--train-snapshot", default="2024-03-31")
     parser.add_argument("--stable-snapshot", default="2024-06-30")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--factors", type=lambda t: [float(x) for x in t.split(",")], default=[1.5, 2.0, 3.0],
+                        help="planted drifts: aum multiplied by each factor")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kequn-bench-monitor-"))
-    bank = build_bank(workdir, customers=args.customers, train_snapshot=args.train_snapshot,
-                      snapshots=[args.stable_snapshot, "2024-09-30"], tasks=["churn", "segment"],
-                      log=lambda m: print(m, file=sys.stderr))
-    stable = bank["features"][args.stable_snapshot]
-    cases = {"training-table": bank["features"][args.train_snapshot], "stable": stable,
-             "planted": planted(stable, workdir / "planted_aum_x1.5.parquet"),
-             "after-campaign": bank["features"]["2024-09-30"]}
-    for task, model in bank["models"].items():
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    seg = build_bank(workdir, customers=args.customers, train_snapshot=args.train_snapshot,
+                     snapshots=[args.stable_snapshot, "2024-09-30"], tasks=["segment"], log=log)
+    churn = build_bank(workdir, customers=args.customers, train_snapshot="2024-06-30", snapshots=["2024-09-30"],
+                       tasks=["churn"], log=log)
+    stable, later = seg["features"][args.stable_snapshot], seg["features"]["2024-09-30"]
+    plans = {
+        ("segment", seg["models"]["segment"]): {
+            "training-table": seg["features"][args.train_snapshot], "stable": stable, "later": later,
+            **{f"stable, aum x{f:g}": planted(stable, workdir / f"planted_{stable.stem}_aum_x{f:g}.parquet", factor=f)
+               for f in args.factors}},
+        ("churn", churn["models"]["churn"]): {
+            "training-table": churn["features"]["2024-06-30"], "after-campaign": later,
+            **{f"after-campaign, aum x{f:g}": planted(later, workdir / f"planted_{later.stem}_aum_x{f:g}.parquet",
+                                                      factor=f) for f in args.factors}},
+    }
+    for (task, model), cases in plans.items():
         for case, table in cases.items():
             out = workdir / f"monitor_{task}_{case}"
             proc = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "-q", "monitor", "--model",
