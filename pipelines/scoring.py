@@ -243,22 +243,10 @@ def score_frame(model: LoadedModel, frame: pd.DataFrame, *, where: str = "the fe
 
 
 def _predict(model: LoadedModel, X: pd.DataFrame) -> Any:
-    """The model's prediction for the checked columns ``X``.
+    """The model's prediction for the columns ``X`` that :func:`check_columns` accepted."""
+    from experiments.reference import predict
 
-    kequn's own models (``experiments.*`` PythonModels restore their own dtypes) are called
-    directly: :func:`check_columns` has already checked names and types from the dtypes, and
-    MLflow's schema enforcement would inspect every text value in Python (about 10 s per
-    million rows). Any other pyfunc goes through ``pyfunc.predict`` with MLflow's enforcement.
-    """
-    from mlflow.exceptions import MlflowException
-
-    try:
-        python_model = model.pyfunc.unwrap_python_model()
-    except (MlflowException, AttributeError):
-        python_model = None
-    if python_model is not None and type(python_model).__module__.startswith("experiments."):
-        return python_model.predict(None, X)
-    return model.pyfunc.predict(X)
+    return predict(model.pyfunc, X)
 
 
 def score_table(model_uri: str, features_df: pd.DataFrame) -> pd.DataFrame:
