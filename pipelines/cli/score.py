@@ -27,6 +27,9 @@ def command(model_uri: str, data: Path, out: Path, json_out: Path | None) -> Non
     version and feature-table digest; the scoring run in MLflow (experiment kequn-scoring)
     holds lineage and aggregates, no rows.
 
+    Exit codes: 0 written, 1 bad input (nothing written), 5 the version is not approved or does
+    not verify.
+
     \b
     Example:
       kequn score --model models:/churn-model@champion --data features_2024-09-30.parquet \\
