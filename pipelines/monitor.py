@@ -196,6 +196,9 @@ def migration(model: Any, reference: dict[str, Any], scores: pd.DataFrame) -> di
     old = score_frame(model, before, where="the training table")
     old_id = old.columns[0]
     joined = old.rename(columns={old_id: id_col}).merge(scores, on=id_col, suffixes=("_before", "_now"))
+    if joined.empty:
+        return {"available": False, "why": "no customer token of the training snapshot is in the new one "
+                                           "(another pseudonymisation key, or another bank)"}
     tiers = [t.name for t in getattr(model.pyfunc.unwrap_python_model(), "tiers", [])]
     result: dict[str, Any] = {"available": True, "source": note, "customers_before": int(len(old)),
                               "customers_now": int(len(scores)), "customers_in_both": int(len(joined)),
@@ -375,7 +378,7 @@ def monitor_plots(report: dict[str, Any]) -> dict[str, bytes]:
         plots[f"{prefix}_{_safe(row['column'])}.png"] = png_bytes(fig)
     moves = report.get("migration") or {}
     for col in ("value_tier", "segment"):
-        if moves.get("available") and col in moves:
+        if moves.get("available") and col in moves and moves[col]["matrix"]:
             m = np.asarray(moves[col]["matrix"], dtype=float)
             fig, ax = plt.subplots(figsize=(4.8, 4.2))
             ax.imshow(m, cmap="Blues")

@@ -257,6 +257,16 @@ def test_monitor_segment_migration_matches_the_feature_tables(bank, capsys):
     assert {o["column"] for o in report["outputs"]} == {"segment", "persona", "value_tier"}
     assert (out / "migration_value_tier.png").is_file()
 
+    # tokens under another key: no customer to follow, said so (not a crash)
+    frame = pd.read_parquet(bank["later"])
+    frame["customer_no"] = "tk_" + frame["customer_no"].astype(str).str[3:].str[::-1]
+    other = with_lineage(bank["later"], frame, bank["tmp"] / "other_tokens.parquet")
+    code, _, err = kequn(capsys, "monitor", "--model", f"models:/{SEGMENT}@champion", "--data", str(other),
+                         "--out", str(bank["tmp"] / "monitor_other"))
+    assert code in (0, 6), err
+    report = json.loads((bank["tmp"] / "monitor_other" / "monitor_report.json").read_text(encoding="utf-8"))
+    assert not report["migration"]["available"] and "no customer token" in report["migration"]["why"]
+
 
 def test_monitor_refuses_a_model_trained_without_a_reference(bank, capsys, monkeypatch):
     from pipelines.registry import approve, promote, publish
