@@ -250,6 +250,8 @@ def monitor_snapshot(model: Any, frame: pd.DataFrame, *, reference: dict[str, An
                             f"{row['missing_now']:.1%} (limit ±{limits.missing_shift_max:.0%})")
     for row in outputs:
         row["status"] = "stable"
+        if limits.psi_feature_warn is not None and row["psi"] > limits.psi_feature_warn:
+            row["status"] = "shift"
         if limits.psi_score_max is not None and row["psi"] > limits.psi_score_max:
             row["status"] = "drift"
             breaches.append(f"output {row['column']} PSI {row['psi']:.3f} > {limits.psi_score_max}")
