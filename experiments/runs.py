@@ -145,7 +145,9 @@ def training_run(task: str, experiment: str | None, lineage: Lineage, *, seed: i
 
     Starts the run in ``experiment`` (default ``kequn-<task>``; inside ``mlflow run`` the
     project's run), tags it with :func:`run_tags`, records the training table with
-    :func:`log_dataset` (``exclude``: id columns; ``digest`` computed when not given) and yields a :class:`RunLogger`. On any error
+    :func:`log_dataset` (``exclude``: id columns; ``digest`` computed when not given) and yields a :class:`RunLogger`.
+    When the body has logged the model, the monitoring reference (per-feature bins and the
+    score distribution, :mod:`experiments.reference`) is logged too. On any error
     the run ends FAILED (tag ``kequn.error``) and the error is re-raised.
     """
     import logging
@@ -189,6 +191,10 @@ def training_run(task: str, experiment: str | None, lineage: Lineage, *, seed: i
     try:
         log_dataset(frame, path=path, lineage=lineage, digest=digest, label=label, exclude=exclude)
         yield logger
+        # The aggregates `kequn monitor` compares later snapshots with (no rows).
+        from experiments.reference import log_reference
+
+        log_reference(logger.run_id, frame, task=task, digest=digest)
     except BaseException as exc:
         message = str(exc) if isinstance(exc, KequnError) else f"internal error ({type(exc).__name__})"
         with contextlib.suppress(Exception):

@@ -35,6 +35,8 @@ COMMANDS = {
     "verify": "verify",
     "audit": "audit",
     "keys": "keys",
+    "score": "score",
+    "monitor": "monitor",
     "demo": "demo",
 }
 
@@ -54,6 +56,8 @@ SHORT_HELP = {
     "verify": "Check a version's or alias's signatures, artifact digest and audit chain.",
     "audit": "Verify the hash-chained audit trail (kequn audit verify).",
     "keys": "Create a person's Ed25519 signing key (kequn keys init --name WHO).",
+    "score": "Score a feature table with a verified model version (tokens + scores).",
+    "monitor": "Compare a new snapshot with a model's training reference (PSI, migration).",
     "demo": "Run the whole chain on a synthetic bank: synth → pseudonymise → features → train.",
 }
 
