@@ -174,10 +174,11 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
                 f"(CV {cv['xgboost'].mean:.4f} XGBoost vs {cv['logistic'].mean:.4f} logistic)")
 
     with console.stage("model privacy: membership-inference audit") as st:
-        from experiments.model_privacy import audit_booster, summary_line
+        from experiments.model_privacy import audit_family, summary_line
 
-        metrics.update(audit_booster(prepared.X, y, train_idx, test_idx, booster=booster, params=final_params,
-                                     n_rounds=result.n_estimators, class_weight=spw, seed=seed))
+        metrics.update(audit_family(prepared.X, y, train_idx, test_idx, family=family, model=shipped,
+                                    xgb_params=result.best_params, n_estimators=result.n_estimators,
+                                    class_weight=spw, seed=seed))
         st.done(summary_line(metrics))
 
     best_params = {**result.best_params, "n_estimators": result.n_estimators}

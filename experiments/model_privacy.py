@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ATTACKS", "KINDS", "attack_auc_advantage", "attack_features", "audit_booster", "audit_membership",
+__all__ = ["ATTACKS", "KINDS", "attack_auc_advantage", "attack_features", "audit_family", "audit_membership",
            "audit_uplift", "per_row_loss", "summary_line"]
 
 ATTACKS = ("threshold", "attack_model", "shadow")
@@ -205,24 +205,23 @@ def summary_line(metrics: dict[str, float]) -> str:
             f"advantage {metrics['privacy_mia_advantage']:.3f}")
 
 
-def audit_booster(X: Any, y: Any, train_idx: np.ndarray, test_idx: np.ndarray, *, booster: Any,
-                  params: dict[str, Any], n_rounds: int, class_weight: float, seed: int) -> dict[str, float]:
-    """Audit a churn/propensity XGBoost booster; shadows are trained with the same params and rounds."""
-    import xgboost as xgb
-
+def audit_family(X: Any, y: Any, train_idx: np.ndarray, test_idx: np.ndarray, *, family: str, model: Any,
+                 xgb_params: dict[str, Any] | None, n_estimators: int, class_weight: float,
+                 seed: int) -> dict[str, float]:
+    """Audit the shipped churn/propensity model of ``family`` (``experiments.choice``: logistic
+    regression or XGBoost); shadows are trained with the same family, params and rounds."""
+    from experiments.choice import fit_family, predict_family
     from experiments.model import undo_class_weight
-    from experiments.tuning import NTHREAD
-
-    def dmatrix(rows: np.ndarray, label: bool = False) -> Any:
-        return xgb.DMatrix(X.iloc[rows], label=y.iloc[rows] if label else None, enable_categorical=True,
-                           nthread=NTHREAD)
+    from experiments.tuning import scale_pos_weight
 
     def predict(rows: np.ndarray) -> np.ndarray:
-        return undo_class_weight(booster.predict(dmatrix(rows)), class_weight)
+        return undo_class_weight(predict_family(model, X.iloc[rows]), class_weight)
 
     def fit_predict(train_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        shadow = xgb.train(params, dmatrix(train_rows, label=True), num_boost_round=max(int(n_rounds), 1))
-        return undo_class_weight(shadow.predict(dmatrix(rows)), class_weight)
+        y_fit = y.iloc[train_rows]
+        shadow = fit_family(family, X.iloc[train_rows], y_fit, seed=seed, xgb_params=xgb_params,
+                            n_estimators=n_estimators)
+        return undo_class_weight(predict_family(shadow, X.iloc[rows]), scale_pos_weight(y_fit))
 
     return audit_membership(members=train_idx, nonmembers=test_idx, target=np.asarray(y, dtype=float),
                             kind="binary", predict=predict, fit_predict=fit_predict, seed=seed)

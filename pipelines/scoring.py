@@ -344,7 +344,8 @@ def run_score(*, model_uri: str, data: str | Path, out: str | Path, json_out: st
         "id_column": id_col, "columns": list(scores.columns),
         "scored_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "scored_by": current_user(),
     }
-    # The scores are derived from pseudonymised data: they carry its lineage (the firewall accepts them).
+    # The scores are derived from pseudonymised data: they carry its lineage for traceability. They
+    # are not a signed feature table: the firewall refuses them as training input.
     derived = {**feature_meta, "kind": "scores", "manifest_id": lineage.manifest_id,
                "policy_hash": lineage.policy_hash, "key_fingerprint": lineage.key_fingerprint,
                "clean_dir": lineage.clean_dir, "derived_from": {"table": data.name, "digest": digest}}

@@ -89,10 +89,14 @@ def bank(tmp_path_factory):
 
 
 def with_lineage(source: Path, frame: pd.DataFrame, path: Path) -> Path:
-    """``frame`` written as a derived table carrying ``source``'s lineage (passes the firewall)."""
-    from kequn.lineage import read_parquet_lineage, write_parquet_with_lineage
+    """``frame`` written as a feature table signed like ``kequn features`` signs one, carrying
+    ``source``'s lineage (passes the firewall: the session's step key is trusted)."""
+    from kequn.lineage import read_parquet_lineage, write_signed_features
+    from kequn.signing import SIGNATURE_KEY
 
-    return write_parquet_with_lineage(frame, path, read_parquet_lineage(source))
+    meta = read_parquet_lineage(source)
+    body = {k: v for k, v in meta.items() if k not in (SIGNATURE_KEY, "manifest", "table_sha256")}
+    return write_signed_features(frame, path, body, meta["manifest"])
 
 
 def test_score_churn_champion(bank, capsys):
