@@ -62,3 +62,13 @@ def clean_zone_factory(tmp_path):
         return make_clean_zone(tmp_path / name, tables, status=status)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throw-away PostgreSQL server for the session (tests/servers.py); each test creates its
+    own databases. Skips where the binaries are missing, fails instead in CI."""
+    from tests.servers import postgres_server
+
+    with postgres_server() as server:
+        yield server
