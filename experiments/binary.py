@@ -27,7 +27,9 @@ same data (param ``test_split_seed``).
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -91,7 +93,7 @@ def _dmatrix(X: pd.DataFrame, y: pd.Series | None = None) -> Any:
 
 def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.DataFrame, data_path: Path,
                  digest: str, trials: int, timeout: float | None, seed: int,
-                 tracker: Any = None) -> dict[str, Any]:
+                 tracker: Any = None, workers: int = 1) -> dict[str, Any]:
     """Run the experiment; log it to the parent run through ``tracker`` (see module docstring).
 
     Parameters
@@ -102,6 +104,8 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         The table's lineage, the loaded table, its path and :func:`experiments.data.table_digest`.
     trials, timeout, seed:
         Optuna bounds and the seed of the split, folds, sampler and XGBoost.
+    workers:
+        Tuning processes sharing one Optuna study (:mod:`experiments.workers`); 1 tunes here.
     tracker:
         :class:`experiments.runs.RunLogger` of the active parent run; ``None`` computes
         everything (plots and report included) without logging to MLflow (used by the
@@ -127,6 +131,12 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         "dropped_rows_missing_label": prepared.dropped_rows, "scale_pos_weight": round(spw, 4),
         "id_column": prepared.id_col or "none", "table_digest": digest,
     }
+    if workers > 1:
+        from experiments.tuning import STORAGE_ENV
+        from experiments.workers import storage_kind
+
+        params_logged.update({"tuning_workers": workers,
+                              "optuna_storage": storage_kind(os.environ.get(STORAGE_ENV, "").strip())})
     if tracker is not None:
         tracker.log_params(params_logged)
 
@@ -139,9 +149,14 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
 
     with console.stage(f"tuning XGBoost: up to {trials} Optuna trials") as st:
         t0 = time.perf_counter()
-        result = tune_xgboost(X_tr, y_tr, seed=seed, trials=trials, timeout=timeout, n_folds=CV_FOLDS,
-                              name=study_name(task, digest, seed),
-                              on_trial=tracker.trial_callback if tracker is not None else None)
+        tune = tune_xgboost
+        if workers > 1:
+            from experiments.workers import tune_parallel
+
+            tune = functools.partial(tune_parallel, workers=workers)
+        result = tune(X_tr, y_tr, seed=seed, trials=trials, timeout=timeout, n_folds=CV_FOLDS,
+                      name=study_name(task, digest, seed),
+                      on_trial=tracker.trial_callback if tracker is not None else None)
         tuning_seconds = time.perf_counter() - t0
         st.done(f"{result.n_trials} trials ({result.n_pruned} pruned), best CV ROC-AUC {result.best_score:.4f}")
 

@@ -43,8 +43,11 @@ def _feature_dictionary(logger: RunLogger) -> None:
 def run_training(*, task: str, data: str | Path, label: str | None = None, positive: str | None = None,
                  treatment: str | None = None, id_col: str | None = None, protected: list[str] | None = None,
                  trials: int = 20, timeout: float | None = None, experiment: str | None = None,
-                 seed: int = 42) -> dict[str, Any]:
+                 seed: int = 42, workers: int = 1) -> dict[str, Any]:
     """Train one tracked experiment (see the module docstring).
+
+    ``workers`` > 1 tunes churn/propensity in that many processes on one Optuna study
+    (:mod:`experiments.workers`).
 
     Returns
     -------
@@ -67,6 +70,11 @@ def run_training(*, task: str, data: str | Path, label: str | None = None, posit
         raise TrainingError(f"--trials must be at least 1. Got {trials}")
     if timeout is not None and timeout <= 0:
         raise TrainingError(f"--timeout must be positive. Got {timeout}")
+    if workers < 1:
+        raise TrainingError(f"--workers must be at least 1. Got {workers}")
+    if workers > 1 and task not in BINARY_TASKS:
+        raise TrainingError(f"--workers applies to the Optuna search of churn and propensity; "
+                            f"{task} is tuned in one process (omit --workers)")
     protected = list(protected or [])
     data = Path(data)
     with console.stage("loading the training table") as st:
@@ -87,12 +95,13 @@ def run_training(*, task: str, data: str | Path, label: str | None = None, posit
 
         return train_uplift(**kwargs, prepared=prepared, frame=frame, lineage=lineage, digest=digest)
     return train_tracked_binary(prepared, task=task, frame=frame, lineage=lineage, data=data, digest=digest,
-                                trials=trials, timeout=timeout, experiment=experiment, seed=seed)
+                                trials=trials, timeout=timeout, experiment=experiment, seed=seed,
+                                workers=workers)
 
 
 def train_tracked_binary(prepared: Any, *, task: str, frame: pd.DataFrame, lineage: Lineage, data: Path,
                          digest: str, trials: int, timeout: float | None, experiment: str | None,
-                         seed: int) -> dict[str, Any]:
+                         seed: int, workers: int = 1) -> dict[str, Any]:
     """Churn/propensity inside one parent MLflow run (see :mod:`experiments.binary`)."""
     from experiments.binary import require_binary, train_binary
 
@@ -102,7 +111,7 @@ def train_tracked_binary(prepared: Any, *, task: str, frame: pd.DataFrame, linea
                                                      and c not in prepared.sensitive.columns]) as logger:
         _feature_dictionary(logger)
         result = train_binary(prepared, task=task, lineage=lineage, frame=frame, data_path=data, digest=digest,
-                              trials=trials, timeout=timeout, seed=seed, tracker=logger)
+                              trials=trials, timeout=timeout, seed=seed, tracker=logger, workers=workers)
         run_id = logger.run_id
     summary = "\n".join([*result["summary"], f"MLflow run {run_id} (experiment {logger.experiment_name})"])
     return {"run_id": run_id, "metrics": result["metrics"], "summary": summary}
