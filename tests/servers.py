@@ -78,30 +78,22 @@ class Postgres:
     user: str
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+        # psycopg 3 named explicitly: SQLAlchemy 2.0's default postgresql:// driver is psycopg2
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname="postgres")
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            conn.close()
+        with psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def query(self, database: str, sql: str, params: tuple = ()) -> list[tuple]:
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname=database)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        with psycopg.connect(host=self.host, port=self.port, user=self.user, dbname=database) as conn:
+            return conn.execute(sql, params).fetchall()
 
 
 @contextlib.contextmanager
@@ -110,7 +102,7 @@ def postgres_server() -> Iterator[Postgres]:
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
         skip_or_fail("the PostgreSQL server binaries (initdb, pg_ctl; Debian package postgresql) are not installed")
-    pytest.importorskip("psycopg2", reason="psycopg2 (kequn's PostgreSQL driver) is not installed")
+    pytest.importorskip("psycopg", reason="psycopg (kequn[postgres]) is not installed")
     prefix: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="kequn-pg-"))  # not under pytest's 0700 root-owned tmp
     if os.geteuid() == 0:

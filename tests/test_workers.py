@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -24,6 +26,14 @@ def kequn(capsys, *argv: str) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def synthetic_table(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """A tuning-ready (X, y): two informative numbers, one noise column."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "noise": rng.normal(size=n)})
+    y = pd.Series((X["a"] + 0.5 * X["b"] + rng.normal(size=n) > 0).astype(int))
+    return X, y
 
 
 def check_parallel_run(client: MlflowClient, run_id: str, *, workers: int, trials: int) -> list:
