@@ -98,7 +98,7 @@ def test_an_optuna_study_in_postgresql_is_shared_by_name(postgres, monkeypatch):
 def test_demo_chain_and_governance_on_postgresql(pg_mlflow, isolated, monkeypatch, capsys):
     pg = pg_mlflow["pg"]
     act_as(monkeypatch, pg_mlflow, "author")
-    code, out, err = kequn(capsys, "demo", "--customers", "300", "--out", "demo", "--trials", "2")
+    code, out, err = kequn(capsys, "demo", "--customers", "1000", "--out", "demo", "--trials", "2")
     assert code == 0, err
     summary = json.loads((isolated / "demo" / "demo_summary.json").read_text(encoding="utf-8"))
     run_id = summary["run_id"]
