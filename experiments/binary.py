@@ -147,7 +147,8 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         base_metrics = evaluation.binary_metrics(y_te, base_scores, prefix="baseline_test_")
         st.done(f"held-out ROC-AUC {base_metrics['baseline_test_roc_auc']:.4f}")
 
-    with console.stage(f"tuning XGBoost: up to {trials} Optuna trials") as st:
+    on_workers = f" on {workers} workers" if workers > 1 else ""
+    with console.stage(f"tuning XGBoost: up to {trials} Optuna trials{on_workers}") as st:
         t0 = time.perf_counter()
         tune = tune_xgboost
         if workers > 1:

@@ -85,13 +85,9 @@ def storage_kind(url: str | None) -> str:
 
 
 def _journal(path: str) -> Any:
-    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage  # Optuna >= 4.0
 
-    try:
-        from optuna.storages.journal import JournalFileBackend
-    except ImportError:  # Optuna < 4.0 spelled it JournalFileStorage
-        from optuna.storages import JournalFileStorage as JournalFileBackend
-    return optuna.storages.JournalStorage(JournalFileBackend(path))
+    return JournalStorage(JournalFileBackend(path))
 
 
 def _open(storage: dict[str, str]) -> Any:
