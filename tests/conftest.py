@@ -14,21 +14,25 @@ from kequn.io import sha256_file
 from kequn.lineage import MANIFEST_NAME
 
 
-@pytest.fixture
-def mlflow_uri(tmp_path, monkeypatch) -> str:
-    """A fresh SQLite tracking store in the test's temp dir, set as MLFLOW_TRACKING_URI."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def use_tracking_store(monkeypatch, uri: str) -> str:
+    """Point MLflow at ``uri`` for one test (a store or a server; restored at teardown)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     # mlflow.set_registry_uri (kequn.tracking.configure_tracking) exports MLFLOW_REGISTRY_URI; set it
     # here so teardown removes it and later subprocesses do not inherit a deleted test store.
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
-    monkeypatch.chdir(tmp_path)
     # An experiment an earlier test set active belongs to that test's store, not this one.
     import mlflow.tracking.fluent
 
     monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     return uri
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, monkeypatch) -> str:
+    """A fresh SQLite tracking store in the test's temp dir, set as MLFLOW_TRACKING_URI."""
+    monkeypatch.chdir(tmp_path)
+    return use_tracking_store(monkeypatch, f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
 def make_clean_zone(directory: Path, tables: dict[str, pd.DataFrame], *, status: str = "passed") -> Path:

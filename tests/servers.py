@@ -212,8 +212,9 @@ def grant(uri: str, admin: tuple[str, str], who: str, resource_type: str, resour
 
 
 def act_as(monkeypatch, uri: str, name: str, password: str) -> None:
-    """Point MLflow at ``uri`` as ``name`` (restored at teardown)."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)  # configure_tracking exports it
+    """Point MLflow at the server ``uri`` as ``name`` (restored at teardown)."""
+    from tests.conftest import use_tracking_store
+
+    use_tracking_store(monkeypatch, uri)
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", name)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)

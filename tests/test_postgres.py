@@ -62,10 +62,6 @@ def isolated(tmp_path, monkeypatch):
     (tmp_path / "keyring.yaml").write_text("people: {}\n", encoding="utf-8")
     monkeypatch.delenv("KEQUN_PSEUDONYM_KEY", raising=False)
     monkeypatch.delenv("KEQUN_OPTUNA_STORAGE", raising=False)
-    import mlflow.tracking.fluent
-
-    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     return tmp_path
 
 
