@@ -154,3 +154,13 @@ def test_two_workers_share_one_study_in_postgresql(pg_mlflow, isolated, clean_zo
     check_parallel_run(client, run_id, workers=2, trials=4)
     assert pg.query("optuna_workers", "SELECT count(*) FROM trials WHERE state = 'COMPLETE' OR state = 'PRUNED'"
                     )[0][0] == 4
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_missing_postgresql_skips_on_a_laptop_and_fails_in_ci(ci, outcome, monkeypatch):
+    monkeypatch.setattr(servers, "postgres_bin_dir", lambda: None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome) as info:
+        with servers.postgres_server():
+            pass
+    assert "PostgreSQL server binaries" in str(info.value)
