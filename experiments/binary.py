@@ -135,7 +135,7 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         from experiments.tuning import STORAGE_ENV
         from experiments.workers import storage_kind
 
-        params_logged.update({"tuning_workers": workers,
+        params_logged.update({"tuning_workers": min(workers, trials),
                               "optuna_storage": storage_kind(os.environ.get(STORAGE_ENV, "").strip())})
     if tracker is not None:
         tracker.log_params(params_logged)

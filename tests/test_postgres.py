@@ -9,6 +9,7 @@ not installed, except in CI (tests/servers.py).
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -154,6 +155,22 @@ def test_two_workers_share_one_study_in_postgresql(pg_mlflow, isolated, clean_zo
     check_parallel_run(client, run_id, workers=2, trials=4)
     assert pg.query("optuna_workers", "SELECT count(*) FROM trials WHERE state = 'COMPLETE' OR state = 'PRUNED'"
                     )[0][0] == 4
+
+    # a second host on the same database and data: its run logs its own trials, the study has all
+    code, out, err = kequn(capsys, "train", "--task", "churn", "--data", str(data), "--trials", "2",
+                           "--workers", "2", "--json", str(isolated / "second.json"))
+    assert code == 0, err
+    second = client.get_run(json.loads((isolated / "second.json").read_text(encoding="utf-8"))["run_id"])
+    children = client.search_runs([second.info.experiment_id],
+                                  f"tags.mlflow.parentRunId = '{second.info.run_id}'")
+    assert sorted(int(c.data.tags["optuna.trial"]) for c in children) == [4, 5]
+    assert second.data.metrics["n_trials"] == 6
+    import optuna
+
+    best = optuna.load_study(study_name=children[0].data.tags["optuna.study"],
+                             storage=os.environ["KEQUN_OPTUNA_STORAGE"]).best_trial
+    assert second.data.metrics["cv_best_roc_auc"] == pytest.approx(best.value)
+    assert {k: second.data.params[f"best_{k}"] for k in best.params} == {k: str(v) for k, v in best.params.items()}
 
 
 @pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])

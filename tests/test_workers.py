@@ -4,7 +4,6 @@ tests/test_postgres.py); the parent run holds every worker's trials and the best
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -65,7 +64,11 @@ def test_trials_are_split_and_cores_shared():
 @pytest.mark.slow  # two spawned tuning processes and a whole training
 def test_two_workers_on_a_journal_file_fill_one_parent_run(mlflow_uri, clean_zone_factory, tmp_path, capsys,
                                                          monkeypatch):
+    import tempfile
+
     monkeypatch.delenv("KEQUN_OPTUNA_STORAGE", raising=False)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where the journal goes
     data = clean_zone_factory({"features": synthetic_features(400)}) / "features.parquet"
     code, out, err = kequn(capsys, "train", "--task", "churn", "--data", str(data), "--trials", str(TRIALS),
                            "--workers", "2", "--json", str(tmp_path / "out.json"))
@@ -74,7 +77,7 @@ def test_two_workers_on_a_journal_file_fill_one_parent_run(mlflow_uri, clean_zon
     run = MlflowClient().get_run(run_id)
     assert run.data.params["optuna_storage"] == "journal"
     check_parallel_run(MlflowClient(), run_id, workers=2, trials=TRIALS)
-    assert not list(Path(tmp_path).glob("**/*.journal"))  # the temporary journal is gone
+    assert not list((tmp_path / "tmp").glob("kequn-optuna-*"))  # the temporary journal is gone
 
 
 @pytest.mark.parametrize(("argv", "message"), [
