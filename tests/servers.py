@@ -104,7 +104,9 @@ def postgres_server() -> Iterator[Postgres]:
         skip_or_fail("the PostgreSQL server binaries (initdb, pg_ctl; Debian package postgresql) are not installed")
     pytest.importorskip("psycopg", reason="psycopg (kequn[postgres]) is not installed")
     prefix: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="kequn-pg-"))  # not under pytest's 0700 root-owned tmp
+    # Not under pytest's 0700 root-owned tmp, and the commands run from it: the unprivileged user
+    # must be able to enter every directory it is handed.
+    root = Path(tempfile.mkdtemp(prefix="kequn-pg-"))
     if os.geteuid() == 0:
         user = _unprivileged_user()
         if user is None or shutil.which("runuser") is None:
@@ -117,13 +119,13 @@ def postgres_server() -> Iterator[Postgres]:
         try:
             subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", PG_USER, "--auth=trust",
                             "-E", "UTF8", "--locale=C", "--no-sync"],
-                           check=True, capture_output=True, timeout=SERVER_START_SECONDS)
+                           check=True, capture_output=True, timeout=SERVER_START_SECONDS, cwd=root)
             # Throw-away data: no fsync; the socket lives in the data directory, TCP on loopback only.
             options = (f"-h 127.0.0.1 -p {port} -k {data} -c fsync=off -c synchronous_commit=off "
                        "-c full_page_writes=off -c max_connections=100")
             subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
                             "-w", "-t", str(SERVER_START_SECONDS), "start"],
-                           check=True, capture_output=True, timeout=SERVER_START_SECONDS + 10)
+                           check=True, capture_output=True, timeout=SERVER_START_SECONDS + 10, cwd=root)
         except subprocess.CalledProcessError as exc:
             tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
             pytest.fail(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')[-800:]} {tail}")
@@ -131,7 +133,7 @@ def postgres_server() -> Iterator[Postgres]:
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                           capture_output=True, timeout=60, check=False)
+                           capture_output=True, timeout=60, check=False, cwd=root)
         shutil.rmtree(root, ignore_errors=True)
 
 
