@@ -70,8 +70,10 @@ def run_training(*, task: str, data: str | Path, label: str | None = None, posit
         raise TrainingError(f"--trials must be at least 1. Got {trials}")
     if timeout is not None and timeout <= 0:
         raise TrainingError(f"--timeout must be positive. Got {timeout}")
-    if workers < 1:
-        raise TrainingError(f"--workers must be at least 1. Got {workers}")
+    from experiments.workers import MAX_WORKERS
+
+    if not 1 <= workers <= MAX_WORKERS:
+        raise TrainingError(f"--workers must be between 1 and {MAX_WORKERS}. Got {workers}")
     if workers > 1 and task not in BINARY_TASKS:
         raise TrainingError(f"--workers applies to the Optuna search of churn and propensity; "
                             f"{task} is tuned in one process (omit --workers)")

@@ -81,7 +81,8 @@ def test_two_workers_on_a_journal_file_fill_one_parent_run(mlflow_uri, clean_zon
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--workers", "0"], "kequn: error: --workers must be at least 1. Got 0"),
+    (["--workers", "0"], "kequn: error: --workers must be between 1 and 64. Got 0"),
+    (["--workers", "65"], "kequn: error: --workers must be between 1 and 64. Got 65"),
     (["--workers", "2", "--task", "segment"],
      "kequn: error: --workers applies to the Optuna search of churn and propensity; segment is tuned in one "
      "process (omit --workers)"),
