@@ -34,7 +34,9 @@ champion model can be re-scored on exactly the same rows at ``publish`` (param
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -81,7 +83,7 @@ def split(prepared: Prepared, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.DataFrame, data_path: Path,
                  digest: str, trials: int, timeout: float | None, seed: int,
-                 tracker: Any = None, positive: str | None = None) -> dict[str, Any]:
+                 tracker: Any = None, positive: str | None = None, workers: int = 1) -> dict[str, Any]:
     """Run the experiment; log it to the parent run through ``tracker`` (see module docstring).
 
     Parameters
@@ -95,6 +97,8 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
     positive:
         The ``--positive`` value as given (``None``: the label is 0/1-like); recorded in the
         held-out reference so that ``publish`` reads the label the same way.
+    workers:
+        Tuning processes sharing one Optuna study (:mod:`experiments.workers`); 1 tunes here.
     tracker:
         :class:`experiments.runs.RunLogger` of the active parent run; ``None`` computes
         everything (plots and report included) without logging to MLflow (used by the
@@ -122,6 +126,12 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         "id_column": prepared.id_col or "none", "table_digest": digest,
         "candidate_families": ",".join(FAMILIES),
     }
+    if workers > 1:
+        from experiments.tuning import STORAGE_ENV
+        from experiments.workers import storage_kind
+
+        params_logged.update({"tuning_workers": min(workers, trials),
+                              "optuna_storage": storage_kind(os.environ.get(STORAGE_ENV, "").strip())})
     if tracker is not None:
         tracker.log_params(params_logged)
     folds = cv_folds(y_tr, CV_FOLDS, seed)
@@ -133,11 +143,17 @@ def train_binary(prepared: Prepared, *, task: str, lineage: Lineage, frame: pd.D
         base_metrics = evaluation.binary_metrics(y_te, base_scores, prefix="baseline_test_")
         st.done(f"CV ROC-AUC {cv['logistic'].mean:.4f}, held-out {base_metrics['baseline_test_roc_auc']:.4f}")
 
-    with console.stage(f"tuning XGBoost: up to {trials} Optuna trials") as st:
+    on_workers = f" on {workers} workers" if workers > 1 else ""
+    with console.stage(f"tuning XGBoost: up to {trials} Optuna trials{on_workers}") as st:
         t0 = time.perf_counter()
-        result = tune_xgboost(X_tr, y_tr, seed=seed, trials=trials, timeout=timeout, n_folds=CV_FOLDS,
-                              name=study_name(task, digest, seed), key=study_key(task, digest, seed),
-                              on_trial=tracker.trial_callback if tracker is not None else None)
+        tune = tune_xgboost
+        if workers > 1:
+            from experiments.workers import tune_parallel
+
+            tune = functools.partial(tune_parallel, workers=workers)
+        result = tune(X_tr, y_tr, seed=seed, trials=trials, timeout=timeout, n_folds=CV_FOLDS,
+                      name=study_name(task, digest, seed), key=study_key(task, digest, seed),
+                      on_trial=tracker.trial_callback if tracker is not None else None)
         tuning_seconds = time.perf_counter() - t0
         st.done(f"{result.n_trials} trials ({result.n_pruned} pruned), best CV ROC-AUC {result.best_score:.4f}")
 

@@ -133,6 +133,8 @@ class RunLogger:
             metrics.append(Metric("cv_roc_auc", float(trial.value), now, 0))
         tags = [RunTag("optuna.state", trial.state.name), RunTag("optuna.study", study.study_name),
                 RunTag("optuna.trial", str(trial.number))]
+        if "kequn.worker" in trial.user_attrs:  # parallel tuning (experiments.workers)
+            tags.append(RunTag("kequn.worker", str(trial.user_attrs["kequn.worker"])))
         params = self._params({**trial.params, "n_estimators": trial.user_attrs.get("n_estimators")})
         self.client.log_batch(run.info.run_id, metrics=metrics, params=params, tags=tags)
         self.client.set_terminated(run.info.run_id, status="FINISHED" if trial.value is not None else "KILLED")

@@ -43,11 +43,12 @@ def _feature_dictionary(logger: RunLogger) -> None:
 def run_training(*, task: str, data: str | Path, label: str | None = None, positive: str | None = None,
                  treatment: str | None = None, id_col: str | None = None, protected: list[str] | None = None,
                  trials: int = 20, timeout: float | None = None, experiment: str | None = None,
-                 seed: int = 42, dp_epsilon: float | None = None) -> dict[str, Any]:
+                 seed: int = 42, dp_epsilon: float | None = None, workers: int = 1) -> dict[str, Any]:
     """Train one tracked experiment (see the module docstring).
 
     ``dp_epsilon`` (churn/propensity only) trains the differentially private logistic
-    regression of :mod:`experiments.dp` instead.
+    regression of :mod:`experiments.dp` instead. ``workers`` > 1 tunes churn/propensity in
+    that many processes on one Optuna study (:mod:`experiments.workers`).
 
     Returns
     -------
@@ -74,6 +75,15 @@ def run_training(*, task: str, data: str | Path, label: str | None = None, posit
         raise TrainingError(f"--dp-epsilon applies to churn and propensity only. Got --task {task}")
     if dp_epsilon is not None and not dp_epsilon > 0:
         raise TrainingError(f"--dp-epsilon must be a positive number. Got {dp_epsilon}")
+    from experiments.workers import MAX_WORKERS
+
+    if not 1 <= workers <= MAX_WORKERS:
+        raise TrainingError(f"--workers must be between 1 and {MAX_WORKERS}. Got {workers}")
+    if workers > 1 and task not in BINARY_TASKS:
+        raise TrainingError(f"--workers applies to the Optuna search of churn and propensity; "
+                            f"{task} is tuned in one process (omit --workers)")
+    if dp_epsilon is not None and workers > 1:
+        raise TrainingError("--dp-epsilon trains without an Optuna search; omit --workers")
     protected = list(protected or [])
     data = Path(data)
     with console.stage("loading the training table") as st:
@@ -100,12 +110,12 @@ def run_training(*, task: str, data: str | Path, label: str | None = None, posit
                                 epsilon=dp_epsilon, experiment=experiment, seed=seed)
     return train_tracked_binary(prepared, task=task, frame=frame, lineage=lineage, data=data, digest=digest,
                                 trials=trials, timeout=timeout, experiment=experiment, seed=seed,
-                                positive=positive)
+                                positive=positive, workers=workers)
 
 
 def train_tracked_binary(prepared: Any, *, task: str, frame: pd.DataFrame, lineage: Lineage, data: Path,
                          digest: str, trials: int, timeout: float | None, experiment: str | None,
-                         seed: int, positive: str | None = None) -> dict[str, Any]:
+                         seed: int, positive: str | None = None, workers: int = 1) -> dict[str, Any]:
     """Churn/propensity inside one parent MLflow run (see :mod:`experiments.binary`)."""
     from experiments.binary import require_binary, train_binary
 
@@ -115,7 +125,8 @@ def train_tracked_binary(prepared: Any, *, task: str, frame: pd.DataFrame, linea
                                                      and c not in prepared.sensitive.columns]) as logger:
         _feature_dictionary(logger)
         result = train_binary(prepared, task=task, lineage=lineage, frame=frame, data_path=data, digest=digest,
-                              trials=trials, timeout=timeout, seed=seed, tracker=logger, positive=positive)
+                              trials=trials, timeout=timeout, seed=seed, tracker=logger, positive=positive,
+                              workers=workers)
         run_id = logger.run_id
     summary = "\n".join([*result["summary"], f"MLflow run {run_id} (experiment {logger.experiment_name})"])
     return {"run_id": run_id, "metrics": result["metrics"], "summary": summary}

@@ -154,6 +154,42 @@ def _create_study(optuna: Any, name: str, storage: str | None, seed: int, trials
     )
 
 
+def xgboost_objective(X: pd.DataFrame, y: pd.Series, *, seed: int, n_folds: int,
+                      nthread: int = NTHREAD) -> Callable[[Any], float]:
+    """The Optuna objective: mean cross-validated ROC-AUC of a trial's parameters, pruned per fold.
+
+    ``nthread``: XGBoost threads per fit (the parallel workers of :mod:`experiments.workers`
+    share the cores between them).
+    """
+    import optuna
+    import xgboost as xgb
+
+    spw = scale_pos_weight(y)
+    folds = cv_folds(y, n_folds, seed)
+    dmats = [(xgb.DMatrix(X.iloc[tr], label=y.iloc[tr], enable_categorical=True, nthread=nthread),
+              xgb.DMatrix(X.iloc[va], label=y.iloc[va], enable_categorical=True, nthread=nthread))
+             for tr, va in folds]
+
+    def objective(trial: Any) -> float:
+        params = {**base_params(seed, spw), "nthread": nthread, **suggest_params(trial)}
+        scores: list[float] = []
+        rounds: list[int] = []
+        for i, (dtrain, dvalid) in enumerate(dmats):
+            booster = xgb.train(params, dtrain, num_boost_round=MAX_ROUNDS, evals=[(dvalid, "valid")],
+                                early_stopping_rounds=EARLY_STOPPING_ROUNDS, verbose_eval=False)
+            scores.append(float(booster.best_score))
+            rounds.append(int(booster.best_iteration) + 1)
+            trial.report(float(np.mean(scores)), step=i)
+            if trial.should_prune():
+                trial.set_user_attr("n_estimators", int(np.mean(rounds)))
+                raise optuna.TrialPruned()
+        trial.set_user_attr("n_estimators", int(round(np.mean(rounds))))
+        trial.set_user_attr("cv_std", float(np.std(scores)))
+        return float(np.mean(scores))
+
+    return objective
+
+
 def tune_xgboost(X: pd.DataFrame, y: pd.Series, *, seed: int, trials: int, timeout: float | None,
                  n_folds: int, name: str, key: dict[str, str] | None = None,
                  on_trial: Callable[[Any, Any], None] | None = None) -> TuningResult:
@@ -177,31 +213,9 @@ def tune_xgboost(X: pd.DataFrame, y: pd.Series, *, seed: int, trials: int, timeo
         ``callback(study, frozen_trial)`` after each finished trial (used to log nested runs).
     """
     import optuna
-    import xgboost as xgb
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    spw = scale_pos_weight(y)
-    folds = cv_folds(y, n_folds, seed)
-    dmats = [(xgb.DMatrix(X.iloc[tr], label=y.iloc[tr], enable_categorical=True, nthread=NTHREAD),
-              xgb.DMatrix(X.iloc[va], label=y.iloc[va], enable_categorical=True, nthread=NTHREAD))
-             for tr, va in folds]
-
-    def objective(trial: Any) -> float:
-        params = {**base_params(seed, spw), **suggest_params(trial)}
-        scores: list[float] = []
-        rounds: list[int] = []
-        for i, (dtrain, dvalid) in enumerate(dmats):
-            booster = xgb.train(params, dtrain, num_boost_round=MAX_ROUNDS, evals=[(dvalid, "valid")],
-                                early_stopping_rounds=EARLY_STOPPING_ROUNDS, verbose_eval=False)
-            scores.append(float(booster.best_score))
-            rounds.append(int(booster.best_iteration) + 1)
-            trial.report(float(np.mean(scores)), step=i)
-            if trial.should_prune():
-                trial.set_user_attr("n_estimators", int(np.mean(rounds)))
-                raise optuna.TrialPruned()
-        trial.set_user_attr("n_estimators", int(round(np.mean(rounds))))
-        trial.set_user_attr("cv_std", float(np.std(scores)))
-        return float(np.mean(scores))
+    objective = xgboost_objective(X, y, seed=seed, n_folds=n_folds)
 
     storage = os.environ.get(STORAGE_ENV, "").strip() or None
     try:

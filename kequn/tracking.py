@@ -25,6 +25,22 @@ def tracking_uri() -> str:
     return uri or f"sqlite:///{Path.cwd() / DEFAULT_DB}"
 
 
+def display_uri(uri: str) -> str:
+    """``uri`` fit for messages and logs: a password in it (``postgresql://user:pw@host/db``) is
+    replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(uri)
+        if parts.password is None:
+            return uri
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:  # an unparsable URI: keep only its scheme
+        return uri.split("://", 1)[0] + "://***" if "://" in uri else "***"
+
+
 def require_existing_store() -> None:
     """Refuse to go on when no tracking URI is set and this folder has no ``mlflow.db``.
 

@@ -102,9 +102,9 @@ def run_demo(*, n_customers: int = 20_000, out: Path = Path("kequn-demo"), trial
                                experiment="kequn-demo", seed=seed)
         st.done(f"run {trained['run_id']}")
 
-    from kequn.tracking import tracking_uri
+    from kequn.tracking import display_uri, tracking_uri
 
-    uri = tracking_uri()
+    uri = display_uri(tracking_uri())
     metrics = trained["metrics"]
     summary = {
         "raw": str(raw), "clean": str(clean), "features": str(features_path),
@@ -128,7 +128,7 @@ def run_demo(*, n_customers: int = 20_000, out: Path = Path("kequn-demo"), trial
     lines += [
         "",
         "Look at it in the MLflow UI:",
-        f"  mlflow ui --backend-store-uri {uri}",
+        f"  open {uri}" if uri.startswith(("http://", "https://")) else f"  mlflow ui --backend-store-uri {uri}",
         "Next: kequn publish --run " + trained["run_id"] + " --name churn-model",
         "      (conf/gates.yaml decides pending or rejected; see docs/governance.md)",
     ]

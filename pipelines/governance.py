@@ -115,7 +115,7 @@ def acting_person(claimed: str | None, *, option: str, config: GovernanceConfig 
         When ``claimed`` differs from the authenticated user, or authenticated identity is
         required (``require_authenticated_identity``) and there is none.
     """
-    from kequn.tracking import current_user, tracking_uri
+    from kequn.tracking import current_user, display_uri, tracking_uri
 
     config = config or load_governance()
     uri = tracking_uri()
@@ -131,11 +131,11 @@ def acting_person(claimed: str | None, *, option: str, config: GovernanceConfig 
         if server_authenticates(uri, user):
             return user, AUTHENTICATED
     if required:
-        raise RegistryError(f"{uri}: authenticated identity is required (conf/governance.yaml "
+        raise RegistryError(f"{display_uri(uri)}: authenticated identity is required (conf/governance.yaml "
                             "require_authenticated_identity); set MLFLOW_TRACKING_USERNAME and "
                             "MLFLOW_TRACKING_PASSWORD for a server running `mlflow server --app-name basic-auth`")
     name = claimed or current_user()
-    console.info(f"note: identities are self-declared ({uri} does not authenticate users): "
+    console.info(f"note: identities are self-declared ({display_uri(uri)} does not authenticate users): "
                  f"acting as {name!r}; recorded as identity={SELF_DECLARED}")
     return name, SELF_DECLARED
 
@@ -343,9 +343,9 @@ def load_champion(name: str, alias: str = "champion") -> Any:
 
 def identity_note() -> None:
     """The one stderr note of a read-only registry command when identities are self-declared."""
-    from kequn.tracking import tracking_uri
+    from kequn.tracking import display_uri, tracking_uri
 
     uri = tracking_uri()
     if is_local_uri(uri) or not os.environ.get("MLFLOW_TRACKING_USERNAME", "").strip():
-        console.info(f"note: identities are self-declared ({uri} does not authenticate users); "
+        console.info(f"note: identities are self-declared ({display_uri(uri)} does not authenticate users); "
                      "only signed approvals and promotions (`kequn verify`) prove who acted")

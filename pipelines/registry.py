@@ -83,9 +83,9 @@ def _get_run(client: Any, run_id: str) -> Any:
     try:
         return client.get_run(run_id.strip())
     except MlflowException:
-        from kequn.tracking import tracking_uri
+        from kequn.tracking import display_uri, tracking_uri
 
-        raise RegistryError(f"run {run_id!r}: no such MLflow run in {tracking_uri()}") from None
+        raise RegistryError(f"run {run_id!r}: no such MLflow run in {display_uri(tracking_uri())}") from None
 
 
 def _model_source(client: Any, run: Any) -> tuple[str, str | None]:

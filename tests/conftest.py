@@ -34,21 +34,25 @@ def step_key(tmp_path_factory):
         os.environ[STEP_KEY_ENV] = old
 
 
-@pytest.fixture
-def mlflow_uri(tmp_path, monkeypatch) -> str:
-    """A fresh SQLite tracking store in the test's temp dir, set as MLFLOW_TRACKING_URI."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def use_tracking_store(monkeypatch, uri: str) -> str:
+    """Point MLflow at ``uri`` for one test (a store or a server; restored at teardown)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     # mlflow.set_registry_uri (kequn.tracking.configure_tracking) exports MLFLOW_REGISTRY_URI; set it
     # here so teardown removes it and later subprocesses do not inherit a deleted test store.
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
-    monkeypatch.chdir(tmp_path)
     # An experiment an earlier test set active belongs to that test's store, not this one.
     import mlflow.tracking.fluent
 
     monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     return uri
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, monkeypatch) -> str:
+    """A fresh SQLite tracking store in the test's temp dir, set as MLFLOW_TRACKING_URI."""
+    monkeypatch.chdir(tmp_path)
+    return use_tracking_store(monkeypatch, f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
 def make_clean_zone(directory: Path, tables: dict[str, pd.DataFrame], *, status: str = "passed") -> Path:
@@ -85,3 +89,13 @@ def clean_zone_factory(tmp_path):
         return make_clean_zone(tmp_path / name, tables, status=status)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throw-away PostgreSQL server for the session (tests/servers.py); each test creates its
+    own databases. Skips where the binaries are missing, fails instead in CI."""
+    from tests.servers import postgres_server
+
+    with postgres_server() as server:
+        yield server

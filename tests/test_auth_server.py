@@ -3,16 +3,13 @@ users author, reviewer and owner. The acting person is the user the server authe
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import requests
+
+from tests import servers
+from tests.servers import create_users, grant, mlflow_server
 
 pytest.importorskip("flask_wtf", reason="mlflow[auth] is not installed")
 pytestmark = pytest.mark.slow  # starts a real tracking server
@@ -22,54 +19,22 @@ USERS = {"author": "author-password-0123", "reviewer": "reviewer-password-0123",
 MODEL = "churn-model"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+AUTH = {"default_permission": "READ", "admin_username": ADMIN[0], "admin_password": ADMIN[1],
+        "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+        "grant_default_workspace_access": "false"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("auth-server")
-    ini = root / "auth.ini"
-    ini.write_text("[mlflow]\ndefault_permission = READ\n"
-                   f"database_uri = sqlite:///{root / 'auth.db'}\n"
-                   f"admin_username = {ADMIN[0]}\nadmin_password = {ADMIN[1]}\n"
-                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-                   "grant_default_workspace_access = false\n", encoding="utf-8")
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-secret"}
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
-                             "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-                             "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", "1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "wb"))
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if requests.get(f"{uri}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited: {(root / 'server.log').read_text()[-500:]}")
-            time.sleep(0.5)
-        for name, password in USERS.items():
-            response = requests.post(f"{uri}/api/2.0/mlflow/users/create", auth=ADMIN, timeout=30,
-                                     json={"username": name, "password": password})
-            assert response.status_code == 200, response.text
+    with mlflow_server(root, f"sqlite:///{root / 'mlflow.db'}",
+                       auth={**AUTH, "database_uri": f"sqlite:///{root / 'auth.db'}"}) as uri:
+        create_users(uri, ADMIN, USERS)
         yield uri
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def act_as(monkeypatch, uri: str, name: str, password: str | None = None) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)  # restored at teardown (configure_tracking exports it)
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", name)
-    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password or USERS[name])
+    servers.act_as(monkeypatch, uri, name, password or USERS[name])
     monkeypatch.setenv("KEQUN_USER", "someone-typed-this")  # ignored: the server says who you are
 
 
@@ -108,10 +73,7 @@ def test_identity_comes_from_the_server(server, tmp_path, monkeypatch, capsys, c
     experiment_id = MlflowClient().get_experiment_by_name("kequn-audit").experiment_id
     for who in ("reviewer", "owner"):
         for resource_type, resource_id in (("registered_model", MODEL), ("experiment", experiment_id)):
-            response = requests.post(f"{server}/api/3.0/mlflow/users/permissions/grant", auth=ADMIN, timeout=30,
-                                     json={"username": who, "resource_type": resource_type,
-                                           "resource_id": resource_id, "permission": "EDIT"})
-            assert response.status_code == 200, response.text
+            grant(server, ADMIN, who, resource_type, resource_id)
 
     code, _, err = kequn(capsys, "approve", "--name", MODEL, "--version", "1", "--approver", "reviewer")
     assert code == 1 and err.strip() == (f"kequn: error: --approver 'reviewer' is not the authenticated user "

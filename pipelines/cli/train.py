@@ -27,13 +27,17 @@ def _split_csv(value: str | None) -> list[str]:
 @click.option("--dp-epsilon", type=float, default=None,
               help="Train a differentially private logistic regression with this privacy budget "
                    "(churn/propensity; needs kequn[dp]).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Tuning processes sharing one Optuna study (--trials is split between them); "
+                   "KEQUN_OPTUNA_STORAGE=postgresql://... shares it across hosts.")
 @click.option("--experiment", default=None, help="MLflow experiment name (default: kequn-<task>).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
               help='Write {"run_id": ..., "metrics": {...}}.')
 def command(task: str, data: Path, label: str | None, positive: str | None, treatment: str | None,
             id_col: str | None, protected: str | None, trials: int, timeout: float | None,
-            dp_epsilon: float | None, experiment: str | None, seed: int, json_out: Path | None) -> None:
+            dp_epsilon: float | None, experiment: str | None, seed: int, json_out: Path | None,
+            workers: int) -> None:
     """Train a model on pseudonymised data with a held-out test split, an Optuna search and
     one MLflow run that holds metrics, plots, reports, the model and its data lineage.
 
@@ -44,13 +48,14 @@ def command(task: str, data: Path, label: str | None, positive: str | None, trea
       kequn train --task uplift --data features.parquet --treatment treatment --label response
       kequn train --task segment --data features.parquet
       kequn train --task churn --data features.parquet --dp-epsilon 3
+      kequn train --task churn --data features.parquet --trials 40 --workers 2
     """
     from experiments.train import run_training
     from kequn.io import write_json
 
     result = run_training(task=task, data=data, label=label, positive=positive, treatment=treatment,
                           id_col=id_col, protected=_split_csv(protected), trials=trials, timeout=timeout,
-                          experiment=experiment, seed=seed, dp_epsilon=dp_epsilon)
+                          experiment=experiment, seed=seed, dp_epsilon=dp_epsilon, workers=workers)
     if json_out:
         write_json(json_out, {"run_id": result["run_id"], "metrics": result["metrics"]})
     console.result(result["summary"])
