@@ -23,7 +23,9 @@ the held-out rows (*non-members*, never seen by the model), with three attacks:
 Each attack gives a ROC-AUC of member vs non-member (0.5: no better than guessing) and the
 membership advantage ``TPR - FPR`` at the best threshold (Yeom et al.; 0: no advantage). The
 run logs ``privacy_mia_auc`` and ``privacy_mia_advantage`` = the worst case (maximum) over the
-attacks, and ``privacy_mia_<attack>_auc`` / ``_advantage`` for each. The best threshold is
+attacks, and ``privacy_mia_<attack>_auc`` / ``_advantage`` for each; ``privacy_mia_auc_lower`` is
+the largest one-sided 95 % lower confidence bound of the attacks' AUCs (:func:`auc_lower_bound`),
+what the shipped ``model_privacy`` gate judges (small audit sets are noisy). The best threshold is
 picked on the evaluation rows themselves, so the advantage is an upper bound for that attack.
 
 For a binary model the loss is the log-loss of the calibrated positive-class score and the
@@ -47,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ATTACKS", "KINDS", "attack_auc_advantage", "attack_features", "audit_family", "audit_membership",
+__all__ = ["ATTACKS", "KINDS", "attack_auc_advantage", "attack_features", "auc_lower_bound", "audit_family", "audit_membership",
            "audit_uplift", "per_row_loss", "summary_line"]
 
 ATTACKS = ("threshold", "attack_model", "shadow")
@@ -67,6 +69,20 @@ def attack_auc_advantage(is_member: np.ndarray, member_score: np.ndarray) -> tup
         return float("nan"), float("nan")
     fpr, tpr, _ = roc_curve(is_member, member_score)
     return float(roc_auc_score(is_member, member_score)), float(np.max(tpr - fpr))
+
+
+def auc_lower_bound(auc: float, n_pos: int, n_neg: int, z: float = 1.645) -> float:
+    """One-sided 95 % lower confidence bound of a ROC-AUC (Hanley & McNeil 1982 standard error).
+
+    The audit sets of a small table are a few hundred rows, where an attack's AUC moves by
+    several hundredths between seeds: the gate judges this bound, so that it rejects a model
+    whose attack is above the limit beyond sampling noise, and reports the point estimate too.
+    """
+    if not np.isfinite(auc) or n_pos < 1 or n_neg < 1:
+        return float("nan")
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
+    return float(auc - z * np.sqrt(max(var, 0.0)))
 
 
 def _labels(target: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -159,6 +175,7 @@ def audit_membership(*, members: np.ndarray, nonmembers: np.ndarray, target: np.
     loss = per_row_loss(pred, target[rows], kind, propensity)
     out["privacy_mia_threshold_auc"], out["privacy_mia_threshold_advantage"] = \
         attack_auc_advantage(is_member, -loss)
+    out["privacy_mia_threshold_auc_lower"] = auc_lower_bound(out["privacy_mia_threshold_auc"], n, n)
 
     # Halves: the attacker knows the membership of half A and is judged on half B.
     half = n // 2
@@ -169,6 +186,9 @@ def audit_membership(*, members: np.ndarray, nonmembers: np.ndarray, target: np.
     score = _fit_attack_score(feats[known], is_member[known], feats[judged], seed)
     out["privacy_mia_attack_model_auc"], out["privacy_mia_attack_model_advantage"] = \
         attack_auc_advantage(is_member[judged], score)
+    n_judged = int(is_member[judged].sum())
+    out["privacy_mia_attack_model_auc_lower"] = auc_lower_bound(out["privacy_mia_attack_model_auc"], n_judged,
+                                                                len(judged) - n_judged)
 
     if fit_predict is not None and n_shadow > 0:
         pool = rows[known]  # rows of half A: the attack never judges them
@@ -184,11 +204,17 @@ def audit_membership(*, members: np.ndarray, nonmembers: np.ndarray, target: np.
             score = _fit_attack_score(np.vstack(shadow_x), np.concatenate(shadow_member), feats[judged], seed)
             out["privacy_mia_shadow_auc"], out["privacy_mia_shadow_advantage"] = \
                 attack_auc_advantage(is_member[judged], score)
+            out["privacy_mia_shadow_auc_lower"] = auc_lower_bound(out["privacy_mia_shadow_auc"], n_judged,
+                                                                  len(judged) - n_judged)
             out["privacy_mia_n_shadow"] = float(len(shadow_x))
 
     aucs = [out[f"privacy_mia_{a}_auc"] for a in ATTACKS if np.isfinite(out.get(f"privacy_mia_{a}_auc", np.nan))]
     advs = [out[f"privacy_mia_{a}_advantage"] for a in ATTACKS
             if np.isfinite(out.get(f"privacy_mia_{a}_advantage", np.nan))]
+    lowers = [out[f"privacy_mia_{a}_auc_lower"] for a in ATTACKS
+              if np.isfinite(out.get(f"privacy_mia_{a}_auc_lower", np.nan))]
+    if lowers:
+        out["privacy_mia_auc_lower"] = float(max(lowers))
     if aucs:
         out["privacy_mia_auc"] = float(max(aucs))
         out["privacy_mia_advantage"] = float(max(advs))
@@ -201,8 +227,10 @@ def summary_line(metrics: dict[str, float]) -> str:
     if "privacy_mia_auc" not in metrics:
         return "model privacy: membership-inference audit skipped (too few rows)"
     parts = [f"{a} {metrics[f'privacy_mia_{a}_auc']:.3f}" for a in ATTACKS if f"privacy_mia_{a}_auc" in metrics]
-    return (f"model privacy: membership-inference AUC {metrics['privacy_mia_auc']:.3f} (worst of {', '.join(parts)}), "
-            f"advantage {metrics['privacy_mia_advantage']:.3f}")
+    lower = (f", 95% lower bound {metrics['privacy_mia_auc_lower']:.3f}"
+             if "privacy_mia_auc_lower" in metrics else "")
+    return (f"model privacy: membership-inference AUC {metrics['privacy_mia_auc']:.3f} (worst of {', '.join(parts)}"
+            f"{lower}), advantage {metrics['privacy_mia_advantage']:.3f}")
 
 
 def audit_family(X: Any, y: Any, train_idx: np.ndarray, test_idx: np.ndarray, *, family: str, model: Any,

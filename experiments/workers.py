@@ -156,8 +156,6 @@ def tune_parallel(X: pd.DataFrame, y: pd.Series, *, seed: int, trials: int, time
     with _storage() as storage:
         try:
             study = _create_study(optuna, name, _open(storage), seed, trials)
-            if not study.trials:
-                study.enqueue_trial(DEFAULT_TRIAL)
         except Exception as exc:  # a bad URL or an unreachable database
             raise TrainingError(f"{STORAGE_ENV}: cannot open the Optuna study storage ({type(exc).__name__}); "
                                 "check the database URL") from exc
@@ -165,6 +163,8 @@ def tune_parallel(X: pd.DataFrame, y: pd.Series, *, seed: int, trials: int, time
             from experiments.tuning import claim_study
 
             claim_study(study, key)
+        if not study.trials:
+            study.enqueue_trial(DEFAULT_TRIAL)
         ctx = multiprocessing.get_context("spawn")  # fork would copy this process's MLflow/OpenMP state
         results = ctx.Queue()
         procs = [ctx.Process(target=_worker, name=f"kequn-tuning-{i}", daemon=True,

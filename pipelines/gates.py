@@ -18,7 +18,8 @@ one-line :class:`~kequn.errors.ConfigError`); :func:`evaluate_gates` checks one 
   demographic parity is reported, and gates only where configured, e.g. a model that sets prices);
 - ``uplift``: positive normalised Qini (``test_qini_auc``) for uplift models;
 - ``model_privacy``: the membership-inference audit of :mod:`experiments.model_privacy`
-  (``privacy_mia_auc``, ``privacy_mia_advantage``: worst case over the attacks) within limits.
+  (``privacy_mia_auc``, ``privacy_mia_advantage``: worst case over the attacks;
+  ``privacy_mia_auc_lower``: its 95 % lower confidence bound, what the shipped limit judges) within limits.
 
 Each result is ``{"passed": bool, "applicable": bool, "detail": str, "checks": [...]}``.
 """
@@ -57,7 +58,7 @@ FAIRNESS_METRICS = ("demographic_parity_ratio", "demographic_parity_difference",
 REGRESSION_METRICS = ("test_roc_auc", "test_qini_auc")
 GATE_NAMES = ("privacy", "quality", "regression", "fairness", "uplift", "model_privacy")
 #: Metrics of the membership-inference audit (experiments.model_privacy) the model_privacy gate may use.
-MODEL_PRIVACY_METRICS = ("privacy_mia_auc", "privacy_mia_advantage")
+MODEL_PRIVACY_METRICS = ("privacy_mia_auc", "privacy_mia_auc_lower", "privacy_mia_advantage")
 DEFAULT_GATES = Path(__file__).resolve().parents[1] / "conf" / "gates.yaml"
 DEFAULT_LABELS = {"churn": "churn_label", "propensity": "propensity_label", "uplift": "response"}
 
@@ -149,7 +150,7 @@ class UpliftConfig(_Strict):
 class ModelPrivacyConfig(_Strict):
     tasks: list[Task] = Field(default_factory=lambda: ["churn", "propensity", "uplift"])
     #: ``metric: threshold`` over :data:`MODEL_PRIVACY_METRICS`.
-    limits: dict[str, str] = Field(default_factory=lambda: {"privacy_mia_auc": "<= 0.6"})
+    limits: dict[str, str] = Field(default_factory=lambda: {"privacy_mia_auc_lower": "<= 0.6"})
     #: A run of a task in ``tasks`` without the audit's metrics is rejected.
     require_audit: bool = True
 

@@ -93,6 +93,9 @@ def _model_privacy(metrics: dict[str, float]) -> dict[str, Any] | None:
                + ("little sign of memorisation by these attacks." if auc <= 0.55 else
                   "some memorisation: the model is measurably more confident on customers it was trained on."
                   if auc <= 0.6 else "the model leaks who was in its training data."))
+    if "privacy_mia_auc_lower" in metrics:
+        reading += (f" With the audit's sample size the attack's AUC is at least "
+                    f"{metrics['privacy_mia_auc_lower']:.3f} at 95 % confidence (what the gate judges).")
     return {"auc": _fmt(auc), "advantage": _fmt(metrics.get("privacy_mia_advantage")), "rows": rows,
             "n_rows": int(metrics.get("privacy_mia_n_rows", 0)), "reading": reading}
 
