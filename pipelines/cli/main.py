@@ -35,6 +35,7 @@ COMMANDS = {
     "verify": "verify",
     "audit": "audit",
     "keys": "keys",
+    "erase": "erase",
     "demo": "demo",
 }
 
@@ -54,6 +55,7 @@ SHORT_HELP = {
     "verify": "Check a version's or alias's signatures, artifact digest and audit chain.",
     "audit": "Verify the hash-chained audit trail (kequn audit verify).",
     "keys": "Create a person's Ed25519 signing key (kequn keys init --name WHO).",
+    "erase": "Erase people from a clean zone and feature tables; list models to retrain (PIPL Art. 47).",
     "demo": "Run the whole chain on a synthetic bank: synth → pseudonymise → features → train.",
 }
 
