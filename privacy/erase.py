@@ -236,9 +236,7 @@ def stage_clean_zone(clean_dir: Path, people: PersonTokens, *, record_for: Any) 
     tokens = people.all_tokens()
     tmp = Path(tempfile.mkdtemp(prefix=f".{clean_dir.name}.erase-", dir=clean_dir.resolve().parent))
     try:
-        for item in clean_dir.iterdir():
-            if item.is_file():
-                shutil.copy2(item, tmp / item.name)
+        shutil.copytree(clean_dir, tmp, dirs_exist_ok=True)  # reports and anything else the zone holds
         outputs = [dict(o) for o in manifest["outputs"] if isinstance(o, dict)]
         rows_removed: dict[str, int] = {}
         redacted = shared = 0

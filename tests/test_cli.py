@@ -154,3 +154,10 @@ def test_pseudonymize_is_an_alias_of_pseudonymise(capsys):
     assert alias_help.replace("pseudonymize", "pseudonymise") == capsys.readouterr().out
     assert _exit_code(["--help"]) == 0
     assert "pseudonymize" not in capsys.readouterr().out  # one spelling in the list
+
+
+def test_erase_help_names_the_contract_options():
+    proc = run_cli("erase", "--help")
+    assert proc.returncode == 0
+    for option in ("--ids", "--raw", "--clean", "--features", "--key-file", "KEQUN_PSEUDONYM_KEY", "KEQUN_STEP_KEY"):
+        assert option in proc.stdout, option
