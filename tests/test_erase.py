@@ -236,3 +236,53 @@ def test_a_failure_while_swapping_leaves_every_file_as_it_was(base, zone, monkey
     require_clean_table(zone["features"])
     assert not list(zone["records"].glob("*.json")) if zone["records"].exists() else True
     assert not [p for p in zone["dir"].iterdir() if p.name.startswith(".")]  # no staged leftovers
+
+
+def test_their_tokens_inside_other_rows_text_are_redacted_and_shared_cells_kept(tmp_path):
+    """Token-mode free text: a note of another customer that mentions their mobile loses it; a
+    shared landline cell of another customer stays (it is that customer's data too) and is counted."""
+    from kequn.signing import ensure_step_key, sign_record
+    from privacy.erase import PersonTokens, stage_clean_zone
+
+    me, other = "tk_" + "a" * 16, "tk_" + "b" * 16
+    my_mobile, shared_phone = "tk_" + "c" * 16, "tk_" + "d" * 16
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    tables = {
+        "customers": pd.DataFrame({"customer_no": [me, other], "landline": [shared_phone, shared_phone]}),
+        "service_notes": pd.DataFrame({"customer_no": [other, me],
+                                       "note": [f"客户提到联系人手机{my_mobile}已更新", f"本人{my_mobile}"]}),
+    }
+    outputs = []
+    for name, frame in tables.items():
+        frame.to_parquet(clean / f"{name}.parquet", index=False)
+        outputs.append({"table": name, "file": f"{name}.parquet", "sha256": sha256_file(clean / f"{name}.parquet"),
+                        "rows": len(frame)})
+    columns = {"customers": {"customer_no": {"entity": "CUSTOMER_NO", "action": "token", "outputs": ["customer_no"]},
+                             "landline": {"entity": "CN_LANDLINE", "action": "token", "outputs": ["landline"]}},
+               "service_notes": {"customer_no": {"entity": "CUSTOMER_NO", "action": "token",
+                                                 "outputs": ["customer_no"]},
+                                 "note": {"entity": "FREE_TEXT", "action": "redact", "outputs": ["note"]}}}
+    manifest = {"manifest_id": "m1", "status": "passed", "policy_hash": "p", "key_fingerprint": "f",
+                "outputs": outputs, "columns": columns, "residual_scan": {"clean": True, "findings": 0}}
+    key, _ = ensure_step_key()
+    (clean / MANIFEST_NAME).write_text(json.dumps(sign_record(key, manifest, signer="privacy-step")))
+    people = PersonTokens(requested=1, person={me}, other={"CN_MOBILE": {my_mobile}, "CN_LANDLINE": {shared_phone}},
+                          in_raw=1)
+
+    def record_for(previous, new_id, counts, found):
+        return {"erasure_id": "e1", "erased_at": "2024-07-01T00:00:00+00:00"}, "0" * 64
+
+    staged = stage_clean_zone(clean, people, record_for=record_for)
+    try:
+        assert staged.rows_removed == {"customers": 1, "service_notes": 1}
+        assert staged.text_cells_redacted == 1 and staged.shared_tokens_kept == 1
+        notes = pd.read_parquet(staged.tmp / "service_notes.parquet")
+        assert notes["note"].tolist() == ["客户提到联系人手机<手机号>已更新"]
+        customers = pd.read_parquet(staged.tmp / "customers.parquet")
+        assert customers.to_dict("records") == [{"customer_no": other, "landline": shared_phone}]
+        assert staged.manifest["erasures"][0]["previous_manifest_id"] == "m1"
+        assert require_passing_manifest(staged.tmp)["manifest_id"] == staged.manifest["manifest_id"]
+        assert snapshot_files(clean) and pd.read_parquet(clean / "customers.parquet").shape[0] == 2  # untouched
+    finally:
+        staged.discard()
