@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kequn.errors import InputError
+from kequn.errors import InputError, KequnError, RegistryError
 from kequn.io import find_tables, replace_all, write_json
 from kequn.lineage import require_passing_manifest
 
@@ -51,14 +51,15 @@ def affected_versions(manifest_ids: list[str], clean_dir: Path) -> list[dict[str
 
     from kequn.tracking import AUTHOR_TAG, configure_tracking
 
-    configure_tracking()
+    configure_tracking(must_exist=True)  # a registry that cannot be read must not look like "no model"
     client = MlflowClient()
     wanted = set(manifest_ids)
     found = []
     try:
         versions = client.search_model_versions(max_results=10_000)
-    except MlflowException:
-        return []
+    except MlflowException as exc:
+        raise RegistryError(f"cannot read the model registry to find the versions trained on them "
+                            f"({type(exc).__name__}); nothing changed") from None
     for mv in versions:
         if not mv.run_id:
             continue
@@ -84,7 +85,7 @@ def erase(*, ids_file: Path, raw: Path, clean_dir: Path, features: list[Path], k
         ``summary`` (lines), ``changed``, ``people_requested``, ``people_found``, ``rows_removed``,
         ``features``, ``record`` (path or ``None``), ``manifest_id`` (before/after), ``models``.
     """
-    from features.erase import check_feature_table, feature_rows_of, stage_feature_table
+    from features.erase import check_feature_table, stage_feature_table
     from privacy.erase import (
         check_key,
         manifest_chain,
@@ -124,17 +125,13 @@ def erase(*, ids_file: Path, raw: Path, clean_dir: Path, features: list[Path], k
         record_holder["record"] = record
         return record, record_digest(record)
 
-    feature_hits = {str(p): feature_rows_of(Path(p), people.person) for p in features}
     staged = stage_clean_zone(clean_dir, people, record_for=record_for)
     staged_features = []
     try:
         if not staged.changed:
             staged.discard()
-            in_features = sum(feature_hits.values())
-            note = (f" ({in_features} feature-table row(s) of theirs remain: those tables derive from this "
-                    "manifest, which no longer holds them; rebuild them with `kequn features`)" if in_features else "")
             summary = (f"erase: nothing to erase - none of the {people.requested} id(s) in {ids_file} is in "
-                       f"{clean_dir} (already erased, or never pseudonymised); nothing changed{note}")
+                       f"{clean_dir} (already erased, or never pseudonymised); nothing changed")
             earlier = _earlier_records(records_dir, people.person)
             if earlier:
                 summary += f"; {earlier[1]} of them erased before (record {earlier[0]})"
@@ -175,7 +172,11 @@ def erase(*, ids_file: Path, raw: Path, clean_dir: Path, features: list[Path], k
         for s in staged_features:
             s.discard()
         raise
-    audit_entry = _audit(record_sha, erasure_id, staged, staged_features, models, manifest, new_manifest)
+    try:
+        audit_entry = _audit(record_sha, erasure_id, staged, staged_features, models, manifest, new_manifest)
+    except KequnError as exc:
+        raise RegistryError(f"the erasure is done (record {record_path}) but its audit entry could not be "
+                            f"written: {exc}") from None
     n_rows = sum(staged.rows_removed.values())
     lines = [f"erase: {staged.people_found} of {people.requested} person(s) erased - {n_rows:,} row(s) removed "
              f"from {len(staged.rows_removed)} clean table(s)"

@@ -286,3 +286,18 @@ def test_their_tokens_inside_other_rows_text_are_redacted_and_shared_cells_kept(
         assert snapshot_files(clean) and pd.read_parquet(clean / "customers.parquet").shape[0] == 2  # untouched
     finally:
         staged.discard()
+
+
+def test_without_a_registry_to_consult_nothing_changes(base, zone):
+    """The versions to retrain must be found: no store here is a refusal before any file changes."""
+    ids = zone["dir"] / "ids.csv"
+    pd.DataFrame({"customer_no": base["ids"][:1]}).to_csv(ids, index=False)
+    elsewhere = zone["dir"] / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in zone["env"].items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    files = snapshot_files(zone["clean"], zone["features"])
+    proc = cli(*erase_args(zone, ids, raw=base["raw"]), cwd=elsewhere, env=env)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and "no MLflow store here" in lines[0], proc.stderr
+    assert snapshot_files(zone["clean"], zone["features"]) == files and not zone["records"].exists()
+    assert not [p for p in zone["dir"].iterdir() if p.name.startswith(".")]
