@@ -194,18 +194,40 @@ def _filter_table(table: pa.Table, key_columns: list[str], person: set[str]) -> 
     return out, table.num_rows - out.num_rows
 
 
-def _redact_text(table: pa.Table, tokens: dict[str, str], skip: set[str]) -> tuple[pa.Table, int, int]:
-    """Replace their tokens inside text cells by the typed placeholder; count whole-cell tokens left
-    (another customer's identifier column with the same value)."""
+def _token_columns(manifest: dict[str, Any], table: str) -> tuple[list[str], list[str]]:
+    """``(text columns, other token columns)`` of ``table``: where ``pseudonymise`` put tokens, besides
+    the customer-number column (free text redacted in token mode; identifier columns)."""
+    text, tokened = [], []
+    for column, info in ((manifest.get("columns") or {}).get(table) or {}).items():
+        if not isinstance(info, dict):
+            continue
+        outputs = [str(o) for o in info.get("outputs") or [column]]
+        if info.get("entity") == E.FREE_TEXT:
+            text += outputs
+        elif info.get("action") == "token" and info.get("entity") != PERSON_ENTITY:
+            tokened += outputs
+    return text, tokened
+
+
+def _redact_text(table: pa.Table, tokens: dict[str, str], text_columns: list[str],
+                 token_columns: list[str]) -> tuple[pa.Table, int, int]:
+    """Replace their tokens inside text cells by the typed placeholder; count the identifier cells of
+    other customers that hold one of their tokens (a shared value), which are kept."""
     redacted = shared = 0
-    for i, name in enumerate(table.column_names):
-        if name in skip or not pa.types.is_string(table.schema.field(name).type) and \
-                not pa.types.is_large_string(table.schema.field(name).type):
+    values_set = pa.array(sorted(tokens), type=pa.string())
+    for name in token_columns:
+        if name in table.column_names:
+            hit = pc.is_in(pc.cast(table[name], pa.string()), value_set=values_set)
+            shared += int(pc.sum(pc.cast(pc.fill_null(hit, False), pa.int64())).as_py() or 0)
+    for name in text_columns:
+        if name not in table.column_names:
+            continue
+        i = table.column_names.index(name)
+        typ = table.schema.field(name).type
+        if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
             continue
         values = table[name].to_pandas().astype("string")
-        whole = values.isin(list(tokens)).fillna(False)
-        shared += int(whole.sum())
-        has = values.str.contains(r"tk_[0-9a-f]{16}", regex=True).fillna(False) & ~whole
+        has = values.str.contains(r"tk_[0-9a-f]{16}", regex=True).fillna(False)
         if not has.any():
             continue
 
@@ -218,8 +240,7 @@ def _redact_text(table: pa.Table, tokens: dict[str, str], skip: set[str]) -> tup
         changed = int((new[has] != values[has]).sum())
         if changed:
             redacted += changed
-            table = table.set_column(i, table.schema.field(name), pa.array(new.to_numpy(dtype=object),
-                                                                           type=table.schema.field(name).type))
+            table = table.set_column(i, table.schema.field(name), pa.Array.from_pandas(new, type=typ))
     return table, redacted, shared
 
 
@@ -254,7 +275,7 @@ def stage_clean_zone(clean_dir: Path, people: PersonTokens, *, record_for: Any) 
                                        False)
                     found.update(x for x in pc.filter(col, hit).to_pylist() if x)
             new, removed = _filter_table(table, key_cols, people.person)
-            new, n_red, n_shared = _redact_text(new, tokens, set(key_cols))
+            new, n_red, n_shared = _redact_text(new, tokens, *_token_columns(manifest, str(out["table"])))
             redacted += n_red
             shared += n_shared
             if removed or n_red:

@@ -250,8 +250,8 @@ def test_their_tokens_inside_other_rows_text_are_redacted_and_shared_cells_kept(
     clean.mkdir()
     tables = {
         "customers": pd.DataFrame({"customer_no": [me, other], "landline": [shared_phone, shared_phone]}),
-        "service_notes": pd.DataFrame({"customer_no": [other, me],
-                                       "note": [f"客户提到联系人手机{my_mobile}已更新", f"本人{my_mobile}"]}),
+        "service_notes": pd.DataFrame({"customer_no": [other, me, other],
+                                       "note": [f"客户提到联系人手机{my_mobile}已更新", f"本人{my_mobile}", None]}),
     }
     outputs = []
     for name, frame in tables.items():
@@ -278,7 +278,8 @@ def test_their_tokens_inside_other_rows_text_are_redacted_and_shared_cells_kept(
         assert staged.rows_removed == {"customers": 1, "service_notes": 1}
         assert staged.text_cells_redacted == 1 and staged.shared_tokens_kept == 1
         notes = pd.read_parquet(staged.tmp / "service_notes.parquet")
-        assert notes["note"].tolist() == ["客户提到联系人手机<手机号>已更新"]
+        assert notes["note"].iloc[0] == "客户提到联系人手机<手机号>已更新" and notes["note"].isna().iloc[1]
+        assert len(notes) == 2
         customers = pd.read_parquet(staged.tmp / "customers.parquet")
         assert customers.to_dict("records") == [{"customer_no": other, "landline": shared_phone}]
         assert staged.manifest["erasures"][0]["previous_manifest_id"] == "m1"
