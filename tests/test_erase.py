@@ -142,6 +142,10 @@ def test_erased_people_are_gone_and_the_zone_verifies_trains_and_lists_the_model
     assert record_path.parent == zone["records"] and (record_path.stat().st_mode & 0o077) == 0
     record = json.loads(record_path.read_text())
     assert set(record["tokens"]) == tokens
+    others = {t for group in record["other_tokens"].values() for t in group}
+    assert others and record["shared_tokens_kept"] == 0  # mobiles, IDs, cards, e-mails of theirs
+    for out in after["outputs"]:
+        assert not others & strings_of(zone["clean"] / out["file"]), out["file"]
     assert not any(v in record_path.read_text() for v in victims)
 
     # The version trained on them is listed for retraining; the audit trail has the erase entry.
