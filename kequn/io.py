@@ -274,3 +274,41 @@ def check_output_file(path: Path, *, is_earlier_output: Callable[[Path], bool], 
     if not is_earlier_output(path):
         raise InputError(f"{option} {path}: the file exists and is not an earlier kequn output; "
                          f"choose another {option}")
+
+
+def replace_all(moves: Sequence[tuple[Path, Path]]) -> None:
+    """Move each finished ``(new, target)`` onto its target, all or none.
+
+    Each existing target is first moved aside to a hidden sibling; if any move fails, the targets
+    already replaced are put back and the remaining new files are removed, so the targets are as
+    they were. Works for files and folders alike (``os.replace`` on one file system).
+    """
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        for new, target in moves:
+            aside = None
+            if target.exists():
+                aside = target.with_name(f".{target.name}.aside-{os.getpid()}")
+                os.replace(target, aside)
+            done.append((target, aside))
+            os.replace(new, target)
+    except BaseException:
+        for target, aside in reversed(done):
+            if aside is not None:
+                if target.exists():
+                    _remove(target)
+                os.replace(aside, target)
+        for new, _target in moves:
+            if new.exists():
+                _remove(new)
+        raise
+    for _target, aside in done:
+        if aside is not None:
+            _remove(aside)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -282,6 +282,12 @@ def write_signed_features(frame: pd.DataFrame, path: str | Path, lineage: dict[s
     the step key (:func:`kequn.signing.ensure_step_key`) signs all of it. The step key must be a
     trusted one, else the table would be refused by ``train``: that is checked first.
     """
+    return write_signed_table(pa.Table.from_pandas(frame, preserve_index=False), path, lineage, manifest)
+
+
+def write_signed_table(table: pa.Table, path: str | Path, lineage: dict[str, Any],
+                       manifest: dict[str, Any]) -> Path:
+    """:func:`write_signed_features` for an Arrow table (``kequn erase`` re-signs one without pandas)."""
     from kequn import console
 
     path = Path(path)
@@ -292,7 +298,8 @@ def write_signed_features(frame: pd.DataFrame, path: str | Path, lineage: dict[s
     if not any(k.public_key == public and "features" in k.signs for k in trusted_step_keys()):
         raise LineageError(f"{step_key_path()}: this step key ({fingerprint(public)}) is not a trusted step key "
                            f"for feature tables (steps: in {keyring_path()}); `kequn train` would refuse the table")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({k: v for k, v in (table.schema.metadata or {}).items()
+                                           if k != PARQUET_LINEAGE_KEY})
     # Round trip once so that the digest is of the data exactly as Parquet gives it back.
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)

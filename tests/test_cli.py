@@ -23,7 +23,7 @@ def test_help_lists_every_contract_command_without_heavy_imports():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in proc.stdout
     for name in ("synth", "scan", "pseudonymise", "features", "train", "publish", "approve", "promote",
-                 "registry", "score", "monitor", "demo"):
+                 "registry", "score", "monitor", "erase", "demo"):
         assert name in proc.stdout
 
 
@@ -154,3 +154,10 @@ def test_pseudonymize_is_an_alias_of_pseudonymise(capsys):
     assert alias_help.replace("pseudonymize", "pseudonymise") == capsys.readouterr().out
     assert _exit_code(["--help"]) == 0
     assert "pseudonymize" not in capsys.readouterr().out  # one spelling in the list
+
+
+def test_erase_help_names_the_contract_options():
+    proc = run_cli("erase", "--help")
+    assert proc.returncode == 0
+    for option in ("--ids", "--raw", "--clean", "--features", "--key-file", "KEQUN_PSEUDONYM_KEY", "KEQUN_STEP_KEY"):
+        assert option in proc.stdout, option

@@ -37,6 +37,7 @@ COMMANDS = {
     "keys": "keys",
     "score": "score",
     "monitor": "monitor",
+    "erase": "erase",
     "demo": "demo",
 }
 
@@ -58,6 +59,7 @@ SHORT_HELP = {
     "keys": "Create a person's Ed25519 signing key (kequn keys init --name WHO).",
     "score": "Score a feature table with a verified model version (tokens + scores).",
     "monitor": "Compare a new snapshot with a model's training reference (PSI, migration).",
+    "erase": "Erase people from a clean zone and feature tables; list models to retrain (PIPL Art. 47).",
     "demo": "Run the whole chain on a synthetic bank: synth → pseudonymise → features → train.",
 }
 
