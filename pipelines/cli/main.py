@@ -35,6 +35,8 @@ COMMANDS = {
     "verify": "verify",
     "audit": "audit",
     "keys": "keys",
+    "plan": "plan",
+    "relink": "relink",
     "demo": "demo",
 }
 
@@ -54,6 +56,8 @@ SHORT_HELP = {
     "verify": "Check a version's or alias's signatures, artifact digest and audit chain.",
     "audit": "Verify the hash-chained audit trail (kequn audit verify).",
     "keys": "Create a person's Ed25519 signing key (kequn keys init --name WHO).",
+    "plan": "Build the campaign and retention contact list from governed models (tokens only).",
+    "relink": "Secure zone: turn a plan's tokens into contact details for one approved purpose (audited).",
     "demo": "Run the whole chain on a synthetic bank: synth → pseudonymise → features → train.",
 }
 
