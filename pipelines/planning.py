@@ -455,7 +455,8 @@ def build_plan(features: pd.DataFrame, *, uplift: np.ndarray, churn: np.ndarray 
     curve = budget_curve(decision["gain"], decision["rank"], uplift, churn, would_be, cost, grid, config, n)
     excluded = pd.Series(decision["excluded"]).replace("", np.nan).dropna().value_counts()
     seg_key = "persona" if persona is not None else "value_tier"
-    strategies = (chosen.groupby(seg_key, observed=True)["strategy"].first().to_dict() if len(chosen) else {})
+    strategies = {t.name: t.strategy for t in segments_config.value_tiers}  # the text of conf/segments.yaml
+    strategies.update({p.name: p.strategy for p in segments_config.personas})
     report = {
         "kind": REPORT_KIND,
         "customers": int(n),
@@ -533,6 +534,11 @@ def render_html(report: dict[str, Any]) -> str:
     env.filters["num"] = lambda v, f=",.0f": "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) \
         else format(v, f)
     return env.get_template("plan_report.html.j2").render(r=report, generator=GENERATOR)
+
+
+def tokens_digest(tokens: pd.Series) -> str:
+    """SHA-256 over the list's tokens in order: ``kequn relink`` refuses a list whose rows changed."""
+    return hashlib.sha256("\n".join(tokens.astype(str)).encode("utf-8")).hexdigest()
 
 
 def feature_digest(path: Path) -> str:
@@ -631,6 +637,7 @@ def run_plan(*, data: Path, uplift_uri: str | None, churn_uri: str | None = None
         "key_fingerprint": lineage.key_fingerprint, "clean_dir": lineage.clean_dir, "status": "passed",
         "features_sha256": report["data"]["sha256"], "snapshot": snapshot, "budget": n_budget,
         "plan_config_sha256": config_sha, "models": report["models"],
+        "rows": int(len(table)), "tokens_sha256": tokens_digest(table[ID_COLUMN]),
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
     }
     with console.stage("write list and report") as st:

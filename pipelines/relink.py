@@ -9,6 +9,8 @@ The threats each check stops (each has a test that performs it):
   (compared after Unicode NFKC, case folding and removal of spaces, dots, dashes and
   underscores, so ``Wang.Owner`` is ``wang_owner``); with people in the keyring, the approver
   must be one of them;
+- *a list edited after planning* (customers added to be re-identified): the tokens must
+  match the digest ``kequn plan`` embedded in the list;
 - *a list made under another key* (tokens that would join to the wrong people, or a key
   guessed to be the right one): the key's fingerprint must equal the list's lineage
   ``key_fingerprint`` (compared in constant time);
@@ -130,6 +132,12 @@ def relink(*, list_path: Path, raw: Path, purpose: str, approved_by: str, out: P
     listing = pd.read_parquet(list_path)
     if rule.id_column not in listing.columns:
         raise RelinkError(f"--list {list_path}: no {rule.id_column!r} column")
+    if lineage.get("kind") == "plan":
+        from pipelines.planning import tokens_digest
+
+        if not hmac.compare_digest(str(lineage.get("tokens_sha256", "")), tokens_digest(listing[rule.id_column])):
+            raise RelinkError(f"--list {list_path}: its customers are not the ones `kequn plan` selected "
+                              "(rows added, removed or changed after planning)")
     list_digest = sha256_file(list_path)
 
     with console.stage(f"recompute tokens over the raw {rule.table} table") as st:

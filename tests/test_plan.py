@@ -426,3 +426,39 @@ def test_same_person_spellings():
     from pipelines.relink import same_person
 
     assert same_person("wang.owner", "Wang_Owner") and same_person("李 强", "李强") and not same_person("bob", "bobby")
+
+
+def test_a_list_edited_after_planning_is_refused(planned, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = planned["tmp"] / "plan.parquet"
+    table = pq.read_table(path)
+    extra = planned["clean"].loc[planned["clean"]["x"] < 0, "customer_no"].iloc[0]  # a customer not selected
+    frame = table.to_pandas()
+    frame.loc[len(frame) - 1, "customer_no"] = extra
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(table.schema.metadata),
+                   path)
+    code, _, err = relink(capsys, planned, "--purpose", "sms", "--approved-by", "bob")
+    assert code == 1 and "its customers are not the ones `kequn plan` selected" in err
+    assert not (planned["tmp"] / "secure").exists()
+
+
+def test_offers_follow_tier_then_persona():
+    """A high-net-worth customer gets the advisor whatever their persona; a young digital one the small loan."""
+    from experiments.segment.config import load_segments_config
+    from pipelines.planning import build_plan, load_plan_config
+
+    segments = load_segments_config()
+    config, _ = load_plan_config(None, segments)
+    features = pd.DataFrame({"customer_no": [f"tk_{i:016x}" for i in range(4)],
+                             "gender": ["男", "女", "男", "女"]})
+    seg = pd.DataFrame({"segment": [0, 1, 1, 2], "persona": ["young_digital", "young_digital", "senior_saver", "x"],
+                        "value_tier": ["high_net_worth", "mass", "mass", "mass"]})
+    listing, report = build_plan(features, uplift=np.array([0.3, 0.3, 0.3, -0.1]), churn=None, segment=seg,
+                                 budget=10, config=config, segments_config=segments)
+    assert listing.set_index("customer_no")["action"].to_dict() == {
+        "tk_0000000000000000": "专属理财顾问", "tk_0000000000000001": "小额信用贷款",
+        "tk_0000000000000002": "低风险定期存款与保险"}
+    assert report["strategies"]["young_digital"] == next(p.strategy for p in segments.personas
+                                                         if p.name == "young_digital")
