@@ -291,10 +291,9 @@ def select(*, uplift: np.ndarray, churn: np.ndarray | None, offer_idx: np.ndarra
 
 
 def reason_codes(*, uplift: np.ndarray, churn: np.ndarray | None, lists: np.ndarray, offer_idx: np.ndarray,
-                 config: PlanConfig) -> np.ndarray:
-    """``;``-joined reason codes for each row (only meaningful for selected rows)."""
+                 config: PlanConfig, top: float) -> np.ndarray:
+    """``;``-joined reason codes of the selected rows (``top``: the uplift of the top decile of all)."""
     n = len(uplift)
-    top = np.nanquantile(uplift, 0.9) if np.isfinite(uplift).any() else np.inf
     parts: list[np.ndarray] = [np.where(uplift > 0, R_UPLIFT, "").astype(object),
                                np.where(uplift >= top, R_UPLIFT_TOP, "").astype(object)]
     if churn is not None:
@@ -421,12 +420,14 @@ def build_plan(features: pd.DataFrame, *, uplift: np.ndarray, churn: np.ndarray 
                       np.array([o.action for o in config.offers] + [""], dtype=object)[offer_idx]).astype(object)
     channel = np.where(would_be == "retention", config.retention.channel,
                        np.array([o.channel for o in config.offers] + [""], dtype=object)[offer_idx]).astype(object)
-    cost = np.array([costs_by_channel.get(c, 0.0) for c in channel], dtype="float64")
+    cost = pd.Series(channel).map(costs_by_channel).fillna(0.0).to_numpy(dtype="float64")
     strategy = _strategies(offer_idx, tier, persona, config, segments_config)
     strategy = np.where(would_be == "retention", retention_action, strategy).astype(object)
     sel = decision["selected"]
-    codes = reason_codes(uplift=uplift, churn=churn, lists=np.where(sel, would_be, ""), offer_idx=offer_idx,
-                         config=config)
+    codes = np.full(n, "", dtype=object)
+    top = np.nanquantile(uplift, 0.9) if np.isfinite(uplift).any() else np.inf
+    codes[sel] = reason_codes(uplift=uplift[sel], churn=churn[sel] if churn is not None else None,
+                              lists=would_be[sel], offer_idx=offer_idx[sel], config=config, top=top)
     segment_label = (persona if persona is not None else tier)
     table = pd.DataFrame({
         "customer_no": ids.to_numpy(),
