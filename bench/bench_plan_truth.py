@@ -11,7 +11,8 @@ training or planning; it is tokenised with the pseudonymisation key only to be j
 
 Per budget (share of B's customers) it prints the true incremental responses of
 
-- the plan (default conf/plan.yaml: offers by value tier, ranked by expected gain);
+- the plan (default conf/plan.yaml: offers by value tier, ranked by expected gain, no
+  marketing after a recent complaint), and the same without its do_not_contact rule;
 - the plan ranked by uplift alone (every offer worth the same, no contact cost);
 - random targeting (its expectation: mean true effect × contacts);
 - targeting by response probability (top k by the response model);
@@ -93,12 +94,20 @@ def main() -> None:
     config, _ = load_plan_config(None, segments)
     flat = PlanConfig.model_validate({**config.model_dump(), "channels": {k: {"cost": 0.0} for k in config.channels},
                                       "offers": [{**o.model_dump(), "value_per_response": 1.0} for o in config.offers]})
+    no_rules = PlanConfig.model_validate({**config.model_dump(),
+                                          "contact": {**config.contact.model_dump(), "do_not_contact": []}})
+    # The planted sleeping dogs a rule on visible attributes made (pipelines/synth.py: a complaint
+    # in the 90 days before S, or 60+ with little digital use), against those redrawn at random.
+    age_low = pd.to_numeric(frame["age_band"].astype("string").str.extract(r"^(\d+)")[0], errors="coerce")
+    visible = ((pd.to_numeric(frame["complaints_90d"], errors="coerce").fillna(0) > 0)
+               | ((age_low >= 60) & (pd.to_numeric(frame["digital_share"], errors="coerce").fillna(0) < 0.2))).to_numpy()
+    out["planted_dogs_visible"] = int((dogs & visible).sum())
     index = pd.Series(np.arange(n), index=frame["customer_no"].to_numpy())
     rows = []
     for share in budgets:
         k = int(math.ceil(share * n - 1e-9))
         row: dict[str, object] = {"budget_pct": int(round(share * 100)), "budget": k}
-        for name, cfg in (("plan", config), ("plan_uplift_only", flat)):
+        for name, cfg in (("plan", config), ("plan_without_do_not_contact", no_rules), ("plan_uplift_only", flat)):
             listing, report = build_plan(features, uplift=uplift, churn=None, segment=None, budget=k, config=cfg,
                                          segments_config=segments)
             picked = index.loc[listing["customer_no"].to_numpy()].to_numpy()
@@ -107,6 +116,10 @@ def main() -> None:
             row[f"{name}_predicted_incremental"] = round(float(report["expected_incremental_responses"]), 1)
             row[f"{name}_sleeping_dogs_contacted_share"] = round(float(dogs[picked].sum() / max(dogs.sum(), 1)), 4)
             row[f"{name}_predicted_dogs_contacted"] = int(report["sleeping_dogs_contacted"])
+            row[f"{name}_visible_dogs_contacted_share"] = round(float((dogs & visible)[picked].sum()
+                                                                      / max((dogs & visible).sum(), 1)), 4)
+            row[f"{name}_redrawn_dogs_contacted_share"] = round(float((dogs & ~visible)[picked].sum()
+                                                                      / max((dogs & ~visible).sum(), 1)), 4)
         row["random_true_incremental"] = round(float(effect.mean() * k), 1)
         row["random_sleeping_dogs_contacted_share"] = round(share, 4)
         top_resp = np.argsort(-p_resp, kind="mergesort")[:k]

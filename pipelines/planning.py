@@ -92,12 +92,44 @@ class Retention(StrictConfig):
     action: str | None = None
 
 
+class DoNotContact(StrictConfig):
+    """A business rule (营销静默): customers whose ``column`` is within [min, max] (or equals
+    ``equals``) are never contacted; ``reason`` is the code the report counts them under."""
+
+    column: str
+    min: float | None = None
+    max: float | None = None
+    equals: str | None = None
+    reason: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,40}$")
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> DoNotContact:
+        if self.min is None and self.max is None and self.equals is None:
+            raise ValueError(f"do_not_contact {self.column!r}: give min, max or equals")
+        return self
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Which rows the rule blocks; ``None`` when the table has no such column."""
+        if self.column not in frame.columns:
+            return None
+        if self.equals is not None:
+            return (frame[self.column].astype("string") == self.equals).fillna(False).to_numpy(dtype=bool)
+        values = pd.to_numeric(frame[self.column], errors="coerce")
+        ok = values.notna()
+        if self.min is not None:
+            ok &= values >= self.min
+        if self.max is not None:
+            ok &= values <= self.max
+        return ok.to_numpy(dtype=bool)
+
+
 class ContactRules(StrictConfig):
     min_uplift: float = Field(default=0.0, ge=0)
     cooldown_days: int = Field(default=30, ge=0)
     max_contacts: int = Field(default=3, ge=1)
     window_days: int = Field(default=90, ge=1)
     require_positive_gain: bool = True
+    do_not_contact: list[DoNotContact] = Field(default_factory=list)
 
 
 class PlanConfig(StrictConfig):
@@ -240,7 +272,7 @@ def assign_offers(value_tier: np.ndarray, persona: np.ndarray | None, stage: np.
 
 
 def select(*, uplift: np.ndarray, churn: np.ndarray | None, offer_idx: np.ndarray, cooldown: np.ndarray,
-           cap: np.ndarray, budget: int, config: PlanConfig) -> dict[str, np.ndarray]:
+           cap: np.ndarray, budget: int, config: PlanConfig, blocked: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Decide per customer: list (campaign / retention / none), expected gain, why (not).
 
     Returns arrays ``candidate`` (the list a customer would be on), ``list`` (the same for the
@@ -274,6 +306,9 @@ def select(*, uplift: np.ndarray, churn: np.ndarray | None, offer_idx: np.ndarra
     exclude(np.isnan(uplift), X_NO_SCORE)
     exclude(uplift < 0, X_SLEEPING_DOG)
     exclude(uplift <= rules.min_uplift, X_NO_UPLIFT)
+    if blocked is not None:  # do_not_contact rules: the rule's own reason code
+        mask = blocked != ""
+        excluded[mask & (excluded == "")] = blocked[mask & (excluded == "")]
     exclude(cooldown, X_COOLDOWN)
     exclude(cap, X_CAP)
     if rules.require_positive_gain:
@@ -411,7 +446,15 @@ def build_plan(features: pd.DataFrame, *, uplift: np.ndarray, churn: np.ndarray 
     offer_idx = assign_offers(tier, persona, stage, config)
     as_of = as_of or dt.date.today()
     cooldown, cap = contact_limits(ids, history, as_of, config.contact)
-    decision = select(uplift=uplift, churn=churn, offer_idx=offer_idx, cooldown=cooldown, cap=cap,
+    blocked = np.full(n, "", dtype=object)
+    rules_not_applied = []
+    for rule in config.contact.do_not_contact:
+        mask = rule.mask(features.reset_index(drop=True))
+        if mask is None:
+            rules_not_applied.append(rule.column)
+            continue
+        blocked[mask & (blocked == "")] = rule.reason
+    decision = select(uplift=uplift, churn=churn, offer_idx=offer_idx, cooldown=cooldown, cap=cap, blocked=blocked,
                       budget=budget, config=config)
     costs_by_channel = {k: c.cost for k, c in config.channels.items()}
     would_be = decision["candidate"]  # the list a customer is on if the budget reaches them
@@ -473,6 +516,7 @@ def build_plan(features: pd.DataFrame, *, uplift: np.ndarray, churn: np.ndarray 
         "expected_profit": float(np.nansum(decision["gain"][sel])),
         "currency": config.currency,
         "not_contacted": {str(k): int(v) for k, v in excluded.items()},
+        "do_not_contact_rules_not_applied": rules_not_applied,
         "sleeping_dogs": int((uplift < 0).sum()),
         "sleeping_dogs_contacted": int((sel & (uplift < 0)).sum()),
         "budgets": curve,

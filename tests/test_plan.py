@@ -462,3 +462,20 @@ def test_offers_follow_tier_then_persona():
         "tk_0000000000000002": "低风险定期存款与保险"}
     assert report["strategies"]["young_digital"] == next(p.strategy for p in segments.personas
                                                          if p.name == "young_digital")
+
+
+def test_do_not_contact_rules():
+    from pipelines.planning import DoNotContact, PlanConfig, select
+
+    frame = pd.DataFrame({"complaints_90d": [0, 2, None], "risk_level": ["R1", "R5", "R5"]})
+    assert DoNotContact(column="complaints_90d", min=1, reason="RECENT_COMPLAINT").mask(frame).tolist() == \
+        [False, True, False]
+    assert DoNotContact(column="risk_level", equals="R5", reason="HIGH_RISK").mask(frame).tolist() == [False, True, True]
+    assert DoNotContact(column="nope", min=1, reason="NOPE").mask(frame) is None
+    config = PlanConfig.model_validate({"channels": {"sms": {"cost": 0.1}},
+                                        "offers": [{"action": "A", "channel": "sms", "value_per_response": 10}]})
+    d = select(uplift=np.array([0.5, 0.5, -0.1]), churn=None, offer_idx=np.zeros(3, dtype=int),
+               cooldown=np.zeros(3, bool), cap=np.zeros(3, bool), budget=3, config=config,
+               blocked=np.array(["", "RECENT_COMPLAINT", "RECENT_COMPLAINT"], dtype=object))
+    assert d["selected"].tolist() == [True, False, False]
+    assert d["excluded"].tolist() == ["", "RECENT_COMPLAINT", "SLEEPING_DOG"]  # a sleeping dog is named as such
