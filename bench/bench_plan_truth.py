@@ -18,6 +18,7 @@ Per budget (share of B's customers) it prints the true incremental responses of
 - targeting by response probability (top k by the response model);
 - the oracle (top k by the true effect), for scale;
 
+their true profit (true effect × the offer's value per response − contact cost, conf/plan.yaml),
 and the share of B's planted sleeping dogs each list contacts (goal 0).
 
 Usage::
@@ -47,7 +48,7 @@ from _truth import tokenised_truth  # bench/_truth.py, beside this script
 from experiments.segment.config import load_segments_config
 from experiments.uplift import plain_columns, train_uplift
 from experiments.uplift.learners import DEFAULT_PARAMS, _fit_classifier, _proba
-from pipelines.planning import PlanConfig, build_plan, load_plan_config
+from pipelines.planning import PlanConfig, assign_offers, build_plan, load_plan_config
 
 
 def main() -> None:
@@ -103,6 +104,13 @@ def main() -> None:
                | ((age_low >= 60) & (pd.to_numeric(frame["digital_share"], errors="coerce").fillna(0) < 0.2))).to_numpy()
     out["planted_dogs_visible"] = int((dogs & visible).sum())
     index = pd.Series(np.arange(n), index=frame["customer_no"].to_numpy())
+    # Each customer's offer under conf/plan.yaml (value per response, channel cost): the true profit
+    # of any list is sum(true effect × value − cost) over it (campaign offers; no retention here).
+    offer = assign_offers(frame["value_tier"].astype("string").fillna("unknown").to_numpy(dtype=object), None,
+                          frame["lifecycle_stage"].astype("string").to_numpy(dtype=object), config)
+    value = np.array([o.value_per_response for o in config.offers])[offer]
+    cost = np.array([config.channels[o.channel].cost for o in config.offers])[offer]
+    true_gain = effect * value - cost
     rows = []
     for share in budgets:
         k = int(math.ceil(share * n - 1e-9))
@@ -113,6 +121,7 @@ def main() -> None:
             picked = index.loc[listing["customer_no"].to_numpy()].to_numpy()
             row[f"{name}_contacts"] = int(len(picked))
             row[f"{name}_true_incremental"] = round(float(effect[picked].sum()), 1)
+            row[f"{name}_true_profit"] = round(float(true_gain[picked].sum()))
             row[f"{name}_predicted_incremental"] = round(float(report["expected_incremental_responses"]), 1)
             row[f"{name}_sleeping_dogs_contacted_share"] = round(float(dogs[picked].sum() / max(dogs.sum(), 1)), 4)
             row[f"{name}_predicted_dogs_contacted"] = int(report["sleeping_dogs_contacted"])
@@ -121,11 +130,14 @@ def main() -> None:
             row[f"{name}_redrawn_dogs_contacted_share"] = round(float((dogs & ~visible)[picked].sum()
                                                                       / max((dogs & ~visible).sum(), 1)), 4)
         row["random_true_incremental"] = round(float(effect.mean() * k), 1)
+        row["random_true_profit"] = round(float(true_gain.mean() * k))
         row["random_sleeping_dogs_contacted_share"] = round(share, 4)
         top_resp = np.argsort(-p_resp, kind="mergesort")[:k]
         row["response_model_true_incremental"] = round(float(effect[top_resp].sum()), 1)
+        row["response_model_true_profit"] = round(float(true_gain[top_resp].sum()))
         row["response_model_sleeping_dogs_contacted_share"] = round(float(dogs[top_resp].sum() / max(dogs.sum(), 1)), 4)
         row["oracle_true_incremental"] = round(float(np.sort(effect)[::-1][:k].sum()), 1)
+        row["oracle_true_profit"] = round(float(np.sort(true_gain)[::-1][:k].sum()))
         rows.append(row)
     out["budgets"] = rows
     print(json.dumps(out, ensure_ascii=False))
