@@ -37,7 +37,7 @@ def test_synthetic_bank_from_training_to_a_relinked_call_list(mlflow_uri, tmp_pa
     ok("synth", "--customers", "1500", "--seed", "4", "--out", "raw")
     ok("pseudonymise", "raw", "--out", "clean")
     ok("features", "--data", "clean", "--snapshot", "2024-06-30", "--out", "features.parquet")
-    ok("train", "--task", "uplift", "--data", "features.parquet", "--trials", "0", "--json", "t.json")
+    ok("train", "--task", "uplift", "--data", "features.parquet", "--trials", "1", "--json", "t.json")
     run = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["run_id"]
     ok("publish", "--run", run, "--name", "uplift-model", "--json", "p.json")
     version = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))["version"]
