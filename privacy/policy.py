@@ -128,6 +128,14 @@ class RelinkRule(_Strict):
             raise ValueError(f"unknown entity {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _id_not_released(self) -> RelinkRule:
+        for name, purpose in self.purposes.items():
+            if self.id_column in purpose.columns:
+                raise ValueError(f"purposes.{name}.columns: {self.id_column!r} is the join key; the "
+                                 "contact file carries its token, never the raw value")
+        return self
+
 
 class Policy(_Strict):
     """The validated privacy policy."""

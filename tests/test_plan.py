@@ -479,3 +479,19 @@ def test_do_not_contact_rules():
                blocked=np.array(["", "RECENT_COMPLAINT", "RECENT_COMPLAINT"], dtype=object))
     assert d["selected"].tolist() == [True, False, False]
     assert d["excluded"].tolist() == ["", "RECENT_COMPLAINT", "SLEEPING_DOG"]  # a sleeping dog is named as such
+
+
+def test_policy_never_releases_the_raw_join_key(tmp_path):
+    import yaml
+
+    from kequn.errors import ConfigError
+    from privacy.policy import DEFAULT_POLICY_PATH, parse_policy
+
+    data = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    assert parse_policy(data).relink.purposes["outbound_call"].columns == ["name", "mobile"]
+    data["relink"]["purposes"]["sms"]["columns"] = ["customer_no", "mobile"]
+    with pytest.raises(ConfigError, match=r"relink: purposes.sms.columns: 'customer_no' is the join key"):
+        parse_policy(data)
+    data["relink"]["purposes"]["sms"] = {"columns": ["mobile"], "colour": "red"}
+    with pytest.raises(ConfigError, match="unknown key"):
+        parse_policy(data)
