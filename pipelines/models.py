@@ -36,10 +36,11 @@ class GovernedModel:
     alias: str | None
     run_id: str | None
     pyfunc: Any
+    task: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"uri": self.uri, "name": self.name, "version": self.version, "alias": self.alias,
-                "run_id": self.run_id}
+                "run_id": self.run_id, "task": self.task}
 
 
 def parse_model_uri(uri: str, *, option: str = "--model") -> tuple[str, str | None, str | None]:
@@ -51,7 +52,7 @@ def parse_model_uri(uri: str, *, option: str = "--model") -> tuple[str, str | No
     return match["name"], match["alias"], match["version"]
 
 
-def load_governed(uri: str, *, option: str = "--model") -> GovernedModel:
+def load_governed(uri: str, *, option: str = "--model", tasks: tuple[str, ...] | None = None) -> GovernedModel:
     """Verify and load the registered model ``uri`` (see the module docstring).
 
     Raises
@@ -77,15 +78,38 @@ def load_governed(uri: str, *, option: str = "--model") -> GovernedModel:
             mv = client.get_model_version_by_alias(name, alias)
         except MlflowException:
             raise RegistryError(f"{option}: model {name!r} has no alias @{alias}") from None
+    else:
+        mv = _get_version(client, name, version)
+    task = _task_of(client, mv)
+    if tasks is not None and task not in tasks:
+        raise InputError(f"{option} {name} v{mv.version}: {_a(task or 'untagged')} model; {option} needs "
+                         f"{' or '.join(_a(t) for t in tasks)} model")
+    if alias is not None:
         pyfunc = governance.load_champion(name, alias)
         version = str(mv.version)
     else:
-        mv = _get_version(client, name, version)
         local = governance.download_model(client, mv, Path(tempfile.mkdtemp(prefix="kequn-model-")))
         governance.verify(name=name, version=version, digest=signing.artifact_digest(local), client=client)
         pyfunc = mlflow.pyfunc.load_model(str(local))
     run_id = getattr(getattr(pyfunc, "metadata", None), "run_id", None) or mv.run_id
-    return GovernedModel(uri=uri, name=name, version=str(version), alias=alias, run_id=run_id, pyfunc=pyfunc)
+    return GovernedModel(uri=uri, name=name, version=str(version), alias=alias, run_id=run_id, pyfunc=pyfunc,
+                         task=task)
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def _task_of(client: Any, mv: Any) -> str | None:
+    """The training run's ``kequn.task`` tag (churn, propensity, segment, uplift), if any."""
+    from mlflow.exceptions import MlflowException
+
+    if not mv.run_id:
+        return None
+    try:
+        return client.get_run(mv.run_id).data.tags.get("kequn.task")
+    except MlflowException:
+        return None
 
 
 def required_columns(model: GovernedModel) -> list[str]:

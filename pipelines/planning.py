@@ -646,11 +646,11 @@ def run_plan(*, data: Path, uplift_uri: str | None, churn_uri: str | None = None
 
     loaded: dict[str, Any] = {}
     with console.stage("verify and load models") as st:
-        loaded["uplift"] = models.load_governed(uplift_uri, option="--uplift")
+        loaded["uplift"] = models.load_governed(uplift_uri, option="--uplift", tasks=("uplift",))
         if churn_uri:
-            loaded["churn"] = models.load_governed(churn_uri, option="--churn")
+            loaded["churn"] = models.load_governed(churn_uri, option="--churn", tasks=("churn",))
         if segment_uri:
-            loaded["segment"] = models.load_governed(segment_uri, option="--segment")
+            loaded["segment"] = models.load_governed(segment_uri, option="--segment", tasks=("segment",))
         st.done(", ".join(f"{k} {m.name} v{m.version}" for k, m in loaded.items()))
     with console.stage("score") as st:
         u = models.as_vector(models.predict(loaded["uplift"], features, option="--uplift"), n, what="--uplift")

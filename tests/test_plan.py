@@ -225,6 +225,8 @@ def test_cool_down_and_cap_from_the_contact_history(bank, capsys):
     (["--budget", "10", "--uplift", "models:/uplift-model@gold"], "has no alias @gold"),
     (["--budget", "10", "--uplift", "runs:/abc/model"], "expected a registered model as models:/NAME@ALIAS"),
     (["--budget", "10", "--churn", "models:/churn-model/7"], "has no version 7"),
+    (["--budget", "10", "--uplift", "models:/churn-model@champion"], "a churn model; --uplift needs an uplift model"),
+    (["--budget", "10", "--churn", "models:/uplift-model@champion"], "an uplift model; --churn needs a churn model"),
 ])
 def test_bad_plan_input_is_one_line_and_writes_nothing(bank, capsys, args, message):
     code, _, err = plan(capsys, bank, *args)
@@ -472,8 +474,8 @@ def test_do_not_contact_rules():
         [False, True, False]
     assert DoNotContact(column="risk_level", equals="R5", reason="HIGH_RISK").mask(frame).tolist() == [False, True, True]
     assert DoNotContact(column="nope", min=1, reason="NOPE").mask(frame) is None
-    config = PlanConfig.model_validate({"channels": {"sms": {"cost": 0.1}},
-                                        "offers": [{"action": "A", "channel": "sms", "value_per_response": 10}]})
+    config = PlanConfig.model_validate({"channels": {"phone": {"cost": 0.1}},
+                                        "offers": [{"action": "A", "channel": "phone", "value_per_response": 10}]})
     d = select(uplift=np.array([0.5, 0.5, -0.1]), churn=None, offer_idx=np.zeros(3, dtype=int),
                cooldown=np.zeros(3, bool), cap=np.zeros(3, bool), budget=3, config=config,
                blocked=np.array(["", "RECENT_COMPLAINT", "RECENT_COMPLAINT"], dtype=object))
