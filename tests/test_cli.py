@@ -23,7 +23,7 @@ def test_help_lists_every_contract_command_without_heavy_imports():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in proc.stdout
     for name in ("synth", "scan", "pseudonymise", "features", "train", "publish", "approve", "promote",
-                 "registry", "score", "monitor", "demo"):
+                 "registry", "score", "monitor", "plan", "relink", "demo"):
         assert name in proc.stdout
 
 

@@ -37,6 +37,8 @@ COMMANDS = {
     "keys": "keys",
     "score": "score",
     "monitor": "monitor",
+    "plan": "plan",
+    "relink": "relink",
     "demo": "demo",
 }
 
@@ -58,6 +60,8 @@ SHORT_HELP = {
     "keys": "Create a person's Ed25519 signing key (kequn keys init --name WHO).",
     "score": "Score a feature table with a verified model version (tokens + scores).",
     "monitor": "Compare a new snapshot with a model's training reference (PSI, migration).",
+    "plan": "Build the campaign and retention contact list from governed models (tokens only).",
+    "relink": "Secure zone: turn a plan's tokens into contact details for one approved purpose (audited).",
     "demo": "Run the whole chain on a synthetic bank: synth → pseudonymise → features → train.",
 }
 
