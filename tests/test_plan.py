@@ -257,6 +257,7 @@ def test_an_unapproved_version_is_refused(bank, capsys):
 
     v2 = publish(run_id=make_uplift_run(bank["tmp"], clean_dir=bank["zone"], w=0.1, seed=3),
                  name="uplift-model")["version"]
+    capsys.readouterr()  # publish's own identity note is not the plan's output
     code, _, err = plan(capsys, bank, "--budget", "10", "--uplift", f"models:/uplift-model/{v2}")
     assert code == 5 and err.strip() == f"kequn: error: uplift-model v{v2}: not approved (approval_status 'pending')"
 
