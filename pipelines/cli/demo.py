@@ -11,10 +11,12 @@ import click
 @click.option("--customers", "n_customers", type=int, default=20_000, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("kequn-demo"), show_default=True,
               help="Working folder for raw data, clean zone and features.")
-@click.option("--trials", type=int, default=8, show_default=True, help="Optuna trials for the churn model.")
+@click.option("--trials", type=int, default=8, show_default=True, help="Optuna trials for each model (churn and uplift).")
 @click.option("--seed", type=int, default=42, show_default=True)
 def command(n_customers: int, out: Path, trials: int, seed: int) -> None:
-    """synth → pseudonymise → features → train churn, then print what was produced and how
+    """synth → pseudonymise → features → train churn and uplift → publish → approve
+    (demo.reviewer) → promote (demo.owner) → score the next snapshot → plan, then print what
+    was produced (the contact list: contacted, expected incremental responses, by segment) and how
     to look at it in the MLflow UI. Creates OUT/pseudonym.key (mode 0600) when no key is
     configured. Safe to re-run: outputs are replaced atomically.
 
