@@ -79,12 +79,14 @@ def prepare_out(out: Path) -> None:
 
 
 def run_demo(*, n_customers: int = 20_000, out: Path = Path("kequn-demo"), trials: int = 8,
-             seed: int = 42) -> dict[str, Any]:
+             uplift_trials: int = 2, seed: int = 42) -> dict[str, Any]:
     """Run the demo chain and print a summary; returns paths, run id and metrics."""
     if n_customers <= 0:
         raise InputError(f"--customers must be a positive integer. Got {n_customers}")
     if trials <= 0:
         raise InputError(f"--trials must be a positive integer. Got {trials}")
+    if uplift_trials <= 0:
+        raise InputError(f"--uplift-trials must be a positive integer. Got {uplift_trials}")
     started = time.perf_counter()
     out = Path(out)
     prepare_out(out)
@@ -115,16 +117,16 @@ def run_demo(*, n_customers: int = 20_000, out: Path = Path("kequn-demo"), trial
 
     from experiments.train import run_training
 
-    def train(step: int, task: str) -> dict[str, Any]:
-        with console.stage(f"{step}/{STEPS} train {task} ({trials} Optuna trials)") as st:
+    def train(step: int, task: str, n_trials: int) -> dict[str, Any]:
+        with console.stage(f"{step}/{STEPS} train {task} ({n_trials} Optuna trials)") as st:
             result = run_training(task=task, data=features_path, label=None, positive=None, treatment=None,
-                                  id_col=None, protected=[], trials=trials, timeout=None,
+                                  id_col=None, protected=[], trials=n_trials, timeout=None,
                                   experiment="kequn-demo", seed=seed)
             st.done(f"run {result['run_id']}")
         return result
 
-    trained = train(4, "churn")
-    uplift_trained = train(5, "uplift")
+    trained = train(4, "churn", trials)
+    uplift_trained = train(5, "uplift", uplift_trials)
 
     from kequn.tracking import tracking_uri
 

@@ -154,3 +154,10 @@ def test_pseudonymize_is_an_alias_of_pseudonymise(capsys):
     assert alias_help.replace("pseudonymize", "pseudonymise") == capsys.readouterr().out
     assert _exit_code(["--help"]) == 0
     assert "pseudonymize" not in capsys.readouterr().out  # one spelling in the list
+
+
+def test_demo_refuses_non_positive_uplift_trials(tmp_path):
+    proc = run_cli("demo", "--uplift-trials", "0", "--out", str(tmp_path / "d"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "kequn: error: --uplift-trials must be a positive integer. Got 0"
+    assert not (tmp_path / "d").exists()
