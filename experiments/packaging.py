@@ -39,7 +39,7 @@ from typing import Any
 
 from kequn.errors import TrainingError
 
-__all__ = ["FIRST_PARTY", "MODEL_DISTRIBUTIONS", "code_paths", "model_env", "pip_requirements",
+__all__ = ["FIRST_PARTY", "MODEL_DISTRIBUTIONS", "code_paths", "load_pyfunc", "model_env", "pip_requirements",
            "shipped_modules"]
 
 #: Our top-level packages: shipped as code, never named as a requirement.
@@ -274,3 +274,27 @@ def _pin(dist: str) -> str:
         return f"{dist}=={version(dist)}"
     except PackageNotFoundError as exc:
         raise TrainingError(f"the logged model needs distribution {dist!r}, which is not installed") from exc
+
+
+def load_pyfunc(model_uri: str) -> Any:
+    """``mlflow.pyfunc.load_model(model_uri)``, leaving this process's imports as they were.
+
+    Loading a model with ``code_paths`` puts its copy of our code first on ``sys.path`` and drops
+    our modules from ``sys.modules`` so that they re-import from the copy. Left so, every later
+    import in the process (and every ``spawn`` child, which inherits ``sys.path``: the tuning
+    workers of ``train --workers``) reads the model's frozen copy instead of the installed kequn,
+    which may lack newer modules. The loaded model keeps the classes it was unpickled with.
+    """
+    import sys
+
+    import mlflow
+
+    saved_path = list(sys.path)
+    saved_modules = {k: v for k, v in sys.modules.items() if _is_ours(k)}
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    finally:
+        sys.path[:] = saved_path
+        for name in [m for m in sys.modules if _is_ours(m) and m not in saved_modules]:
+            del sys.modules[name]
+        sys.modules.update(saved_modules)

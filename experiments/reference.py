@@ -186,7 +186,9 @@ def log_reference(run_id: str, frame: pd.DataFrame, *, task: str, digest: str) -
 
     client = mlflow.MlflowClient()
     try:
-        model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+        from experiments.packaging import load_pyfunc
+
+        model = load_pyfunc(f"runs:/{run_id}/model")
     except (MlflowException, OSError):
         return False
     reference = build_reference(frame, model, task=task, run_id=run_id, digest=digest)

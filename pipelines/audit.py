@@ -43,7 +43,7 @@ from kequn.errors import RegistryError
 AUDIT_FILE = "kequn_audit.jsonl"
 AUDIT_EXPERIMENT = "kequn-audit"
 LOCK_MODEL = "kequn-audit-lock"
-ACTIONS = ("publish", "reject", "approve", "promote", "rollback", "conflict", "erase")
+ACTIONS = ("publish", "reject", "approve", "promote", "rollback", "conflict", "erase", "relink")
 TAG_PREFIX = "kequn.audit."
 SEQ_TAG, PREV_TAG, HASH_TAG, ENTRY_TAG = "kequn.audit.seq", "kequn.audit.prev", "kequn.audit.hash", "kequn.audit.entry"
 HEAD_TAG = "kequn.audit.head"

@@ -438,7 +438,9 @@ def positive_scores(model_uri: str, frame: Any) -> Any:
             native = importlib.import_module(loader).load_model(model_uri)
             if hasattr(native, "predict_proba"):
                 return np.asarray(native.predict_proba(frame))[:, 1].astype(float)
-    out = mlflow.pyfunc.load_model(model_uri).predict(frame)
+    from experiments.packaging import load_pyfunc
+
+    out = load_pyfunc(model_uri).predict(frame)
     if isinstance(out, pd.DataFrame):
         for col in ("score", "probability", "proba", "p1", "prediction"):
             if col in out.columns:

@@ -323,7 +323,6 @@ def load_champion(name: str, alias: str = "champion") -> Any:
     VerificationError
         When any check fails; nothing is loaded.
     """
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     from pipelines.registry import _client
@@ -338,7 +337,9 @@ def load_champion(name: str, alias: str = "champion") -> Any:
     result = verify(name=name, alias=alias, digest=digest, client=client)
     if result["version"] != str(mv.version):
         raise _fail(f"@{alias} moved while it was being verified; retry")
-    return mlflow.pyfunc.load_model(str(local))
+    from experiments.packaging import load_pyfunc
+
+    return load_pyfunc(str(local))
 
 
 def identity_note() -> None:

@@ -73,21 +73,30 @@ class LoadedModel:
         return {"uri": self.uri, "name": self.name, "version": self.version, "alias": self.alias,
                 "run_id": self.run_id, "task": self.task, "artifact_sha256": self.artifact_sha256}
 
+    describe = info
 
-def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+
+def parse_model_uri(uri: str, *, option: str = "--model") -> tuple[str, str | None, str | None]:
     """``(name, alias, version)`` of ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
     text = str(uri).strip()
-    match = re.fullmatch(r"models:/([^/@]+)(?:@([A-Za-z0-9_\-]+)|/(\d+))", text)
+    match = re.fullmatch(r"models:/([^/@\s]+)(?:@([A-Za-z0-9_\-]+)|/(\d+))", text)
     if not match:
-        raise RegistryError(f"--model: not a registered model URI; {URI_HINT}. Got {text!r}")
+        raise RegistryError(f"{option}: not a registered model URI; expected a registered model as "
+                            f"models:/NAME@ALIAS or models:/NAME/VERSION. Got {text!r}")
     return match.group(1), match.group(2), match.group(3)
 
 
-def load_verified_model(uri: str) -> LoadedModel:
+def load_verified_model(uri: str, *, option: str = "--model", tasks: tuple[str, ...] | None = None) -> LoadedModel:
     """Verify and load a registered version (see the module docstring).
+
+    The one loader of a governed model (score, monitor and plan). ``option`` names the CLI
+    option in error messages; with ``tasks``, a version whose training run is of another task
+    (the run's ``kequn.task`` tag) is refused before anything is downloaded.
 
     Raises
     ------
+    InputError
+        The version's task is not one of ``tasks``.
     RegistryError
         The URI does not resolve (no such model, alias or version).
     VerificationError
@@ -95,36 +104,47 @@ def load_verified_model(uri: str) -> LoadedModel:
     """
     import logging
 
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     from pipelines import governance, signing
     from pipelines.registry import _client, _get_version, _registered_model
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    name, alias, version = parse_model_uri(uri)
+    name, alias, version = parse_model_uri(uri, option=option)
     client = _client()
     if alias is not None:
         _registered_model(client, name)
         try:
             mv = client.get_model_version_by_alias(name, alias)
         except MlflowException:
-            raise RegistryError(f"--model {uri}: model {name!r} has no alias @{alias}") from None
+            raise RegistryError(f"{option} {uri}: model {name!r} has no alias @{alias}") from None
     else:
         mv = _get_version(client, name, version)
+    try:
+        run = client.get_run(mv.run_id) if mv.run_id else None
+    except MlflowException:
+        run = None
+    task = (run.data.tags.get("kequn.task") if run else None) or "unknown"
+    if tasks is not None and task not in tasks:
+        raise InputError(f"{option} {name} v{mv.version}: {_a(task if task != 'unknown' else 'untagged')} model; "
+                         f"{option} needs {' or '.join(_a(t) for t in tasks)} model")
     local = governance.download_model(client, mv, Path(tempfile.mkdtemp(prefix="kequn-score-model-")))
     digest = signing.artifact_digest(local)
     result = governance.verify(name=name, alias=alias, version=None if alias else str(mv.version),
                                digest=digest, client=client)
     if result["version"] != str(mv.version):
         raise governance.VerificationError(f"@{alias} moved while it was being verified; retry")
-    pyfunc = mlflow.pyfunc.load_model(str(local))
-    run = client.get_run(mv.run_id) if mv.run_id else None
-    task = (run.data.tags.get("kequn.task") if run else None) or "unknown"
+    from experiments.packaging import load_pyfunc
+
+    pyfunc = load_pyfunc(str(local))
     return LoadedModel(uri=str(uri).strip(), name=mv.name, version=str(mv.version), alias=alias,
                        run_id=mv.run_id or "", task=task, artifact_sha256=digest, pyfunc=pyfunc, local_path=local,
                        training_columns=_training_columns(run), params=dict(run.data.params) if run else {},
                        metrics=dict(run.data.metrics) if run else {})
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _training_columns(run: Any) -> list[str] | None:

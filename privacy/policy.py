@@ -124,6 +124,38 @@ class CustomRecognizerRule(_Strict):
     context: list[str] = Field(default_factory=list)
 
 
+class RelinkPurpose(_Strict):
+    """What ``kequn relink`` may release for one purpose: contact columns of the raw customer table."""
+
+    columns: list[str] = Field(min_length=1)
+    description: str = ""
+
+
+class RelinkRule(_Strict):
+    """The only way back from tokens to people (``kequn relink``): the raw table and column whose
+    token the lists carry, and per purpose the contact columns that may be released."""
+
+    table: str = "customers"
+    id_column: str = "customer_no"
+    id_entity: str = E.CUSTOMER_NO
+    purposes: dict[str, RelinkPurpose] = Field(default_factory=dict)
+
+    @field_validator("id_entity")
+    @classmethod
+    def _known_entity(cls, value: str) -> str:
+        if value not in E.ALL_ENTITIES:
+            raise ValueError(f"unknown entity {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _id_not_released(self) -> RelinkRule:
+        for name, purpose in self.purposes.items():
+            if self.id_column in purpose.columns:
+                raise ValueError(f"purposes.{name}.columns: {self.id_column!r} is the join key; the "
+                                 "contact file carries its token, never the raw value")
+        return self
+
+
 class Policy(_Strict):
     """The validated privacy policy."""
 
@@ -135,6 +167,7 @@ class Policy(_Strict):
     risk: RiskRule = RiskRule()
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
     custom_recognizers: list[CustomRecognizerRule] = Field(default_factory=list)
+    relink: RelinkRule = RelinkRule()
     _custom: tuple[Any, ...] = PrivateAttr(default=())
 
     @property

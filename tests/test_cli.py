@@ -23,7 +23,7 @@ def test_help_lists_every_contract_command_without_heavy_imports():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in proc.stdout
     for name in ("synth", "scan", "pseudonymise", "features", "train", "publish", "approve", "promote",
-                 "registry", "score", "monitor", "erase", "demo"):
+                 "registry", "score", "monitor", "plan", "relink", "erase", "demo"):
         assert name in proc.stdout
 
 
@@ -161,3 +161,10 @@ def test_erase_help_names_the_contract_options():
     assert proc.returncode == 0
     for option in ("--ids", "--raw", "--clean", "--features", "--key-file", "KEQUN_PSEUDONYM_KEY", "KEQUN_STEP_KEY"):
         assert option in proc.stdout, option
+
+
+def test_demo_refuses_non_positive_uplift_trials(tmp_path):
+    proc = run_cli("demo", "--uplift-trials", "0", "--out", str(tmp_path / "d"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "kequn: error: --uplift-trials must be a positive integer. Got 0"
+    assert not (tmp_path / "d").exists()

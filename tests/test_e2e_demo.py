@@ -72,9 +72,20 @@ def test_demo_logs_run_with_metrics_and_artifacts(demo_run):
     assert {"plots", "fairness", "feature_dictionary"} <= artifacts
     import pandas as pd
 
-    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
-    features = pd.read_parquet(work / "demo" / "features.parquet").head(50)
-    scores = model.predict(features)
+    # Loading a model puts its code copy first on sys.path and drops kequn's modules from
+    # sys.modules (MLflow's code_paths); restore both so later tests import this tree again.
+    ours = ("kequn", "conf", "privacy", "features", "experiments", "pipelines")
+    saved_path = list(sys.path)
+    saved_modules = {k: v for k, v in sys.modules.items() if k.split(".")[0] in ours}
+    try:
+        model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+        features = pd.read_parquet(work / "demo" / "features.parquet").head(50)
+        scores = model.predict(features)
+    finally:
+        sys.path[:] = saved_path
+        for name in [m for m in sys.modules if m.split(".")[0] in ours and m not in saved_modules]:
+            del sys.modules[name]
+        sys.modules.update(saved_modules)
     assert len(scores) == 50
 
 

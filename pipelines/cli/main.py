@@ -38,6 +38,8 @@ COMMANDS = {
     "score": "score",
     "monitor": "monitor",
     "erase": "erase",
+    "plan": "plan",
+    "relink": "relink",
     "demo": "demo",
 }
 
@@ -60,6 +62,8 @@ SHORT_HELP = {
     "score": "Score a feature table with a verified model version (tokens + scores).",
     "monitor": "Compare a new snapshot with a model's training reference (PSI, migration).",
     "erase": "Erase people from a clean zone and feature tables; list models to retrain (PIPL Art. 47).",
+    "plan": "Build the campaign and retention contact list from governed models (tokens only).",
+    "relink": "Secure zone: turn a plan's tokens into contact details for one approved purpose (audited).",
     "demo": "Run the whole chain on a synthetic bank: synth → pseudonymise → features → train.",
 }
 
