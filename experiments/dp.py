@@ -19,7 +19,7 @@ the data (that would leak); it follows from clipping:
 Dividing by the bound rather than passing ``data_norm = bound`` matters: diffprivlib spends
 ``2 log(1 + data_norm / (4 / C))`` of ε on the regulariser, which with a norm of ~20 is more than
 ε = 3 itself. :data:`CLIP` = 2 and :data:`C` = 0.05 were chosen on the synthetic bank's churn table
-(bench/RESULTS.mia.md), a non-private choice made once, not per run.
+(bench/RESULTS.md, model privacy section), a non-private choice made once, not per run.
 
 What ε does not cover: the preprocessing statistics (medians, means, standard deviations and the
 list of category levels) are computed on the training part without noise, and so is the
