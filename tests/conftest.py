@@ -55,7 +55,8 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
     return use_tracking_store(monkeypatch, f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
-def make_clean_zone(directory: Path, tables: dict[str, pd.DataFrame], *, status: str = "passed") -> Path:
+def make_clean_zone(directory: Path, tables: dict[str, pd.DataFrame], *, status: str = "passed",
+                    key_fingerprint: str = "test-key-fingerprint") -> Path:
     """Write ``tables`` as a clean zone with a minimal manifest, signed with the step key, as
     `kequn pseudonymise` would.
 
@@ -71,7 +72,7 @@ def make_clean_zone(directory: Path, tables: dict[str, pd.DataFrame], *, status:
         "manifest_id": uuid.uuid4().hex,
         "status": status,
         "policy_hash": "test-policy-hash",
-        "key_fingerprint": "test-key-fingerprint",
+        "key_fingerprint": key_fingerprint,
         "outputs": outputs,
         "residual_scan": {"clean": status == "passed", "findings": 0},
     }

@@ -52,7 +52,6 @@ def bank_store(tmp_path_factory):
     import mlflow.tracking.fluent
 
     from features.config import assign_value_tier, load_value_tiers
-    from kequn.lineage import MANIFEST_NAME
     from pipelines.registry import approve, promote, publish
     from pipelines.signing import init_key
     from privacy.entities import CUSTOMER_NO
@@ -93,10 +92,7 @@ def bank_store(tmp_path_factory):
             "gender": np.where(np.arange(N) % 2 == 0, "男", "女"),
             "age_band": rng.choice(["20-29", "30-39", "40-49", "50-59"], N),
         })
-        zone = make_clean_zone(root / "clean", {"features": clean})
-        manifest = json.loads((zone / MANIFEST_NAME).read_text(encoding="utf-8"))
-        manifest["key_fingerprint"] = key_fingerprint(KEY.encode())
-        (zone / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+        zone = make_clean_zone(root / "clean", {"features": clean}, key_fingerprint=key_fingerprint(KEY.encode()))
 
         mp.setenv("KEQUN_USER", "alice")
         up = publish(run_id=make_uplift_run(root, clean_dir=zone, w=0.1), name="uplift-model")["version"]
@@ -263,16 +259,11 @@ def test_an_unapproved_version_is_refused(bank, capsys):
 
 
 def test_missing_model_columns_are_named(bank, capsys):
-    import shutil
+    from privacy.keys import key_fingerprint
+    from tests.conftest import make_clean_zone
 
-    from kequn.io import sha256_file
-
-    zone = bank["tmp"] / "clean2"
-    shutil.copytree(bank["zone"], zone)
-    bank["clean"].drop(columns=["noise"]).to_parquet(zone / "features.parquet", index=False)
-    manifest = json.loads((zone / "manifest.json").read_text(encoding="utf-8"))
-    manifest["outputs"][0]["sha256"] = sha256_file(zone / "features.parquet")
-    (zone / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    zone = make_clean_zone(bank["tmp"] / "clean2", {"features": bank["clean"].drop(columns=["noise"])},
+                           key_fingerprint=key_fingerprint(KEY.encode()))
     code, _, err = kequn(capsys, "plan", "--data", str(zone / "features.parquet"), "--uplift",
                          "models:/uplift-model@champion", "--budget", "10", "--out", str(bank["tmp"] / "p.parquet"))
     assert code == 1 and "the feature table lacks the model's input columns noise" in err, err
