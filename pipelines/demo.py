@@ -243,13 +243,18 @@ def _governed_chain(out: Path, runs: dict[str, str], *, clean: Path) -> dict[str
     what governance decided)."""
     from features.build import build_features
     from kequn.schema import DEFAULT_HORIZON_DAYS
+    from kequn.tracking import tracking_uri
     from pipelines import registry
+    from pipelines.governance import is_local_uri
     from pipelines.planning import run_plan
     from pipelines.scoring import run_score
 
     key_folder = demo_key_dir(out)
     keyring = demo_keyring(out, key_folder)
     result: dict[str, Any] = {"keyring": str(keyring), "models": {}}
+    # On a shared tracking server identities are the server's users: the demo cannot act as a
+    # second person there, so it publishes and stops (the reviewer approves as themself).
+    shared_server = not is_local_uri(tracking_uri())
     with _environ(KEQUN_KEYRING=str(keyring), KEQUN_KEY_DIR=str(key_folder)):
         with console.stage(f"6/{STEPS} publish → approve ({REVIEWER}) → promote ({OWNER})") as st:
             for name, run_id in runs.items():
@@ -259,6 +264,11 @@ def _governed_chain(out: Path, runs: dict[str, str], *, clean: Path) -> dict[str
                 entry: dict[str, Any] = {"version": version, "status": status}
                 if status == registry.REJECTED:
                     entry["failed_gates"] = ", ".join(g for g, v in published["gates"].items() if not v["passed"])
+                    result["models"][name] = entry
+                    continue
+                if shared_server:
+                    entry["stopped"] = (f"a second person approves it on the shared server: kequn approve "
+                                        f"--name {name} --version {version}")
                     result["models"][name] = entry
                     continue
                 registry.approve(name=name, version=version, approver=REVIEWER,
@@ -304,7 +314,12 @@ def _chain_lines(chain: dict[str, Any]) -> list[str]:
     """The summary lines of the governed part of the demo (models, scores, the list)."""
     lines = []
     for name, m in chain.get("models", {}).items():
-        where = f"→ {m['uri']}" if m.get("uri") else f"(stopped here, gates failed: {m.get('failed_gates') or 'see kequn registry'})"
+        if m.get("uri"):
+            where = f"→ {m['uri']}"
+        elif m.get("stopped"):
+            where = f"(stopped here: {m['stopped']})"
+        else:
+            where = f"(stopped here, gates failed: {m.get('failed_gates') or 'see kequn registry'})"
         lines.append(f"  registered {name:<20}v{m['version']} {m['status']} {where}")
     if "scores" in chain:
         s = chain["scores"]

@@ -140,6 +140,12 @@ def usage_error_line(exc: click.UsageError, argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    import warnings
+
+    # Older pydantic (our floor's range) warns, at MLflow's import, about MLflow's own field names
+    # ("model_..." against its protected namespace, "schema" shadowing BaseModel): not the user's
+    # business, and it would break the one-line error on stderr.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydantic\._internal\._fields")
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         code = cli.main(args=args, prog_name="kequn", standalone_mode=False)
