@@ -20,7 +20,7 @@ def _name(raw: str) -> str:
 def _declared() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
-    requirements = [*project["dependencies"], *extras["dev"], *extras.get("dp", [])]
+    requirements = [*project["dependencies"], *extras["dev"], *extras.get("dp", []), *extras.get("spark", [])]
     bounds = {}
     for requirement in requirements:
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*>=\s*([0-9][0-9A-Za-z.]*)(,.*)?", requirement)
