@@ -332,14 +332,20 @@ def load_champion(name: str, alias: str = "champion") -> Any:
         mv = client.get_model_version_by_alias(name, alias)
     except MlflowException:
         raise RegistryError(f"model {name!r} has no alias @{alias}") from None
-    local = download_model(client, mv, Path(tempfile.mkdtemp(prefix="kequn-champion-")))
-    digest = signing.artifact_digest(local)
-    result = verify(name=name, alias=alias, digest=digest, client=client)
-    if result["version"] != str(mv.version):
-        raise _fail(f"@{alias} moved while it was being verified; retry")
+    import shutil
+
     from experiments.packaging import load_pyfunc
 
-    return load_pyfunc(str(local))
+    tmp = Path(tempfile.mkdtemp(prefix="kequn-champion-"))
+    try:  # the verified copy is read once by the loader (artifacts load eagerly), then removed
+        local = download_model(client, mv, tmp)
+        digest = signing.artifact_digest(local)
+        result = verify(name=name, alias=alias, digest=digest, client=client)
+        if result["version"] != str(mv.version):
+            raise _fail(f"@{alias} moved while it was being verified; retry")
+        return load_pyfunc(str(local))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def identity_note() -> None:

@@ -54,7 +54,6 @@ class LoadedModel:
     task: str
     artifact_sha256: str
     pyfunc: Any
-    local_path: Path
     #: the training table's columns (from the run's dataset record), or None when not recorded
     training_columns: list[str] | None = None
     params: dict[str, str] = field(default_factory=dict)
@@ -128,17 +127,23 @@ def load_verified_model(uri: str, *, option: str = "--model", tasks: tuple[str, 
     if tasks is not None and task not in tasks:
         raise InputError(f"{option} {name} v{mv.version}: {_a(task if task != 'unknown' else 'untagged')} model; "
                          f"{option} needs {' or '.join(_a(t) for t in tasks)} model")
-    local = governance.download_model(client, mv, Path(tempfile.mkdtemp(prefix="kequn-score-model-")))
-    digest = signing.artifact_digest(local)
-    result = governance.verify(name=name, alias=alias, version=None if alias else str(mv.version),
-                               digest=digest, client=client)
-    if result["version"] != str(mv.version):
-        raise governance.VerificationError(f"@{alias} moved while it was being verified; retry")
+    import shutil
+
     from experiments.packaging import load_pyfunc
 
-    pyfunc = load_pyfunc(str(local))
+    tmp = Path(tempfile.mkdtemp(prefix="kequn-score-model-"))
+    try:  # the verified copy is read once by the loader (artifacts load eagerly), then removed
+        local = governance.download_model(client, mv, tmp)
+        digest = signing.artifact_digest(local)
+        result = governance.verify(name=name, alias=alias, version=None if alias else str(mv.version),
+                                   digest=digest, client=client)
+        if result["version"] != str(mv.version):
+            raise governance.VerificationError(f"@{alias} moved while it was being verified; retry")
+        pyfunc = load_pyfunc(str(local))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return LoadedModel(uri=str(uri).strip(), name=mv.name, version=str(mv.version), alias=alias,
-                       run_id=mv.run_id or "", task=task, artifact_sha256=digest, pyfunc=pyfunc, local_path=local,
+                       run_id=mv.run_id or "", task=task, artifact_sha256=digest, pyfunc=pyfunc,
                        training_columns=_training_columns(run), params=dict(run.data.params) if run else {},
                        metrics=dict(run.data.metrics) if run else {})
 

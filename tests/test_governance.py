@@ -88,9 +88,13 @@ def test_signed_chain_verifies_and_loads(store, monkeypatch, capsys):
     code, out, err = kequn(capsys, "verify", "--name", MODEL, "--alias", "champion")
     assert code == 0, err
     assert "v1 (@champion): approval by bob, promotion by carol verified" in out
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("kequn-champion-*"))
     model = load_champion(MODEL)
     scores = model.predict(bank_frame(5)[["aum_trend", "txn_count_90d"]])
     assert scores.shape == (400, 2)
+    assert set(Path(tempfile.gettempdir()).glob("kequn-champion-*")) == before  # the verified copy is removed
 
 
 def test_an_approval_tag_set_by_hand_fails_verify_and_promote(store, monkeypatch, capsys):

@@ -105,10 +105,14 @@ def test_score_churn_champion(bank, capsys):
     from experiments.data import table_digest
     from pipelines.governance import load_champion
 
+    import tempfile
+
     out, summary = bank["tmp"] / "churn_scores.parquet", bank["tmp"] / "score.json"
+    downloads = set(Path(tempfile.gettempdir()).glob("kequn-score-model-*"))
     code, stdout, err = kequn(capsys, "score", "--model", f"models:/{CHURN}@champion", "--data", str(bank["later"]),
                               "--out", str(out), "--json", str(summary))
     assert code == 0, err
+    assert set(Path(tempfile.gettempdir()).glob("kequn-score-model-*")) == downloads  # no model copy left behind
     assert f"with {CHURN} v1 (@champion) (churn)" in stdout
     scores = pd.read_parquet(out)
     features = pd.read_parquet(bank["later"])
