@@ -68,8 +68,13 @@ def affected_versions(manifest_ids: list[str], clean_dir: Path) -> list[dict[str
         except MlflowException:
             continue
         if tags.get("kequn.manifest_id") in wanted:
+            # search_model_versions leaves aliases empty on MLflow's SQL store; get_model_version fills them
+            try:
+                aliases = client.get_model_version(mv.name, str(mv.version)).aliases
+            except MlflowException:
+                aliases = getattr(mv, "aliases", [])
             found.append({"name": mv.name, "version": str(mv.version), "run_id": mv.run_id,
-                          "aliases": sorted(getattr(mv, "aliases", []) or []),
+                          "aliases": sorted(aliases or []),
                           "owner": tags.get(AUTHOR_TAG, ""), "manifest_id": tags.get("kequn.manifest_id"),
                           "table": tags.get("kequn.table", "")})
     return sorted(found, key=lambda v: (v["name"], int(v["version"]) if v["version"].isdigit() else 0))

@@ -306,3 +306,18 @@ def test_without_a_registry_to_consult_nothing_changes(base, zone):
     assert proc.returncode == 1 and len(lines) == 1 and "no MLflow store here" in lines[0], proc.stderr
     assert snapshot_files(zone["clean"], zone["features"]) == files and not zone["records"].exists()
     assert not [p for p in zone["dir"].iterdir() if p.name.startswith(".")]
+
+
+def test_the_listed_model_versions_name_their_aliases(base, zone, monkeypatch):
+    """A version serving as @champion is listed as such (MLflow's search leaves aliases empty)."""
+    from mlflow import MlflowClient
+
+    from pipelines.erase import affected_versions
+    from privacy.erase import manifest_chain
+
+    uri = zone["env"]["MLFLOW_TRACKING_URI"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias("erase-propensity", "champion", "1")
+    found = affected_versions(manifest_chain(require_passing_manifest(zone["clean"])), zone["clean"])
+    assert [(m["name"], m["version"], m["aliases"]) for m in found] == [("erase-propensity", "1", ["champion"])]
