@@ -130,6 +130,50 @@ def _street_number() -> re.Pattern[str]:
     return re.compile(STREET_NUMBER_REGEX)
 
 
+#: Bounds of a street-number match around its 号/號: at most this many characters before it
+#: (postcode and space 7, place 8, road 2, section 4, space 1, number with a dash 11 = 33) and
+#: after it (之N 4, floor 8, room 7, the lookahead 3 = 22); the windows keep a margin.
+_STREET_BEFORE_HAO = 40
+_STREET_AFTER_HAO = 30
+
+
+def _street_number_matches(joined: str) -> list[re.Match[str]]:
+    """The matches of :data:`STREET_NUMBER_REGEX` in ``joined``, the same as a scan of the whole
+    text, found by scanning only the windows around each 号/號 (every match holds one, within
+    the bounds above). Overlapping windows are merged, so no match crosses a window's edge and a
+    scan from a window's start is in the state the whole-text scan would be in there (no match
+    can start between windows); the lazy place part otherwise tries every Han character."""
+    rx = _street_number()
+    hao = np.fromiter((m.start() for m in _HAO.finditer(joined)), dtype=np.int64)
+    if hao.size == 0:
+        return []
+    # ... and a road (its last character 路/街/巷/弄/道) ends at most 16 characters before the
+    # 号 (section 4, space 1, number 11): other 号 (手机号, 证件号) start no match
+    road = np.fromiter((m.start() for m in _ROAD_END.finditer(joined)), dtype=np.int64)
+    nxt = np.searchsorted(road, hao - _ROAD_BEFORE_HAO, side="left")
+    ok = nxt < road.size
+    ok[ok] &= road[nxt[ok]] < hao[ok]
+    hao = hao[ok]
+    if hao.size == 0:
+        return []
+    lo = np.maximum(hao - _STREET_BEFORE_HAO, 0)
+    hi = np.minimum(hao + _STREET_AFTER_HAO, len(joined))
+    # merge: a new window starts where a window does not reach the next one's start
+    new = np.r_[True, lo[1:] > np.maximum.accumulate(hi)[:-1]]
+    starts = lo[new]
+    ends = np.maximum.reduceat(hi, np.flatnonzero(new))
+    out: list[re.Match[str]] = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        out.extend(rx.finditer(joined, a, b))
+    return out
+
+
+_HAO = re.compile("[号號]")
+_ROAD_END = re.compile("[路街巷弄道]")
+#: The road's last character lies at most this many characters before the 号 (16 + 1, margin).
+_ROAD_BEFORE_HAO = 18
+
+
 SPAN_COLUMNS = ["row", "start", "end", "score"]
 #: An address's street-level part starts within this many characters of its first name.
 MAX_ADDRESS_LENGTH = 60
@@ -194,7 +238,7 @@ def find_addresses(texts: pd.Series) -> pd.DataFrame:
                 found.append((m.start(), m.end(), SCORE_ANCHORED))
                 last = m.end()
     found += [(m.start("addr"), m.end("addr"), SCORE_AFTER_CONTEXT) for m in after_context.finditer(joined)]
-    found += [(m.start(), m.end(), SCORE_STREET_NUMBER) for m in _street_number().finditer(joined)]
+    found += [(m.start(), m.end(), SCORE_STREET_NUMBER) for m in _street_number_matches(joined)]
     if not found:
         return empty
     s, e, score = (np.asarray(x) for x in zip(*found, strict=True))

@@ -220,7 +220,10 @@ def _keys(series: pd.Series, entity: str) -> pd.Series:
         keys = keys[~keys.str.fullmatch(r"[A-Za-z'-]+").fillna(False).to_numpy(dtype=bool)]
     # the text is searched with traditional characters simplified (privacy/hanzi.py): a 客戶
     # table's names (陳美玲) are looked for as simplified too (陈美玲)
-    keys = pd.concat([keys, keys.str.translate(hanzi.t2s_table())], ignore_index=True)
+    # (str.translate is a Python loop per cell: only the keys holding a traditional character,
+    # found by one vectorised scan, are translated; the others would be their own duplicates)
+    trad = keys.str.contains(hanzi.traditional_class(), regex=True).fillna(False).to_numpy(dtype=bool)
+    keys = pd.concat([keys, keys[trad].str.translate(hanzi.t2s_table())], ignore_index=True)
     # the text is searched lower-cased (ASCII letters only, as str.translate(_ASCII_LOWER))
     keys = pd.Series(pc.ascii_lower(pa.array(keys.array)), dtype="string").drop_duplicates()
     min_len = MIN_LENGTH.get(entity, DEFAULT_MIN_LENGTH)

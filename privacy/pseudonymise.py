@@ -274,14 +274,21 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
     results: list[TableResult] = []
     # each table is classified once; the exact-match dictionary and the policy use the same findings
     findings = {name: classify_columns(frame, name) for name, frame in frames.items()}
-    with console.stage("exact-match dictionary") as st:
-        matcher = _exact_matcher(frames, policy, findings)
-        st.done(f"{matcher.size if matcher else 0:,} identifier value(s)")
+    # tokens, generalisation and the other structured columns: in a process of their own
+    # (with more than one worker) while the dictionary is built here
+    join_structured = _start_structured(frames, policy, key, findings, n_workers)
+    try:
+        with console.stage("exact-match dictionary") as st:
+            matcher = _exact_matcher(frames, policy, findings)
+            st.done(f"{matcher.size if matcher else 0:,} identifier value(s)")
+    finally:
+        structured = join_structured()
     for name, frame in frames.items():
         with console.stage(f"pseudonymise {name}") as st:
             path = Path(paths[name]) if paths and name in paths else Path(name)
             result = _pseudonymise_table(name, path, frame, policy, key, matcher=matcher,
-                                         findings=findings[name], workers=n_workers)
+                                         findings=findings[name], workers=n_workers,
+                                         structured=structured[name])
             results.append(result)
             st.done(_table_detail(result))
 
@@ -333,19 +340,62 @@ def _exact_matcher(frames: dict[str, pd.DataFrame], policy: Policy,
 
 def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Policy, key: bytes,
                         matcher: ExactMatcher | None = None,
-                        findings: list[ColumnFinding] | None = None, workers: int = 1) -> TableResult:
+                        findings: list[ColumnFinding] | None = None, workers: int = 1,
+                        structured: _Structured | None = None) -> TableResult:
+    """One table: the structured columns (``structured``, else computed here), then the free text."""
     if findings is None:
         findings = classify_columns(frame, table)
-    by_column = {f.column: f for f in findings}
-    decided = {c: _decide(policy, table, by_column[c]) for c in map(str, frame.columns)}
+    if structured is None:
+        structured = _structured_columns(table, frame, policy, key, findings)
+    out_cols, out_entities, results, free_text = structured
+    decided = _decisions(policy, table, frame, findings)
     person_cols = [c for c, (ent, *_rest) in decided.items() if ent == E.PERSON]
     known_names = frame[person_cols[0]] if person_cols else None
-
-    taken = set(map(str, frame.columns))
     verified: set[str] = set()
-    out_cols: dict[str, pd.Series] = {}
+    for column in free_text:
+        res = next(r for r in results if r.column == column)
+        values = frame[column]
+        mode = policy.free_text.mode
+        texts = values.astype("string").reset_index(drop=True)
+        names = known_names.reset_index(drop=True) if known_names is not None else None
+        redacted, spans, clean = redact_column(texts, names, matcher=matcher, custom=policy.custom,
+                                               key=key if mode == "token" else None, workers=workers,
+                                               with_clean=True)
+        if clean:
+            verified.add(column)
+        out_cols[column] = pd.Series(redacted.to_numpy(), index=values.index, dtype="string")
+        res.outputs, res.mode = [column], mode
+        res.spans = {str(k): int(v) for k, v in spans.groupby("entity").size().items()} if len(spans) else {}
+        res.redacted_cells = int(spans["row"].nunique()) if len(spans) else 0
+        res.span_methods = span_method_counts(spans)
+    out_frame = pd.DataFrame(out_cols, index=frame.index).reset_index(drop=True)
+    return TableResult(table=table, path=Path(path), frame=out_frame, columns=results, output_entities=out_entities,
+                       verified_text=verified)
+
+
+#: ``(output columns in order, their entities, per-column results, free-text columns to redact)``;
+#: the free-text columns hold ``None`` until :func:`_pseudonymise_table` redacts them.
+_Structured = tuple[dict[str, Any], dict[str, str], list[ColumnResult], list[str]]
+
+
+def _decisions(policy: Policy, table: str, frame: pd.DataFrame,
+               findings: list[ColumnFinding]) -> dict[str, tuple[str, str, dict[str, Any], bool]]:
+    by_column = {f.column: f for f in findings}
+    return {c: _decide(policy, table, by_column[c]) for c in map(str, frame.columns)}
+
+
+def _structured_columns(table: str, frame: pd.DataFrame, policy: Policy, key: bytes,
+                        findings: list[ColumnFinding]) -> _Structured:
+    """Every column's action but the free-text redaction (tokens, generalisation, drop, keep):
+    it needs neither the exact-match dictionary nor the span finder, so it can run in a
+    process of its own while the dictionary is built (:func:`_start_structured`)."""
+    by_column = {f.column: f for f in findings}
+    decided = _decisions(policy, table, frame, findings)
+    taken = set(map(str, frame.columns))
+    out_cols: dict[str, Any] = {}
     out_entities: dict[str, str] = {}
     results: list[ColumnResult] = []
+    free_text: list[str] = []
 
     def fresh(name: str, source: str) -> str:
         candidate = name if name not in taken or name == source else f"{source}_{name}"
@@ -376,20 +426,10 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
         elif action == "generalise":
             res.outputs, res.malformed = _generalise(values, entity, options, column, fresh, out_cols, out_entities)
         elif action == "redact" and entity == E.FREE_TEXT:
-            mode = policy.free_text.mode
-            texts = values.astype("string").reset_index(drop=True)
-            names = known_names.reset_index(drop=True) if known_names is not None else None
-            redacted, spans, clean = redact_column(texts, names, matcher=matcher, custom=policy.custom,
-                                                   key=key if mode == "token" else None, workers=workers,
-                                                   with_clean=True)
-            if clean:
-                verified.add(column)
-            out_cols[column] = pd.Series(redacted.to_numpy(), index=values.index, dtype="string")
+            out_cols[column] = None  # its place in the output; redacted by _pseudonymise_table
             out_entities[column] = E.FREE_TEXT
-            res.outputs, res.mode = [column], mode
-            res.spans = {str(k): int(v) for k, v in spans.groupby("entity").size().items()} if len(spans) else {}
-            res.redacted_cells = int(spans["row"].nunique()) if len(spans) else 0
-            res.span_methods = span_method_counts(spans)
+            res.outputs = [column]
+            free_text.append(column)
         elif action == "redact":
             placeholder = E.TEXT_PLACEHOLDERS.get(entity, REDACTED_VALUE)
             out_cols[column] = pd.Series(np.where(present.to_numpy(), placeholder, None), index=values.index,
@@ -403,9 +443,49 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
             if entity in E.DIRECT_IDENTIFIERS or entity in E.INDIRECT_IDENTIFIERS:
                 res.malformed = _malformed(values, entity)
         results.append(res)
-    out_frame = pd.DataFrame(out_cols, index=frame.index).reset_index(drop=True)
-    return TableResult(table=table, path=Path(path), frame=out_frame, columns=results, output_entities=out_entities,
-                       verified_text=verified)
+    return out_cols, out_entities, results, free_text
+
+
+#: State the process of :func:`_start_structured` inherits through fork (the raw frames).
+_STRUCTURED_STATE: dict[str, Any] = {}
+
+
+def _structured_job(name: str) -> _Structured:
+    st = _STRUCTURED_STATE
+    return _structured_columns(name, st["frames"][name], st["policy"], st["key"], st["findings"][name])
+
+
+def _start_structured(frames: dict[str, pd.DataFrame], policy: Policy, key: bytes,
+                      findings: dict[str, list[ColumnFinding]], workers: int) -> Any:
+    """With more than one worker, one forked process computes every table's structured columns
+    (:func:`_structured_columns`) while this process builds the exact-match dictionary: the two
+    are independent and each takes a large share of the serial time. Returns a function giving
+    ``{table: structured}`` (``None`` values when run here), which joins the process."""
+    import multiprocessing
+
+    rows = sum(len(f) for f in frames.values())
+    if workers <= 1 or rows < MIN_ROWS_PER_WORKER or "fork" not in multiprocessing.get_all_start_methods():
+        return lambda: dict.fromkeys(frames)
+    from concurrent.futures import ProcessPoolExecutor
+
+    _STRUCTURED_STATE.update(frames=frames, policy=policy, key=key, findings=findings)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_init)
+    try:
+        futures = {name: pool.submit(_structured_job, name) for name in frames}  # forks now
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        _STRUCTURED_STATE.clear()
+        raise
+    _STRUCTURED_STATE.clear()  # the child has its copy
+
+    def join() -> dict[str, _Structured | None]:
+        try:
+            return {name: f.result() for name, f in futures.items()}
+        finally:
+            pool.shutdown(cancel_futures=True)  # no thread is left when the detection pool forks
+
+    return join
 
 
 #: Fewest rows of free text per worker process: below it the column is done in this process

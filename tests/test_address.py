@@ -86,3 +86,21 @@ def test_street_addresses_without_a_gazetteer_name_and_bare_postcodes(text, addr
     spans = find_addresses(pd.Series([text]))
     got = [text[s:e] for s, e in zip(spans["start"], spans["end"], strict=True)]
     assert got == ([address] if address else [])
+
+
+def test_street_number_windows_find_what_the_whole_text_scan_finds():
+    """The street-number scan runs only around a 号 with a road before it: on random texts dense
+    with numbers, roads and 号 it returns exactly the matches of the expression over the whole text."""
+    import random
+
+    from privacy import address as A
+
+    rng = random.Random(3)
+    alpha = list("0123456789 -号號路街巷弄大道段楼樓层層F室房之一二三网点支行中山北京人民")
+    texts = ["".join(rng.choice(alpha) for _ in range(rng.randint(1, 120))) for _ in range(3000)]
+    texts += ["中山路12号3楼", "手机号13812345678", "人民大道1-2号之3 5层 101室网点", "北京路88号网点"]
+    joined = "\x00" + "\x00".join(texts)
+    whole = [m.span() for m in A._street_number().finditer(joined)]
+    assert len(whole) > 100
+    assert [m.span() for m in A._street_number_matches(joined)] == whole
+    assert A._street_number_matches("没有门牌号") == []

@@ -51,6 +51,16 @@ def _spy(arg):
     return _REAL_CHUNK(arg)
 
 
+_REAL_STRUCTURED = __import__("privacy.pseudonymise", fromlist=["_structured_job"])._structured_job
+
+
+def _structured_spy(name):
+    """Runs in the forked process of the structured columns: record it."""
+    with open(os.environ["KEQUN_TEST_PIDS"] + ".structured", "a", encoding="utf-8") as fh:
+        fh.write(f"{os.getpid()}\n")
+    return _REAL_STRUCTURED(name)
+
+
 def _run(tmp: Path, csv: Path, policy: Path | None, workers: int) -> dict[str, bytes]:
     out = tmp / f"clean_{workers}_{policy.stem if policy else 'default'}"
     pseudonymise({"t": csv}, out=out, policy_path=policy, key=KEY, workers=workers)
@@ -82,6 +92,7 @@ def test_one_and_three_workers_publish_the_same_bytes(tmp_path, monkeypatch, mod
     pids = tmp_path / "pids.txt"
     monkeypatch.setenv("KEQUN_TEST_PIDS", str(pids))
     monkeypatch.setattr(ps, "_redact_chunk", _spy)
+    monkeypatch.setattr(ps, "_structured_job", _structured_spy)
     csv = tmp_path / "t.csv"
     _table(300).to_csv(csv, index=False)
     policy = None
@@ -95,6 +106,10 @@ def test_one_and_three_workers_publish_the_same_bytes(tmp_path, monkeypatch, mod
     three = _run(tmp_path, csv, policy, 3)
     workers = set(pids.read_text(encoding="utf-8").split())
     assert len(workers) == 3 and str(os.getpid()) not in workers
+    # tokens and generalisation were computed in a process of their own (while the dictionary
+    # was built here), and the output is still the same bytes
+    structured = set(Path(f"{pids}.structured").read_text(encoding="utf-8").split())
+    assert len(structured) == 1 and str(os.getpid()) not in structured
     assert one["table"] == three["table"]
     assert one["manifest"] == three["manifest"]
     assert one["report"] == three["report"]
