@@ -13,11 +13,22 @@ import time
 from collections.abc import Iterator
 
 _quiet = False
+_said: set[str] = set()
 
 
 def set_quiet(quiet: bool) -> None:
+    """Start a command: set ``--quiet`` and forget which notes :func:`first_time` has seen."""
     global _quiet
     _quiet = bool(quiet)
+    _said.clear()
+
+
+def first_time(topic: str) -> bool:
+    """True the first time a command asks about ``topic`` (a note explained once per command)."""
+    if topic in _said:
+        return False
+    _said.add(topic)
+    return True
 
 
 def is_quiet() -> bool:

@@ -135,17 +135,12 @@ def acting_person(claimed: str | None, *, option: str, config: GovernanceConfig 
                             "require_authenticated_identity); set MLFLOW_TRACKING_USERNAME and "
                             "MLFLOW_TRACKING_PASSWORD for a server running `mlflow server --app-name basic-auth`")
     name = claimed or current_user()
-    if uri in _NOTED:  # a chain (the demo) acting several times says why only once
+    if not console.first_time(f"self-declared identity at {uri}"):  # a chain (the demo) says why once
         console.info(f"note: acting as {name!r} (identity={SELF_DECLARED})")
     else:
-        _NOTED.add(uri)
         console.info(f"note: identities are self-declared ({display_uri(uri)} does not authenticate users): "
                      f"acting as {name!r}; recorded as identity={SELF_DECLARED}")
     return name, SELF_DECLARED
-
-
-#: tracking URIs whose self-declared-identity explanation this process has printed
-_NOTED: set[str] = set()
 
 
 def server_authenticates(uri: str, user: str) -> bool:
