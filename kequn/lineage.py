@@ -13,7 +13,11 @@ Parquet file, as the schema metadata key :data:`PARQUET_LINEAGE_KEY`: a JSON obj
 whole signed ``manifest`` and ``table_sha256`` (the digest of the table's own data), signed by
 the step key.
 
-:func:`require_clean_table` is the one gate that ``features`` and ``train`` pass through.
+:func:`require_clean_table` is the one gate that ``features`` and ``train`` pass through (and
+``score``, ``monitor``, ``plan`` and ``erase`` through them). Besides the signatures and digests it
+refuses a table whose tokens carry another key id than the manifest's key (:mod:`kequn.tokens`):
+every string column's distinct token prefixes are compared, so a table pseudonymised under another
+key, spliced into a zone and re-signed, is refused, and so is a zone of tokens without key id.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from kequn.signing import (
     trusted_step_keys,
     verify_signed,
 )
+from kequn.tokens import column_key_ids, key_id, mixed_key_message
 
 MANIFEST_NAME = "manifest.json"
 PARQUET_LINEAGE_KEY = b"kequn.lineage"
@@ -176,10 +181,43 @@ def table_data_sha256(table: pa.Table) -> str:
 
 
 def parquet_data_sha256(path: Path) -> str:
+    return table_data_sha256(_read(path))
+
+
+def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
-        return table_data_sha256(pq.read_table(path))
+        return pq.read_table(path, columns=columns, read_dictionary=columns)
     except (pa.ArrowInvalid, OSError) as exc:
         raise LineageError(f"{path}: not a readable Parquet file") from exc
+
+
+def _string_columns(schema: pa.Schema) -> list[str]:
+    def is_text(t: pa.DataType) -> bool:
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+    return [f.name for f in schema if is_text(f.type)]
+
+
+def check_token_keys(path: Path, manifest: dict[str, Any], table: pa.Table | None = None) -> None:
+    """Refuse ``path`` when a string column holds tokens of another key than ``manifest``'s.
+
+    The distinct token prefixes of each string column are compared with the key id of the
+    manifest's ``key_fingerprint``; only the columns' dictionaries are scanned (one entry per
+    distinct value), so the check costs one pass over the distinct values, never a Python loop
+    over rows.
+    """
+    expected = key_id(str(manifest.get("key_fingerprint", "")))
+    if table is None:
+        columns = _string_columns(pq.read_schema(path))
+        if not columns:
+            return
+        table = _read(path, columns)
+    for name in _string_columns(table.schema):
+        message = mixed_key_message(str(path), name, expected, column_key_ids(table[name]))
+        if message:
+            raise LineageError(message)
 
 
 def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
@@ -195,9 +233,11 @@ def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
     _require_passed(manifest, f"{path}: the embedded manifest")
     if embedded.get("manifest_id") != manifest["manifest_id"]:
         raise LineageError(f"{path}: the lineage names another manifest than the one it embeds")
-    if not digests_equal(embedded.get("table_sha256"), parquet_data_sha256(path)):
+    table = _read(path)
+    if not digests_equal(embedded.get("table_sha256"), table_data_sha256(table)):
         raise LineageError(f"{path}: the table changed after `kequn features` wrote it (its data digest differs "
                            "from the signed one); rebuild it")
+    check_token_keys(path, manifest, table)
     clean_dir = Path(str(embedded.get("clean_dir", "")))
     if clean_dir.is_dir() and (clean_dir / MANIFEST_NAME).is_file():
         current = load_manifest(clean_dir)
@@ -255,6 +295,7 @@ def require_clean_table(path: str | Path) -> Lineage:
         raise LineageError(f"{path}: the manifest beside it does not list this table; {FIX_HINT}")
     if not digests_equal(entry.get("sha256"), sha256_file(path)):
         raise LineageError(f"{path}: the file changed after pseudonymisation (hash differs from the manifest)")
+    check_token_keys(path, manifest)
     return lineage_from_manifest(manifest, path.parent, path.stem, "clean_table")
 
 

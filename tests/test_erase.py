@@ -21,7 +21,7 @@ import pytest
 
 from kequn.io import find_tables, read_table, sha256_file
 from kequn.lineage import MANIFEST_NAME, require_clean_table, require_passing_manifest
-from privacy.tokens import tokenise_series
+from privacy.tokens import TOKEN_RE, tokenise_series
 
 KEY = "erase-test-pseudonymisation-key-0123456789abcdef"
 SNAPSHOT = "2024-06-30"
@@ -94,7 +94,7 @@ def strings_of(path: Path) -> set[str]:
         if values.dtype == object or pd.api.types.is_string_dtype(values):
             texts = values.astype(str)
             found.update(texts)
-            found.update(t for text in texts for t in re.findall(r"tk_[0-9a-f]{16}", text))
+            found.update(t for text in texts for t in re.findall(TOKEN_RE, text))
     return found
 
 
