@@ -191,7 +191,7 @@ def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise LineageError(f"{path}: not a readable Parquet file") from exc
 
 
-def _string_columns(schema: pa.Schema) -> list[str]:
+def string_columns(schema: pa.Schema) -> list[str]:
     def is_text(t: pa.DataType) -> bool:
         if pa.types.is_dictionary(t):
             t = t.value_type
@@ -210,17 +210,17 @@ def check_token_keys(path: Path, manifest: dict[str, Any], table: pa.Table | Non
     """
     expected = key_id(str(manifest.get("key_fingerprint", "")))
     if table is None:
-        columns = _string_columns(pq.read_schema(path))
+        columns = string_columns(pq.read_schema(path))
         if not columns:
             return
         table = _read(path, columns)
-    for name in _string_columns(table.schema):
+    for name in string_columns(table.schema):
         message = mixed_key_message(str(path), name, expected, column_key_ids(table[name]))
         if message:
             raise LineageError(message)
 
 
-def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
+def _feature_lineage(path: Path, embedded: dict[str, Any], check_tokens: bool = True) -> Lineage:
     """Verify a derived table's embedded lineage (see :func:`require_clean_table`)."""
     what = f"{path}: the embedded lineage"
     if SIGNATURE_KEY not in embedded or not isinstance(embedded.get("manifest"), dict):
@@ -237,7 +237,8 @@ def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
     if not digests_equal(embedded.get("table_sha256"), table_data_sha256(table)):
         raise LineageError(f"{path}: the table changed after `kequn features` wrote it (its data digest differs "
                            "from the signed one); rebuild it")
-    check_token_keys(path, manifest, table)
+    if check_tokens:
+        check_token_keys(path, manifest, table)
     clean_dir = Path(str(embedded.get("clean_dir", "")))
     if clean_dir.is_dir() and (clean_dir / MANIFEST_NAME).is_file():
         current = load_manifest(clean_dir)
@@ -257,7 +258,7 @@ def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
     )
 
 
-def require_clean_table(path: str | Path) -> Lineage:
+def require_clean_table(path: str | Path, *, check_tokens: bool = True) -> Lineage:
     """Check that ``path`` is a table published by ``kequn pseudonymise`` or derived from one.
 
     A clean table is listed, with its SHA-256, in the signed manifest beside it. A derived table
@@ -266,6 +267,9 @@ def require_clean_table(path: str | Path) -> Lineage:
     data, a hand-written or edited manifest, a table edited or swapped after pseudonymisation, a
     feature table edited after ``kequn features``, embedded lineage edited to say ``passed``, and
     anything signed by a key that is not a trusted step key.
+
+    ``check_tokens=False`` skips only the key-id check of the tokens (``kequn rekey`` reads a table
+    of the zone it replaces, whose tokens may predate key ids).
 
     Raises
     ------
@@ -283,7 +287,7 @@ def require_clean_table(path: str | Path) -> Lineage:
         )
     embedded = read_parquet_lineage(path)
     if embedded is not None:
-        return _feature_lineage(path, embedded)
+        return _feature_lineage(path, embedded, check_tokens)
     manifest_path = path.parent / MANIFEST_NAME
     if not manifest_path.is_file():
         raise LineageError(f"{path}: not a pseudonymised table (no {MANIFEST_NAME} beside it and no "
@@ -295,7 +299,8 @@ def require_clean_table(path: str | Path) -> Lineage:
         raise LineageError(f"{path}: the manifest beside it does not list this table; {FIX_HINT}")
     if not digests_equal(entry.get("sha256"), sha256_file(path)):
         raise LineageError(f"{path}: the file changed after pseudonymisation (hash differs from the manifest)")
-    check_token_keys(path, manifest)
+    if check_tokens:
+        check_token_keys(path, manifest)
     return lineage_from_manifest(manifest, path.parent, path.stem, "clean_table")
 
 

@@ -248,8 +248,8 @@ def test_their_tokens_inside_other_rows_text_are_redacted_and_shared_cells_kept(
     from kequn.signing import ensure_step_key, sign_record
     from privacy.erase import PersonTokens, stage_clean_zone
 
-    me, other = "tk_" + "a" * 16, "tk_" + "b" * 16
-    my_mobile, shared_phone = "tk_" + "c" * 16, "tk_" + "d" * 16
+    me, other = "tk_abcdef_" + "a" * 16, "tk_abcdef_" + "b" * 16
+    my_mobile, shared_phone = "tk_abcdef_" + "c" * 16, "tk_abcdef_" + "d" * 16
     clean = tmp_path / "clean"
     clean.mkdir()
     tables = {
@@ -267,7 +267,7 @@ def test_their_tokens_inside_other_rows_text_are_redacted_and_shared_cells_kept(
                "service_notes": {"customer_no": {"entity": "CUSTOMER_NO", "action": "token",
                                                  "outputs": ["customer_no"]},
                                  "note": {"entity": "FREE_TEXT", "action": "redact", "outputs": ["note"]}}}
-    manifest = {"manifest_id": "m1", "status": "passed", "policy_hash": "p", "key_fingerprint": "f",
+    manifest = {"manifest_id": "m1", "status": "passed", "policy_hash": "p", "key_fingerprint": "abcdef0123456789",
                 "outputs": outputs, "columns": columns, "residual_scan": {"clean": True, "findings": 0}}
     key, _ = ensure_step_key()
     (clean / MANIFEST_NAME).write_text(json.dumps(sign_record(key, manifest, signer="privacy-step")))
