@@ -263,3 +263,37 @@ def test_rekey_refusals_are_one_line_and_make_nothing(bank, tmp_path, monkeypatc
     assert code != 0 and err.startswith("kequn: error:") and err.count("\n") == 1 and expect in err, err
     assert not (tmp_path / "new").exists() and not (tmp_path / "map.parquet").exists()
     assert OLD not in err and NEW not in err
+
+
+def test_a_plan_list_migrates_and_a_foreign_token_is_refused(bank, rekeyed, tmp_path):
+    from kequn.lineage import read_parquet_lineage, write_parquet_with_lineage
+    from pipelines.planning import tokens_digest
+    from pipelines.rekey import RekeyError, migrate_file
+
+    old_manifest = json.loads((bank["clean"] / MANIFEST_NAME).read_text(encoding="utf-8"))
+    new_manifest = json.loads((rekeyed["new"] / MANIFEST_NAME).read_text(encoding="utf-8"))
+    ids = pd.read_parquet(bank["clean"] / "customers.parquet")["customer_no"].iloc[:20]
+    listing = pd.DataFrame({"customer_no": ids, "priority": range(20), "action": "call"})
+    lineage = {"kind": "plan", "manifest_id": old_manifest["manifest_id"], "key_fingerprint":
+               old_manifest["key_fingerprint"], "rows": 20, "tokens_sha256": tokens_digest(listing["customer_no"])}
+    write_parquet_with_lineage(listing, tmp_path / "plan.parquet", lineage)
+    mapping = pd.read_parquet(rekeyed["map"])
+    lookup = dict(zip(mapping["old_token"], mapping["new_token"], strict=True))
+    done = migrate_file(tmp_path / "plan.parquet", tmp_path / "out" / "plan.parquet", lookup,
+                        old_manifest=old_manifest, new_manifest=new_manifest, new_clean=rekeyed["new"],
+                        map_sha256="0" * 64)
+    assert done["kind"] == "plan" and done["rows"] == 20
+    migrated = pd.read_parquet(tmp_path / "out" / "plan.parquet")
+    assert migrated["customer_no"].tolist() == ids.map(lookup).tolist()
+    assert migrated[["priority", "action"]].equals(listing[["priority", "action"]])
+    meta = read_parquet_lineage(tmp_path / "out" / "plan.parquet")
+    assert meta["key_fingerprint"] == new_manifest["key_fingerprint"]
+    assert meta["manifest_id"] == new_manifest["manifest_id"]
+    assert meta["tokens_sha256"] == tokens_digest(migrated["customer_no"])  # relink accepts it
+    listing.loc[0, "customer_no"] = token_of("not-a-customer", "CUSTOMER_NO", OLD.encode())
+    write_parquet_with_lineage(listing, tmp_path / "foreign.parquet", lineage)
+    with pytest.raises(RekeyError, match="does not hold"):
+        migrate_file(tmp_path / "foreign.parquet", tmp_path / "out" / "foreign.parquet", lookup,
+                     old_manifest=old_manifest, new_manifest=new_manifest, new_clean=rekeyed["new"],
+                     map_sha256="0" * 64)
+    assert not (tmp_path / "out" / "foreign.parquet").exists()
