@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,7 +211,16 @@ def check_token_keys(path: Path, manifest: dict[str, Any], table: pa.Table | Non
     """
     expected = key_id(str(manifest.get("key_fingerprint", "")))
     if table is None:
-        columns = string_columns(pq.read_schema(path))
+        columns = []
+        meta = pq.read_metadata(path)
+        for name in string_columns(pq.read_schema(path)):
+            found = statistics_key_ids(meta, name)
+            if found is None:
+                columns.append(name)  # the statistics cannot tell: read the column's distinct values
+                continue
+            message = mixed_key_message(str(path), name, expected, found)
+            if message:
+                raise LineageError(message)
         if not columns:
             return
         table = _read(path, columns)
@@ -218,6 +228,40 @@ def check_token_keys(path: Path, manifest: dict[str, Any], table: pa.Table | Non
         message = mixed_key_message(str(path), name, expected, column_key_ids(table[name]))
         if message:
             raise LineageError(message)
+
+
+_HEAD = re.compile(r"tk_([0-9a-f]{6})_")
+
+
+def statistics_key_ids(meta: pq.FileMetaData, column: str) -> set[str] | None:
+    """Key ids of ``column``'s tokens from the Parquet row-group statistics alone, or ``None``.
+
+    Every value of a row group lies between its min and max (byte order): when both start with
+    the same ``tk_<kid>_``, so does every value in between (one key id, whatever the values); when
+    max < ``"tk_"`` or min ≥ ``"tk`"`` (the byte after ``_``), no value starts with ``tk_``. Any
+    other row group (or missing statistics) means the column must be read.
+    """
+    found: set[str] = set()
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        chunk = next((group.column(i) for i in range(group.num_columns)
+                      if group.column(i).path_in_schema == column), None)
+        stats = chunk.statistics if chunk is not None else None
+        if stats is None or not stats.has_min_max:
+            if stats is not None and stats.null_count == group.num_rows:
+                continue  # all missing
+            return None
+        lo, hi = stats.min, stats.max
+        lo = lo.decode("utf-8", "replace") if isinstance(lo, bytes) else str(lo)
+        hi = hi.decode("utf-8", "replace") if isinstance(hi, bytes) else str(hi)
+        if hi < "tk_" or lo >= "tk`":
+            continue
+        a, b = _HEAD.match(lo), _HEAD.match(hi)
+        if a and b and a.group(0) == b.group(0):
+            found.add(a.group(1))
+            continue
+        return None
+    return found
 
 
 def _feature_lineage(path: Path, embedded: dict[str, Any], check_tokens: bool = True) -> Lineage:

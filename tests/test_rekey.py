@@ -297,3 +297,21 @@ def test_a_plan_list_migrates_and_a_foreign_token_is_refused(bank, rekeyed, tmp_
                      old_manifest=old_manifest, new_manifest=new_manifest, new_clean=rekeyed["new"],
                      map_sha256="0" * 64)
     assert not (tmp_path / "out" / "foreign.parquet").exists()
+
+
+@pytest.mark.parametrize("rows", ["last row group", "one row"])
+def test_rows_of_another_key_spliced_into_a_table_are_refused(bank, tmp_path, rows):
+    """The check reads Parquet statistics first: a row group of other tokens, or one row inside a
+    row group, is caught all the same."""
+    old = pd.read_parquet(bank["clean"] / "customers.parquet")
+    new = pd.read_parquet(bank["clean_new"] / "customers.parquet")
+    spliced = old.copy()
+    picked = slice(150, 200) if rows == "last row group" else slice(77, 78)
+    spliced.iloc[picked, spliced.columns.get_loc("customer_no")] = new["customer_no"].iloc[picked].to_numpy()
+    zone = make_clean_zone(tmp_path / "z", {"customers": old}, key_fingerprint=key_fingerprint(OLD.encode()))
+    assert require_clean_table(zone / "customers.parquet")
+    spliced.to_parquet(zone / "customers.parquet", index=False, row_group_size=50)
+    _resign(zone, lambda path: None)
+    assert pq.read_metadata(zone / "customers.parquet").num_row_groups == 4
+    with pytest.raises(LineageError, match=f"key id {key_id_of(NEW.encode())}, but the manifest's key has id"):
+        require_clean_table(zone / "customers.parquet")
