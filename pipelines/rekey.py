@@ -23,6 +23,7 @@ The old zone is left as it was: models trained on it keep its tokens (see the RE
 from __future__ import annotations
 
 import hmac
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ from kequn.errors import InputError, KequnError
 MAP_MODE = 0o600
 MAP_DIRNAME = "rekeys"
 MAP_COLUMNS = ("entity", "old_token", "new_token")
+MAP_KIND = "kequn.token-map.v1"
+#: Parquet schema metadata of the map: which keys (fingerprints) and manifests it joins
+MAP_META = b"kequn.token_map"
 
 
 class RekeyError(KequnError):
@@ -264,8 +268,12 @@ def rekey(*, raw: Path, clean_dir: Path, out: Path, old_key: bytes, new_key: byt
         with console.stage("token map old → new") as st:
             mapping = build_map(tables, new_manifest, old_key=old_key, new_key=new_key, legacy=legacy,
                                 encoding=encoding)
+            table = pa.Table.from_pandas(mapping, preserve_index=False)
+            about = {"kind": MAP_KIND, "old_key_fingerprint": old_fp, "new_key_fingerprint": new_fp,
+                     "old_manifest_id": manifest["manifest_id"], "new_manifest_id": new_manifest["manifest_id"]}
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), MAP_META: json.dumps(about)})
             with atomic_path(map_path, mode=MAP_MODE) as tmp:
-                mapping.to_parquet(tmp, index=False)
+                pq.write_table(table, tmp)
             written.append(map_path)
             map_sha = sha256_file(map_path)
             st.done(f"{len(mapping):,} tokens")
@@ -301,8 +309,66 @@ def rekey(*, raw: Path, clean_dir: Path, out: Path, old_key: bytes, new_key: byt
             "manifest_id": {"before": manifest["manifest_id"], "after": new_manifest["manifest_id"]}}
 
 
+def read_map(map_path: Path) -> tuple[dict[str, Any], dict[str, str], str]:
+    """``(about, old→new lookup, SHA-256)`` of a map written by :func:`rekey`."""
+    from kequn.io import sha256_file
+
+    map_path = Path(map_path)
+    if not map_path.is_file():
+        raise InputError(f"--apply-map {map_path}: no such file")
+    try:
+        table = pq.read_table(map_path)
+        about = json.loads((table.schema.metadata or {})[MAP_META])
+    except (pa.ArrowInvalid, OSError, KeyError, json.JSONDecodeError):
+        raise RekeyError(f"--apply-map {map_path}: not a token map written by `kequn rekey`") from None
+    if about.get("kind") != MAP_KIND or set(MAP_COLUMNS) - set(table.column_names):
+        raise RekeyError(f"--apply-map {map_path}: not a token map written by `kequn rekey`")
+    lookup = dict(zip(table["old_token"].to_pylist(), table["new_token"].to_pylist(), strict=True))
+    return about, lookup, sha256_file(map_path)
+
+
+def apply_map(*, map_path: Path, clean_dir: Path, out: Path, migrate: list[Path], migrated_dir: Path | None
+              ) -> dict[str, Any]:
+    """Migrate files of the old zone ``clean_dir`` to the new zone ``out`` with an existing map (no key needed)."""
+    from kequn.lineage import require_passing_manifest
+
+    if not migrate:
+        raise InputError("--apply-map needs at least one --migrate FILE")
+    if migrated_dir is None:
+        raise InputError("--migrate needs --migrated DIR (where the migrated files are written)")
+    about, lookup, map_sha = read_map(map_path)
+    old, new = require_passing_manifest(clean_dir), require_passing_manifest(out)
+    if (old["manifest_id"], new["manifest_id"]) != (about.get("old_manifest_id"), about.get("new_manifest_id")):
+        raise RekeyError(f"--apply-map {map_path}: maps manifest {about.get('old_manifest_id')} → "
+                         f"{about.get('new_manifest_id')}, not --clean {old['manifest_id']} → --out {new['manifest_id']}")
+    targets = []
+    for path in migrate:
+        target = Path(migrated_dir) / Path(path).name
+        if target.exists():
+            raise InputError(f"--migrated {migrated_dir}: {Path(path).name} exists there; choose an empty folder")
+        targets.append(target)
+    migrated, written = [], []
+    try:
+        for path, target in zip(migrate, targets, strict=True):
+            migrated.append(migrate_file(Path(path), target, lookup, old_manifest=old, new_manifest=new,
+                                         new_clean=Path(out), map_sha256=map_sha))
+            written.append(target)
+        entry = _audit(old_fp=old["key_fingerprint"], new_fp=new["key_fingerprint"], before=old, after=new,
+                       map_sha=map_sha, counts={}, migrated=migrated, clean_dir=Path(clean_dir), out=Path(out),
+                       mode="apply-map")
+    except BaseException:
+        for target in written:
+            target.unlink(missing_ok=True)
+        raise
+    lines = [f"rekey --apply-map: {len(migrated)} file(s) migrated to {out} (key {new['key_fingerprint'][:6]})"]
+    lines += [f"  {m['kind']} {m['file']}: {m['rows']:,} rows → {Path(migrated_dir) / m['file']}" for m in migrated]
+    lines.append(f"  audit entry {entry['seq']} (rekey)")
+    return {"summary": "\n".join(lines), "migrated": migrated, "map_sha256": map_sha, "audit_seq": entry["seq"]}
+
+
 def _audit(*, old_fp: str, new_fp: str, before: dict[str, Any], after: dict[str, Any], map_sha: str,
-           counts: dict[str, int], migrated: list[dict[str, Any]], clean_dir: Path, out: Path) -> dict[str, Any]:
+           counts: dict[str, int], migrated: list[dict[str, Any]], clean_dir: Path, out: Path,
+           mode: str = "rotate") -> dict[str, Any]:
     from mlflow import MlflowClient
 
     from kequn.tracking import configure_tracking, current_user
@@ -312,7 +378,7 @@ def _audit(*, old_fp: str, new_fp: str, before: dict[str, Any], after: dict[str,
     client = MlflowClient()
     entry = audit.make_entry("rekey", actor=current_user(), model="-", version="-",
                              reason=f"key rotation {old_fp[:6]} → {new_fp[:6]}",
-                             old_key_fingerprint=old_fp, new_key_fingerprint=new_fp,
+                             mode=mode, old_key_fingerprint=old_fp, new_key_fingerprint=new_fp,
                              clean_dir_before=str(clean_dir.resolve()), clean_dir_after=str(out.resolve()),
                              manifest_before=before["manifest_id"], manifest_after=after["manifest_id"],
                              map_sha256=map_sha, tokens=counts,
@@ -321,4 +387,4 @@ def _audit(*, old_fp: str, new_fp: str, before: dict[str, Any], after: dict[str,
         return audit.append(client, entry)
 
 
-__all__ = ["RekeyError", "build_map", "default_map_path", "migrate_file", "rekey"]
+__all__ = ["RekeyError", "apply_map", "build_map", "default_map_path", "migrate_file", "read_map", "rekey"]

@@ -315,3 +315,21 @@ def test_rows_of_another_key_spliced_into_a_table_are_refused(bank, tmp_path, ro
     assert pq.read_metadata(zone / "customers.parquet").num_row_groups == 4
     with pytest.raises(LineageError, match=f"key id {key_id_of(NEW.encode())}, but the manifest's key has id"):
         require_clean_table(zone / "customers.parquet")
+
+
+def test_apply_map_migrates_a_file_later_and_refuses_another_zone(bank, rekeyed, tmp_path, capsys):
+    args = ["rekey", "--apply-map", str(rekeyed["map"]), "--clean", str(bank["clean"]), "--out", str(rekeyed["new"]),
+            "--migrate", str(rekeyed["features"]), "--migrated", str(tmp_path / "later")]
+    code, _, err = kequn(capsys, *args)
+    assert code == 0, err
+    later = tmp_path / "later" / "features.parquet"
+    assert require_clean_table(later).key_fingerprint == key_fingerprint(NEW.encode())
+    assert pd.read_parquet(later).equals(pd.read_parquet(rekeyed["migrated"]))
+    wrong = [a if a != str(bank["clean"]) else str(bank["clean_new"]) for a in args]
+    wrong[wrong.index(str(tmp_path / "later"))] = str(tmp_path / "wrong")
+    code, _, err = kequn(capsys, *wrong)
+    assert code != 0 and err.startswith("kequn: error:") and err.count("\n") == 1 and "maps manifest" in err
+    assert not (tmp_path / "wrong").exists()
+    code, _, err = kequn(capsys, *args[:1], "--apply-map", str(rekeyed["map"]), "--clean", str(bank["clean"]),
+                         "--out", str(rekeyed["new"]), "--raw", str(bank["raw"]))
+    assert code != 0 and "belong to a rotation" in err
