@@ -205,9 +205,9 @@ def check_token_keys(path: Path, manifest: dict[str, Any], table: pa.Table | Non
     """Refuse ``path`` when a string column holds tokens of another key than ``manifest``'s.
 
     The distinct token prefixes of each string column are compared with the key id of the
-    manifest's ``key_fingerprint``; only the columns' dictionaries are scanned (one entry per
-    distinct value), so the check costs one pass over the distinct values, never a Python loop
-    over rows.
+    manifest's ``key_fingerprint``. From a file, the row-group statistics settle most columns
+    (:func:`statistics_key_ids`); the others are read dictionary-encoded and only their distinct
+    values are scanned (Arrow compute, never a Python loop over rows).
     """
     expected = key_id(str(manifest.get("key_fingerprint", "")))
     if table is None:
