@@ -44,8 +44,13 @@ END = np.datetime64("2024-12-31")
 SNAPSHOT = dt.date(2024, 6, 30)
 
 
+#: the zone's key fingerprint; its first 6 hex are the key id every token carries
+FINGERPRINT = "b3ac40e1b3ac40e1"
+PREFIX = f"tk_{FINGERPRINT[:6]}_"
+
+
 def _tokens(prefix: str, ids: np.ndarray) -> np.ndarray:
-    """Token-shaped strings (``tk_`` + 16 hex) for integer ids, vectorised."""
+    """Token-shaped strings (``tk_<key id>_`` + 16 hex) for integer ids, vectorised."""
     hexed = np.char.mod("%016x", (ids.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)).astype(np.uint64))
     return np.char.add(prefix, hexed).astype(object)
 
@@ -56,7 +61,7 @@ def make_zone(directory: Path, n_customers: int, txns_per_customer: int, seed: i
     directory.mkdir(parents=True, exist_ok=True)
     n = n_customers
     ids = np.arange(n)
-    cust_tok = _tokens("tk_", ids)
+    cust_tok = _tokens(PREFIX, ids)
     days_total = int((END - START).astype(int))
     open_off = rng.integers(-2000, days_total - 200, n)
     open_date = START + open_off.astype("timedelta64[D]")
@@ -101,7 +106,7 @@ def make_zone(directory: Path, n_customers: int, txns_per_customer: int, seed: i
     })
     del drift, split
     t = n * txns_per_customer
-    card_tok = _tokens("tk_", ids + 10_000_000)
+    card_tok = _tokens(PREFIX, ids + 10_000_000)
     who = rng.integers(0, n, t)
     secs = rng.integers(0, days_total * 86400, t)
     txn_id = pc.binary_join_element_wise("T", pc.cast(pa.array(np.arange(t)), pa.string()), "")
@@ -183,7 +188,7 @@ def make_zone(directory: Path, n_customers: int, txns_per_customer: int, seed: i
             frame.to_parquet(path, index=False)
         outputs.append({"table": name, "file": path.name, "sha256": sha256_file(path), "rows": len(frame)})
     manifest = {"manifest_id": uuid.uuid4().hex, "status": "passed", "policy_hash": "bench",
-                "key_fingerprint": "bench", "outputs": outputs}
+                "key_fingerprint": FINGERPRINT, "outputs": outputs}
     from kequn.signing import ensure_step_key, sign_record  # signed like pseudonymise's
 
     (directory / MANIFEST_NAME).write_text(json.dumps(sign_record(ensure_step_key()[0], manifest, signer="privacy-step")), encoding="utf-8")

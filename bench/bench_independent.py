@@ -67,10 +67,12 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from independent_corpus import Corpus, build_corpus  # noqa: E402
 
+from privacy.tokens import ANY_TOKEN_RE  # noqa: E402
+
 BENCH_KEY = "kequn-independent-bench-key-0123456789abcdef"
 OUT_DIR = REPO / "bench" / "out"
 #: A redaction placeholder or token in the output; replaced by a character no input contains.
-_PLACEHOLDER = re.compile(r"<[^<>\s]{1,16}>|\[[A-Z_]{3,24}\]|tk_[0-9a-f]{8,}")
+_PLACEHOLDER = re.compile(r"<[^<>\s]{1,16}>|\[[A-Z_]{3,24}\]|" + ANY_TOKEN_RE)
 _NO_MATCH = "\ue000"
 #: Entities whose free-text recall target is given by the issue.
 TARGETS = {"CN_RESIDENT_ID": 0.995, "CN_MOBILE": 0.995, "BANK_CARD": 0.995, "EMAIL_ADDRESS": 0.995,

@@ -41,12 +41,14 @@ def scaled_table(source: Path, rows: int, out: Path, seed: int = 0) -> Path:
     import pandas as pd
 
     from kequn.lineage import read_parquet_lineage, write_parquet_with_lineage
+    from privacy.tokens import token_key_id
 
     frame = pd.read_parquet(source)
     rng = np.random.default_rng(seed)
     big = frame.iloc[rng.integers(0, len(frame), size=rows)].reset_index(drop=True)
     ids = np.arange(rows, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    big["customer_no"] = pd.array(np.char.add("tk_", np.char.mod("%016x", ids)).astype(object), dtype="string")
+    head = f"tk_{token_key_id(str(frame['customer_no'].iloc[0]))}_"  # the source zone's key id
+    big["customer_no"] = pd.array(np.char.add(head, np.char.mod("%016x", ids)).astype(object), dtype="string")
     return write_parquet_with_lineage(big, out, read_parquet_lineage(source))
 
 

@@ -33,12 +33,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from kequn.errors import TrainingError
+from kequn.tokens import TOKEN_PREFIX
 
 __all__ = ["MAX_CATEGORIES", "TOKEN_PREFIX", "FeatureSpec", "TableEncoder"]
 
 #: Default: text columns with more distinct values than this are not one-hot features.
 MAX_CATEGORIES = 30
-TOKEN_PREFIX = "tk_"
 
 
 def _is_text(series: pd.Series) -> bool:

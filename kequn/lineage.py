@@ -13,13 +13,18 @@ Parquet file, as the schema metadata key :data:`PARQUET_LINEAGE_KEY`: a JSON obj
 whole signed ``manifest`` and ``table_sha256`` (the digest of the table's own data), signed by
 the step key.
 
-:func:`require_clean_table` is the one gate that ``features`` and ``train`` pass through.
+:func:`require_clean_table` is the one gate that ``features`` and ``train`` pass through (and
+``score``, ``monitor``, ``plan`` and ``erase`` through them). Besides the signatures and digests it
+refuses a table whose tokens carry another key id than the manifest's key (:mod:`kequn.tokens`):
+every string column's distinct token prefixes are compared, so a table pseudonymised under another
+key, spliced into a zone and re-signed, is refused, and so is a zone of tokens without key id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,7 @@ from kequn.signing import (
     trusted_step_keys,
     verify_signed,
 )
+from kequn.tokens import column_key_ids, key_id, mixed_key_message
 
 MANIFEST_NAME = "manifest.json"
 PARQUET_LINEAGE_KEY = b"kequn.lineage"
@@ -176,13 +182,89 @@ def table_data_sha256(table: pa.Table) -> str:
 
 
 def parquet_data_sha256(path: Path) -> str:
+    return table_data_sha256(_read(path))
+
+
+def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
-        return table_data_sha256(pq.read_table(path))
+        return pq.read_table(path, columns=columns, read_dictionary=columns)
     except (pa.ArrowInvalid, OSError) as exc:
         raise LineageError(f"{path}: not a readable Parquet file") from exc
 
 
-def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
+def string_columns(schema: pa.Schema) -> list[str]:
+    def is_text(t: pa.DataType) -> bool:
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+    return [f.name for f in schema if is_text(f.type)]
+
+
+def check_token_keys(path: Path, manifest: dict[str, Any], table: pa.Table | None = None) -> None:
+    """Refuse ``path`` when a string column holds tokens of another key than ``manifest``'s.
+
+    The distinct token prefixes of each string column are compared with the key id of the
+    manifest's ``key_fingerprint``. From a file, the row-group statistics settle most columns
+    (:func:`statistics_key_ids`); the others are read dictionary-encoded and only their distinct
+    values are scanned (Arrow compute, never a Python loop over rows).
+    """
+    expected = key_id(str(manifest.get("key_fingerprint", "")))
+    if table is None:
+        columns = []
+        meta = pq.read_metadata(path)
+        for name in string_columns(pq.read_schema(path)):
+            found = statistics_key_ids(meta, name)
+            if found is None:
+                columns.append(name)  # the statistics cannot tell: read the column's distinct values
+                continue
+            message = mixed_key_message(str(path), name, expected, found)
+            if message:
+                raise LineageError(message)
+        if not columns:
+            return
+        table = _read(path, columns)
+    for name in string_columns(table.schema):
+        message = mixed_key_message(str(path), name, expected, column_key_ids(table[name]))
+        if message:
+            raise LineageError(message)
+
+
+_HEAD = re.compile(r"tk_([0-9a-f]{6})_")
+
+
+def statistics_key_ids(meta: pq.FileMetaData, column: str) -> set[str] | None:
+    """Key ids of ``column``'s tokens from the Parquet row-group statistics alone, or ``None``.
+
+    Every value of a row group lies between its min and max (byte order): when both start with
+    the same ``tk_<kid>_``, so does every value in between (one key id, whatever the values); when
+    max < ``"tk_"`` or min ≥ ``"tk`"`` (the byte after ``_``), no value starts with ``tk_``. Any
+    other row group (or missing statistics) means the column must be read.
+    """
+    found: set[str] = set()
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        chunk = next((group.column(i) for i in range(group.num_columns)
+                      if group.column(i).path_in_schema == column), None)
+        stats = chunk.statistics if chunk is not None else None
+        if stats is None or not stats.has_min_max:
+            if stats is not None and stats.null_count == group.num_rows:
+                continue  # all missing
+            return None
+        lo, hi = stats.min, stats.max
+        lo = lo.decode("utf-8", "replace") if isinstance(lo, bytes) else str(lo)
+        hi = hi.decode("utf-8", "replace") if isinstance(hi, bytes) else str(hi)
+        if hi < "tk_" or lo >= "tk`":
+            continue
+        a, b = _HEAD.match(lo), _HEAD.match(hi)
+        if a and b and a.group(0) == b.group(0):
+            found.add(a.group(1))
+            continue
+        return None
+    return found
+
+
+def _feature_lineage(path: Path, embedded: dict[str, Any], check_tokens: bool = True) -> Lineage:
     """Verify a derived table's embedded lineage (see :func:`require_clean_table`)."""
     what = f"{path}: the embedded lineage"
     if SIGNATURE_KEY not in embedded or not isinstance(embedded.get("manifest"), dict):
@@ -195,9 +277,12 @@ def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
     _require_passed(manifest, f"{path}: the embedded manifest")
     if embedded.get("manifest_id") != manifest["manifest_id"]:
         raise LineageError(f"{path}: the lineage names another manifest than the one it embeds")
-    if not digests_equal(embedded.get("table_sha256"), parquet_data_sha256(path)):
+    table = _read(path)
+    if not digests_equal(embedded.get("table_sha256"), table_data_sha256(table)):
         raise LineageError(f"{path}: the table changed after `kequn features` wrote it (its data digest differs "
                            "from the signed one); rebuild it")
+    if check_tokens:
+        check_token_keys(path, manifest, table)
     clean_dir = Path(str(embedded.get("clean_dir", "")))
     if clean_dir.is_dir() and (clean_dir / MANIFEST_NAME).is_file():
         current = load_manifest(clean_dir)
@@ -217,7 +302,7 @@ def _feature_lineage(path: Path, embedded: dict[str, Any]) -> Lineage:
     )
 
 
-def require_clean_table(path: str | Path) -> Lineage:
+def require_clean_table(path: str | Path, *, check_tokens: bool = True) -> Lineage:
     """Check that ``path`` is a table published by ``kequn pseudonymise`` or derived from one.
 
     A clean table is listed, with its SHA-256, in the signed manifest beside it. A derived table
@@ -226,6 +311,9 @@ def require_clean_table(path: str | Path) -> Lineage:
     data, a hand-written or edited manifest, a table edited or swapped after pseudonymisation, a
     feature table edited after ``kequn features``, embedded lineage edited to say ``passed``, and
     anything signed by a key that is not a trusted step key.
+
+    ``check_tokens=False`` skips only the key-id check of the tokens (``kequn rekey`` reads a table
+    of the zone it replaces, whose tokens may predate key ids).
 
     Raises
     ------
@@ -243,7 +331,7 @@ def require_clean_table(path: str | Path) -> Lineage:
         )
     embedded = read_parquet_lineage(path)
     if embedded is not None:
-        return _feature_lineage(path, embedded)
+        return _feature_lineage(path, embedded, check_tokens)
     manifest_path = path.parent / MANIFEST_NAME
     if not manifest_path.is_file():
         raise LineageError(f"{path}: not a pseudonymised table (no {MANIFEST_NAME} beside it and no "
@@ -255,6 +343,8 @@ def require_clean_table(path: str | Path) -> Lineage:
         raise LineageError(f"{path}: the manifest beside it does not list this table; {FIX_HINT}")
     if not digests_equal(entry.get("sha256"), sha256_file(path)):
         raise LineageError(f"{path}: the file changed after pseudonymisation (hash differs from the manifest)")
+    if check_tokens:
+        check_token_keys(path, manifest)
     return lineage_from_manifest(manifest, path.parent, path.stem, "clean_table")
 
 

@@ -1,7 +1,7 @@
 """The registry's shared, hash-chained audit trail, kept in the tracking store itself.
 
 Decision: every governance action (publish, reject, approve, promote, rollback, an erasure of
-people from a clean zone (``erase``, model ``-``), and a refused concurrent attempt) is one **run** of the MLflow experiment ``kequn-audit``, so every user of the
+people from a clean zone (``erase``, model ``-``), a key rotation (``rekey``, model ``-``), and a refused concurrent attempt) is one **run** of the MLflow experiment ``kequn-audit``, so every user of the
 tracking server sees the same trail with the same access control as the registry. The run's
 tags hold the entry (``kequn.audit.entry``, canonical JSON), its sequence number
 (``kequn.audit.seq``), the hash of the entry before it (``kequn.audit.prev``) and its own hash
@@ -43,7 +43,7 @@ from kequn.errors import RegistryError
 AUDIT_FILE = "kequn_audit.jsonl"
 AUDIT_EXPERIMENT = "kequn-audit"
 LOCK_MODEL = "kequn-audit-lock"
-ACTIONS = ("publish", "reject", "approve", "promote", "rollback", "conflict", "erase", "relink")
+ACTIONS = ("publish", "reject", "approve", "promote", "rollback", "conflict", "erase", "relink", "rekey")
 TAG_PREFIX = "kequn.audit."
 SEQ_TAG, PREV_TAG, HASH_TAG, ENTRY_TAG = "kequn.audit.seq", "kequn.audit.prev", "kequn.audit.hash", "kequn.audit.entry"
 HEAD_TAG = "kequn.audit.head"

@@ -224,7 +224,7 @@ def read_history(path: Path) -> pd.DataFrame:
         frame = frame.loc[pd.to_numeric(frame["treatment"], errors="coerce") == 1]
     ids = frame[ID_COLUMN].astype("string")
     if not ids.dropna().str.fullmatch(TOKEN_PATTERN.strip("^$")).all():
-        raise InputError(f"--history {path}: {ID_COLUMN} must hold tokens (tk_ + 16 hex) from `kequn pseudonymise`; "
+        raise InputError(f"--history {path}: {ID_COLUMN} must hold tokens (tk_<key id>_<16 hex>) from `kequn pseudonymise`; "
                          "raw identifiers are refused")
     dates = pd.to_datetime(frame[date_col], errors="coerce")
     if dates.isna().any():

@@ -13,7 +13,7 @@ The threats each check stops (each has a test that performs it):
   match the digest ``kequn plan`` embedded in the list;
 - *a list made under another key* (tokens that would join to the wrong people, or a key
   guessed to be the right one): the key's fingerprint must equal the list's lineage
-  ``key_fingerprint`` (compared in constant time);
+  ``key_fingerprint`` (compared in constant time), and every token's key id must be that key's;
 - *a re-identification nobody can trace*: every release appends an entry to the hash-chained
   audit trail (who, with which identity, approved by whom, purpose, the list's SHA-256, rows
   released, columns, key fingerprint) before the file appears; if the entry cannot be
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from kequn import console
 from kequn.errors import InputError, KequnError
@@ -132,6 +133,13 @@ def relink(*, list_path: Path, raw: Path, purpose: str, approved_by: str, out: P
     listing = pd.read_parquet(list_path)
     if rule.id_column not in listing.columns:
         raise RelinkError(f"--list {list_path}: no {rule.id_column!r} column")
+    from kequn.tokens import column_key_ids, key_id, mixed_key_message
+
+    ids = listing[rule.id_column].astype("string")
+    mixed = mixed_key_message(f"--list {list_path}", rule.id_column, key_id(fingerprint),
+                              column_key_ids(pa.array(ids.to_numpy(dtype=object, na_value=None), type=pa.string())))
+    if mixed:
+        raise RelinkError(mixed)
     if lineage.get("kind") == "plan":
         from pipelines.planning import tokens_digest
 

@@ -27,14 +27,15 @@ from privacy.address import address_share, district_address_share
 from privacy.gazetteer import gazetteer
 from privacy.normalise import normalise_series
 from privacy.recognizers import patterns as P
+from privacy.tokens import ANY_TOKEN_RE
 
 #: Share of sampled values that must have an entity's shape (without / with a header hint).
 SHARE_NO_HINT = 0.8
 SHARE_WITH_HINT = 0.5
 #: Below this share of plausible values, an entity's (costlier) tests are skipped.
 GATE = 0.3
-#: Pseudonymised tokens written by ``privacy.tokens`` (``tk_`` + 16 hex characters).
-TOKEN_RE = r"tk_[0-9a-f]{16}"
+#: Pseudonymised tokens written by ``privacy.tokens`` (either format: with or without key id).
+TOKEN_RE = ANY_TOKEN_RE
 
 #: Header hints per entity. A hint is matched as a whole token of the header, never as a
 #: substring (``count`` is not in ``account``): ASCII hints are token sequences (``card_no`` is

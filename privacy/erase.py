@@ -46,14 +46,14 @@ from kequn.signing import ensure_step_key, sha256_text, sign_record, signed_body
 from privacy import entities as E
 from privacy.keys import key_fingerprint
 from privacy.risk import k_anonymity
-from privacy.tokens import tokenise_series
+from privacy.tokens import TOKEN_RE, tokenise_series
 
 __all__ = ["ErasureError", "PersonTokens", "StagedZone", "manifest_chain", "person_key_columns", "read_ids",
            "resolve_people", "stage_clean_zone"]
 
 #: The entity whose token identifies a person's rows.
 PERSON_ENTITY = E.CUSTOMER_NO
-_TOKEN_IN_TEXT = re.compile(r"tk_[0-9a-f]{16}")
+_TOKEN_IN_TEXT = re.compile(TOKEN_RE)
 
 
 class ErasureError(PrivacyError):
@@ -227,7 +227,7 @@ def _redact_text(table: pa.Table, tokens: dict[str, str], text_columns: list[str
         if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
             continue
         values = table[name].to_pandas().astype("string")
-        has = values.str.contains(r"tk_[0-9a-f]{16}", regex=True).fillna(False)
+        has = values.str.contains(TOKEN_RE, regex=True).fillna(False)
         if not has.any():
             continue
 

@@ -1,7 +1,8 @@
-"""Keyed, join-stable pseudonyms: ``tk_`` + 16 hex characters of HMAC-SHA256.
+"""Keyed, join-stable pseudonyms: ``tk_`` + key id + ``_`` + 16 hex characters of HMAC-SHA256.
 
-A token is ``"tk_" + hex(HMAC-SHA256(key, "kequn.token.v1" 0x00 ENTITY 0x00 canonical))[:16]``
-where ``canonical`` is :func:`privacy.normalise.canonical_identifier` of the raw value, so
+A token is ``"tk_" + kid + "_" + hex(HMAC-SHA256(key, "kequn.token.v1" 0x00 ENTITY 0x00 canonical))[:16]``
+where ``kid`` is the key id (the first 6 hex of :func:`privacy.keys.key_fingerprint`; the format
+and :func:`token_key_id` are defined once in :mod:`kequn.tokens` and re-exported here), and ``canonical`` is :func:`privacy.normalise.canonical_identifier` of the raw value, so
 ``138-1234-5678``, ``+86 138 1234 5678`` and ``13812345678`` get one token, in every table and
 every run that uses the same key. The entity type is part of the message (domain separation),
 so a mobile number and a customer number that happen to share digits get unrelated tokens.
@@ -15,6 +16,13 @@ of one entity type the probability that any two share a token is about n² / 2�
 values (every customer, card and account of a large bank) that is 10¹⁶ / 3.7·10¹⁹ ≈ 3·10⁻⁴,
 and for 10⁷ about 3·10⁻⁶. A collision would merge two customers' rows in a join, not reveal
 anything. Longer tokens would cost storage in every table for no practical gain.
+
+Why the key id is a prefix and the HMAC part is unchanged from the format before key ids
+(``tk_`` + 16 hex): the message and the domain label ``kequn.token.v1`` are the same, so a zone
+made before key ids gets the same 16 hex under the same key and only its prefix changes; the key
+id is public (it is part of the public fingerprint), so it adds no secret and needs no new
+domain. What it adds is a cheap check: a table whose tokens carry another key id than its
+manifest's key is refused (:mod:`kequn.lineage`), so tokens of two keys never meet in a join.
 """
 
 from __future__ import annotations
@@ -22,22 +30,43 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
+from kequn.tokens import (
+    ANY_TOKEN_RE,
+    KEY_ID_CHARS,
+    LEGACY_TOKEN_RE,
+    TOKEN_HEX_CHARS,
+    TOKEN_PATTERN,
+    TOKEN_PREFIX,
+    TOKEN_RE,
+    column_key_ids,
+    key_id,
+    token_key_id,
+)
+from privacy.keys import key_fingerprint
 from privacy.normalise import canonical_identifier
 
-TOKEN_PREFIX = "tk_"
-TOKEN_HEX_CHARS = 16
-TOKEN_PATTERN = r"^tk_[0-9a-f]{16}$"
+__all__ = ["ANY_TOKEN_RE", "KEY_ID_CHARS", "LEGACY_TOKEN_RE", "TOKEN_DOMAIN", "TOKEN_HEX_CHARS", "TOKEN_PATTERN",
+           "TOKEN_PREFIX", "TOKEN_RE", "column_key_ids", "distinct_canonical", "key_id", "key_id_of",
+           "token_key_id", "token_of", "token_replacer", "tokenise_series", "tokenise_uniques"]
+
 TOKEN_DOMAIN = b"kequn.token.v1"
+
+
+@lru_cache(maxsize=16)
+def key_id_of(key: bytes) -> str:
+    """The key id that prefixes every token made with ``key`` (public)."""
+    return key_id(key_fingerprint(key))
 
 
 def token_of(canonical: str, entity: str, key: bytes) -> str:
     """The token of one already-canonical value (see the module docstring)."""
     msg = TOKEN_DOMAIN + b"\x00" + entity.encode("ascii") + b"\x00" + canonical.encode("utf-8")
-    return TOKEN_PREFIX + hmac.new(key, msg, hashlib.sha256).hexdigest()[:TOKEN_HEX_CHARS]
+    return f"{TOKEN_PREFIX}{key_id_of(key)}_" + hmac.new(key, msg, hashlib.sha256).hexdigest()[:TOKEN_HEX_CHARS]
 
 
 def tokenise_series(values: pd.Series, entity: str, key: bytes) -> pd.Series:
@@ -61,15 +90,21 @@ def tokenise_series(values: pd.Series, entity: str, key: bytes) -> pd.Series:
         String dtype, same index.
     """
     codes, uniques = distinct_canonical(values, entity)
+    tokens = np.append(tokenise_uniques(uniques, entity, key), None)  # code -1 (missing) takes the last slot
+    return pd.Series(tokens.take(codes), index=values.index, dtype="string")
+
+
+def tokenise_uniques(uniques: np.ndarray, entity: str, key: bytes) -> np.ndarray:
+    """The tokens of already-canonical values (object array, same order); one HMAC per value."""
     prefix = TOKEN_DOMAIN + b"\x00" + entity.encode("ascii") + b"\x00"
     base = hmac.new(key, prefix, hashlib.sha256)  # the key schedule once, copied per value
-    tokens = np.empty(len(uniques) + 1, dtype=object)
+    head = f"{TOKEN_PREFIX}{key_id_of(key)}_"
+    tokens = np.empty(len(uniques), dtype=object)
     for i, value in enumerate(uniques):  # one HMAC per distinct value (C implementation)
         h = base.copy()
         h.update(str(value).encode("utf-8"))
-        tokens[i] = TOKEN_PREFIX + h.hexdigest()[:TOKEN_HEX_CHARS]
-    tokens[-1] = None  # code -1 (missing) takes the last slot
-    return pd.Series(tokens.take(codes), index=values.index, dtype="string")
+        tokens[i] = head + h.hexdigest()[:TOKEN_HEX_CHARS]
+    return tokens
 
 
 def distinct_canonical(values: pd.Series, entity: str) -> tuple[np.ndarray, np.ndarray]:

@@ -55,8 +55,17 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
     return use_tracking_store(monkeypatch, f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
+#: key fingerprint of the zones :func:`make_clean_zone` makes; tokens in them must carry its key id
+TEST_KEY_FINGERPRINT = "7e57c0de7e57c0de"
+
+
+def fake_token(i: int, fingerprint: str = TEST_KEY_FINGERPRINT) -> str:
+    """A token-shaped value (``tk_<key id>_<16 hex>``) for test tables of a zone with ``fingerprint``."""
+    return f"tk_{fingerprint[:6]}_{i:016x}"
+
+
 def make_clean_zone(directory: Path, tables: dict[str, pd.DataFrame], *, status: str = "passed",
-                    key_fingerprint: str = "test-key-fingerprint") -> Path:
+                    key_fingerprint: str = TEST_KEY_FINGERPRINT) -> Path:
     """Write ``tables`` as a clean zone with a minimal manifest, signed with the step key, as
     `kequn pseudonymise` would.
 

@@ -21,7 +21,7 @@ import pytest
 
 from kequn.io import find_tables, read_table, sha256_file
 from kequn.lineage import MANIFEST_NAME, require_clean_table, require_passing_manifest
-from privacy.tokens import tokenise_series
+from privacy.tokens import TOKEN_RE, tokenise_series
 
 KEY = "erase-test-pseudonymisation-key-0123456789abcdef"
 SNAPSHOT = "2024-06-30"
@@ -94,7 +94,7 @@ def strings_of(path: Path) -> set[str]:
         if values.dtype == object or pd.api.types.is_string_dtype(values):
             texts = values.astype(str)
             found.update(texts)
-            found.update(t for text in texts for t in re.findall(r"tk_[0-9a-f]{16}", text))
+            found.update(t for text in texts for t in re.findall(TOKEN_RE, text))
     return found
 
 
@@ -248,8 +248,8 @@ def test_their_tokens_inside_other_rows_text_are_redacted_and_shared_cells_kept(
     from kequn.signing import ensure_step_key, sign_record
     from privacy.erase import PersonTokens, stage_clean_zone
 
-    me, other = "tk_" + "a" * 16, "tk_" + "b" * 16
-    my_mobile, shared_phone = "tk_" + "c" * 16, "tk_" + "d" * 16
+    me, other = "tk_abcdef_" + "a" * 16, "tk_abcdef_" + "b" * 16
+    my_mobile, shared_phone = "tk_abcdef_" + "c" * 16, "tk_abcdef_" + "d" * 16
     clean = tmp_path / "clean"
     clean.mkdir()
     tables = {
@@ -267,7 +267,7 @@ def test_their_tokens_inside_other_rows_text_are_redacted_and_shared_cells_kept(
                "service_notes": {"customer_no": {"entity": "CUSTOMER_NO", "action": "token",
                                                  "outputs": ["customer_no"]},
                                  "note": {"entity": "FREE_TEXT", "action": "redact", "outputs": ["note"]}}}
-    manifest = {"manifest_id": "m1", "status": "passed", "policy_hash": "p", "key_fingerprint": "f",
+    manifest = {"manifest_id": "m1", "status": "passed", "policy_hash": "p", "key_fingerprint": "abcdef0123456789",
                 "outputs": outputs, "columns": columns, "residual_scan": {"clean": True, "findings": 0}}
     key, _ = ensure_step_key()
     (clean / MANIFEST_NAME).write_text(json.dumps(sign_record(key, manifest, signer="privacy-step")))

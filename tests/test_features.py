@@ -28,6 +28,7 @@ from features.registry import (
 from kequn.errors import FeatureError, KequnError, LineageError
 from kequn.lineage import read_parquet_lineage, require_clean_table
 from pipelines.cli.main import main
+from tests.conftest import TEST_KEY_FINGERPRINT
 
 SNAP = dt.date(2024, 6, 30)
 HORIZON = 90
@@ -152,7 +153,7 @@ def test_table_matches_registry_and_carries_lineage_and_dictionary(clean_zone_fa
     lineage = read_parquet_lineage(out)
     assert lineage["kind"] == "features" and lineage["status"] == "passed"
     assert lineage["snapshot"] == "2024-06-30" and lineage["horizon_days"] == HORIZON
-    assert lineage["key_fingerprint"] == "test-key-fingerprint"
+    assert lineage["key_fingerprint"] == TEST_KEY_FINGERPRINT
     assert require_clean_table(out).kind == "features"
     md, js = (tmp_path / "out" / "features.dictionary.md"), (tmp_path / "out" / "features.dictionary.json")
     assert [str(md), str(js)] == result["dictionary_paths"]

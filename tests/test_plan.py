@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from pipelines.cli.main import main
+from privacy.tokens import TOKEN_PATTERN
 
 KEY = "k" * 40
 N = 400
@@ -134,7 +135,7 @@ def test_plan_end_to_end_never_contacts_sleeping_dogs(bank, capsys):
     listing = pd.read_parquet(bank["tmp"] / "plan.parquet")
     clean = bank["clean"].set_index("customer_no")
     assert 0 < len(listing) <= 100  # 25 % of 400
-    assert listing["customer_no"].str.fullmatch(r"tk_[0-9a-f]{16}").all()  # tokens only
+    assert listing["customer_no"].str.fullmatch(TOKEN_PATTERN).all()  # tokens only
     assert set(listing.columns) >= {"customer_no", "segment", "action", "expected_gain", "reason_codes"}
     x = clean.loc[listing["customer_no"], "x"].to_numpy()
     assert (x > 0).all()  # the planted sleeping dogs (x < 0, uplift 0.1·x < 0) are never on the list

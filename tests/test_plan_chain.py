@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from privacy.tokens import TOKEN_PATTERN
 from tests.test_plan import kequn
 
 pytestmark = pytest.mark.slow
@@ -60,7 +61,7 @@ def test_synthetic_bank_from_training_to_a_relinked_call_list(mlflow_uri, tmp_pa
     assert "sleeping dogs contacted 0" in out
     listing = pd.read_parquet(tmp_path / "plan.parquet")
     assert len(listing) > 0 and (listing["uplift"] > 0).all()
-    assert listing["customer_no"].str.fullmatch(r"tk_[0-9a-f]{16}").all()
+    assert listing["customer_no"].str.fullmatch(TOKEN_PATTERN).all()
     raw = pd.read_csv(tmp_path / "raw" / "customers.csv", dtype=str)
     plan_bytes = (tmp_path / "plan.parquet").read_bytes() + (tmp_path / "plan.report.html").read_bytes()
     for value in raw["mobile"].head(200).tolist() + raw["name"].head(200).tolist():

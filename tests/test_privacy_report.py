@@ -11,6 +11,7 @@ import pytest
 from privacy.policy import load_policy
 from privacy.pseudonymise import pseudonymise
 from privacy.report import build_examples, synthetic_examples
+from privacy.tokens import TOKEN_PATTERN
 
 KEY = b"report-test-key-0123456789abcdef-0123456789"
 MARKUP = "<script>alert('x')</script>"
@@ -74,7 +75,7 @@ def test_examples_are_synthetic_and_never_masks(clean):
     dumped = json.dumps(report, ensure_ascii=False)
     assert "****" not in dumped and not re.search(r"\d\*+\d", dumped)
     afters = {row["entity"]: row["after"] for row in report["examples"]["columns"]}
-    assert re.fullmatch(r"tk_[0-9a-f]{16}", afters["CN_MOBILE"])
+    assert re.fullmatch(TOKEN_PATTERN, afters["CN_MOBILE"])
     assert afters["BIRTH_DATE"] == "birth_year = 1990"  # the policy publishes a birth year
     text = build_examples(load_policy(None))["text"]
     assert fakes["CN_MOBILE"] in text["before"] and "<手机号>" in text["after"]

@@ -21,6 +21,7 @@ from experiments.segment import (
 )
 from experiments.segment.report import render_segment_report
 from kequn.errors import ConfigError, TrainingError
+from tests.conftest import fake_token
 
 BANDS = np.array(["20-29", "30-39", "40-49", "50-59", "60-69", "70+"])
 
@@ -35,7 +36,7 @@ def planted_customers(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.nda
     txn = np.array([60, 40, 15, 1])[truth] * r.uniform(0.7, 1.3, n)
     band = np.array([0, 2, 4, 2])[truth] + r.integers(0, 2, n)
     frame = pd.DataFrame({
-        "customer_no": [f"tk_{i:016x}" for i in range(n)],
+        "customer_no": [fake_token(i) for i in range(n)],
         "aum": np.exp(np.array([9.5, 11.0, 12.0, 8.0])[truth] + r.normal(0, 0.5, n)),
         "digital_share": digital.clip(0, 1), "share_mobile_app": (digital * 0.8).clip(0, 1),
         "share_counter": (1 - digital).clip(0, 1),

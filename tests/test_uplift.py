@@ -18,6 +18,7 @@ from experiments.uplift import (
     train_uplift,
 )
 from kequn.errors import TrainingError
+from tests.conftest import fake_token
 
 
 def planted(n: int, seed: int = 0, *, confounded: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
@@ -29,7 +30,7 @@ def planted(n: int, seed: int = 0, *, confounded: bool = False) -> tuple[pd.Data
     tau = 0.25 * (x[:, 1] > 0) - 0.2 * (x[:, 2] > 0.8)
     y = (r.random(n) < np.clip(p0 + t * tau, 0, 1)).astype(int)
     frame = pd.DataFrame({
-        "customer_no": [f"tk_{i:016x}" for i in range(n)],
+        "customer_no": [fake_token(i) for i in range(n)],
         "x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2], "x3": x[:, 3],
         "gender": r.choice(["男", "女"], n),
         "age_band": r.choice(["20-29", "30-39", "40-49", "50-59"], n),

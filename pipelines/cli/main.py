@@ -40,6 +40,7 @@ COMMANDS = {
     "erase": "erase",
     "plan": "plan",
     "relink": "relink",
+    "rekey": "rekey",
     "demo": "demo",
 }
 
@@ -64,6 +65,7 @@ SHORT_HELP = {
     "erase": "Erase people from a clean zone and feature tables; list models to retrain (PIPL Art. 47).",
     "plan": "Build the campaign and retention contact list from governed models (tokens only).",
     "relink": "Secure zone: turn a plan's tokens into contact details for one approved purpose (audited).",
+    "rekey": "Secure zone: rotate the pseudonymisation key; old→new token map, migrate tables (audited).",
     "demo": "Run the whole chain on a synthetic bank: synth → pseudonymise → features → train.",
 }
 
