@@ -152,3 +152,26 @@ def test_the_residual_scan_skips_only_free_text_the_last_redaction_pass_verified
     red, _spans, clean = redact_column(pd.Series(texts, dtype="string"), None, matcher=None, custom=(),
                                        key=None, with_clean=True)
     assert clean and not red.str.contains("1391234").any()
+
+
+def _structured_fails(name):
+    raise RuntimeError("the structured columns' process failed too")
+
+
+def _dictionary_fails(*args, **kwargs):
+    raise InputError("the exact-match dictionary failed")
+
+
+def test_the_dictionary_error_wins_over_the_structured_process(tmp_path, monkeypatch):
+    """When building the exact-match dictionary fails while the structured columns' process
+    runs (and that process fails as well), the dictionary's error is the one reported."""
+    import privacy.pseudonymise as ps
+
+    monkeypatch.setattr(ps, "MIN_ROWS_PER_WORKER", 40)  # a small table still forks the process
+    monkeypatch.setattr(ps, "_structured_job", _structured_fails)
+    monkeypatch.setattr(ps, "_exact_matcher", _dictionary_fails)
+    csv = tmp_path / "t.csv"
+    _table(100).to_csv(csv, index=False)
+    with pytest.raises(InputError, match="exact-match dictionary failed"):
+        pseudonymise({"t": csv}, out=tmp_path / "clean", policy_path=None, key=KEY, workers=2)
+    assert not (tmp_path / "clean").exists()
