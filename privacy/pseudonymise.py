@@ -281,8 +281,10 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
         with console.stage("exact-match dictionary") as st:
             matcher = _exact_matcher(frames, policy, findings)
             st.done(f"{matcher.size if matcher else 0:,} identifier value(s)")
-    finally:
-        structured = join_structured()
+    except BaseException:
+        join_structured(discard=True)  # the dictionary's error is the one reported
+        raise
+    structured = join_structured()
     for name, frame in frames.items():
         with console.stage(f"pseudonymise {name}") as st:
             path = Path(paths[name]) if paths and name in paths else Path(name)
@@ -460,12 +462,14 @@ def _start_structured(frames: dict[str, pd.DataFrame], policy: Policy, key: byte
     """With more than one worker, one forked process computes every table's structured columns
     (:func:`_structured_columns`) while this process builds the exact-match dictionary: the two
     are independent and each takes a large share of the serial time. Returns a function giving
-    ``{table: structured}`` (``None`` values when run here), which joins the process."""
+    ``{table: structured}`` (``None`` values when run here), which joins the process; with
+    ``discard=True`` it only joins the process and ignores its results and errors (the caller
+    is already raising an error of its own, which must not be replaced by the process's)."""
     import multiprocessing
 
     rows = sum(len(f) for f in frames.values())
     if workers <= 1 or rows < MIN_ROWS_PER_WORKER or "fork" not in multiprocessing.get_all_start_methods():
-        return lambda: dict.fromkeys(frames)
+        return lambda discard=False: dict.fromkeys(frames)
     from concurrent.futures import ProcessPoolExecutor
 
     _STRUCTURED_STATE.update(frames=frames, policy=policy, key=key, findings=findings)
@@ -479,9 +483,9 @@ def _start_structured(frames: dict[str, pd.DataFrame], policy: Policy, key: byte
         raise
     _STRUCTURED_STATE.clear()  # the child has its copy
 
-    def join() -> dict[str, _Structured | None]:
+    def join(discard: bool = False) -> dict[str, _Structured | None]:
         try:
-            return {name: f.result() for name, f in futures.items()}
+            return {} if discard else {name: f.result() for name, f in futures.items()}
         finally:
             pool.shutdown(cancel_futures=True)  # no thread is left when the detection pool forks
 

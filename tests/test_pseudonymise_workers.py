@@ -152,3 +152,38 @@ def test_the_residual_scan_skips_only_free_text_the_last_redaction_pass_verified
     red, _spans, clean = redact_column(pd.Series(texts, dtype="string"), None, matcher=None, custom=(),
                                        key=None, with_clean=True)
     assert clean and not red.str.contains("1391234").any()
+
+
+def _structured_fails(name):
+    raise RuntimeError("the structured columns' process failed too")
+
+
+def _dictionary_fails(*args, **kwargs):
+    raise InputError("the exact-match dictionary failed")
+
+
+def test_the_dictionary_error_wins_over_the_structured_process(tmp_path, monkeypatch):
+    """When building the exact-match dictionary fails while the structured columns' process
+    runs (and that process fails as well), the dictionary's error is the one reported."""
+    import privacy.pseudonymise as ps
+
+    monkeypatch.setattr(ps, "MIN_ROWS_PER_WORKER", 40)  # a small table still forks the process
+    monkeypatch.setattr(ps, "_structured_job", _structured_fails)
+    monkeypatch.setattr(ps, "_exact_matcher", _dictionary_fails)
+    csv = tmp_path / "t.csv"
+    _table(100).to_csv(csv, index=False)
+    with pytest.raises(InputError, match="exact-match dictionary failed"):
+        pseudonymise({"t": csv}, out=tmp_path / "clean", policy_path=None, key=KEY, workers=2)
+    assert not (tmp_path / "clean").exists()
+
+
+def test_the_second_pass_reads_a_placeholder_as_a_cue():
+    """The detection pre-filter is not complete: a WeChat ID after ``vx``/``wechat`` has no cue of
+    its own (no 4 digits, no 号, no name word). When the first pass redacts the customer's own name
+    there, the second pass sees the cue 姓名 in ``<姓名>`` and finds the ID. Not counting cues inside
+    placeholders in the second pass would publish it (so that is no safe speed-up)."""
+    for note in ("王芳 vx wfang_abc", "王芳 wechat: wfang_abc"):
+        red, spans = redact_column(pd.Series([note], dtype="string"), pd.Series(["王芳"], dtype="string"),
+                                   matcher=None, custom=(), key=None)
+        assert "wfang_abc" not in red.iloc[0] and "<微信号>" in red.iloc[0] and "<姓名>" in red.iloc[0]
+        assert set(spans["entity"]) == {"PERSON", "WECHAT_ID"}
