@@ -112,7 +112,11 @@ def _mobile_zh() -> re.Pattern[str]:
 
 @functools.lru_cache(maxsize=1)
 def _prefilter() -> str:
-    return f"{_PREFILTER_DIGITS}|@|号|{_person_prefilter()}|[{P.PLATE_PROVINCES}][A-HJ-NP-Z]|微信|扣扣"
+    # A WeChat ID has no shape of its own: the words that introduce it are its only cue (a row
+    # "张三 vx wfang_abc" has no digit, 号 or name word). Case-insensitive like the recognizer's lead.
+    wechat = "|".join(sorted({re.escape(w.lower()) for w in P.WECHAT_CONTEXT + P.QQ_CONTEXT}, key=len, reverse=True))
+    return (f"{_PREFILTER_DIGITS}|@|号|{_person_prefilter()}|[{P.PLATE_PROVINCES}][A-HJ-NP-Z]|微信|扣扣"
+            f"|(?i:{wechat})")
 
 
 @functools.lru_cache(maxsize=1)

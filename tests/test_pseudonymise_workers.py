@@ -187,3 +187,12 @@ def test_the_second_pass_reads_a_placeholder_as_a_cue():
                                    matcher=None, custom=(), key=None)
         assert "wfang_abc" not in red.iloc[0] and "<微信号>" in red.iloc[0] and "<姓名>" in red.iloc[0]
         assert set(spans["entity"]) == {"PERSON", "WECHAT_ID"}
+
+
+def test_a_wechat_lead_alone_gets_the_row_scanned():
+    """No other cue in the row (a name the pipeline does not know, no digit, no 号): the words that
+    introduce a WeChat ID are themselves a cue of the pre-filter, so the ID is not published."""
+    for note in ("张三 vx wfang_abc", "张三 WeChat wfang_abc", "张三 Weixin wfang_abc", "加 WX wfang_abc 联系"):
+        red, spans = redact_column(pd.Series([note], dtype="string"), None, matcher=None, custom=(), key=None)
+        assert "wfang_abc" not in red.iloc[0], (note, red.iloc[0])
+        assert "WECHAT_ID" in set(spans["entity"])
