@@ -33,9 +33,10 @@ __all__ = ["SparkDuck", "open_spark_duck"]
 
 @contextlib.contextmanager
 def quiet_pandas_warnings() -> Iterator[None]:
-    """PySpark warns (FutureWarning) about pandas versions on every conversion; not the user's concern."""
+    """PySpark warns about the pandas version (FutureWarning) and pandas about PySpark's calls
+    (deprecations) on every conversion; neither is the user's concern nor belongs on stderr."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark(\.|$)")
+        warnings.filterwarnings("ignore", module=r"pyspark(\.|$)")
         warnings.filterwarnings("ignore", category=FutureWarning, message=r"PySpark does not yet")
         yield
 
