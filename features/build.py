@@ -18,6 +18,7 @@ and the assembly use pandas/NumPy on integer customer codes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ from kequn.lineage import (
     write_signed_features,
 )
 from kequn.schema import CHANNELS, PRODUCT_TYPES
+from kequn.spark import check_engine
 
 TEXT, DATE, NUMBER = "text", "date", "number"
 
@@ -238,7 +240,16 @@ def _read_small(path: Path, table: str, extra: dict[str, str] | None = None) -> 
 # ---------------------------------------------------------------------------------------------
 
 class _Duck:
-    """A DuckDB connection with typed column expressions for the large tables."""
+    """A DuckDB connection with typed column expressions for the large tables.
+
+    The aggregate SQL of :func:`_transaction_aggregates` and :func:`_account_aggregates` is
+    written once against this class's dialect hooks (``quote``, ``text_type``, ``day_diff``,
+    ``wall_clock``, ``source``, ``fetch_row``, ``fetch``, ``per_customer``);
+    :class:`features.spark_engine.SparkDuck` overrides them to run the same SQL on Spark.
+    """
+
+    engine = "local"
+    text_type = "VARCHAR"
 
     def __init__(self, paths: dict[str, Path]) -> None:
         import duckdb
@@ -248,6 +259,36 @@ class _Duck:
         self.con.execute("SET preserve_insertion_order = false")
         self.paths = paths
         self.types = {t: pq.read_schema(paths[t]) for t in DUCKDB_TABLES}
+
+    # -- dialect hooks --------------------------------------------------------------------------
+    def quote(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def day_diff(self, start: str, end: str) -> str:
+        """Whole days from the DATE ``start`` to the DATE ``end``."""
+        return f"date_diff('day', {start}, {end})"
+
+    def wall_clock(self, column: str, tz: str) -> str:
+        """A zone-aware timestamp as wall-clock time in its own zone ``tz``."""
+        return f"timezone('{tz}', {column})"
+
+    def source(self, table: str) -> str:
+        return "read_parquet('" + str(self.paths[table]).replace("'", "''") + "')"
+
+    def fetch_row(self, sql: str) -> tuple[Any, ...]:
+        """The first row of a query (dates as ``datetime.date``)."""
+        return tuple(self._run(lambda: self.con.execute(sql).fetchall()[0]))
+
+    def fetch(self, sql: str) -> pd.DataFrame:
+        return self._run(lambda: self.con.execute(sql).df())
+
+    def _run(self, call: Any) -> Any:
+        try:
+            return call()
+        except self.duckdb.Error as exc:
+            # DuckDB messages can quote a value; name the failure only.
+            raise FeatureError(f"the clean zone cannot be aggregated ({type(exc).__name__}); "
+                               "check the column types of transactions and accounts_monthly") from exc
 
     def set_customers(self, ids: pa.Array) -> None:
         """Register the customers of the feature table (``cid``, ``pos``) for ordered joins."""
@@ -259,22 +300,23 @@ class _Duck:
         return self.fetch(f"SELECT agg.* EXCLUDE (cid) FROM kequn_customers c "
                           f"LEFT JOIN ({aggregate_sql}) agg ON agg.cid = c.cid ORDER BY c.pos")
 
-    def source(self, table: str) -> str:
-        return "read_parquet('" + str(self.paths[table]).replace("'", "''") + "')"
+    def close(self) -> None:
+        self.con.close()
 
+    # -- SQL written once -----------------------------------------------------------------------
     def expr(self, table: str, column: str) -> str:
         """SQL for a column converted to its kind; text is parsed with TRY_CAST (checked by validate)."""
         kind = REQUIRED_COLUMNS[table][column]
         base = _base_type(self.types[table].field(column).type)
-        quoted = f'"{column}"'
+        quoted = self.quote(column)
         if kind == TEXT:
-            return f"CAST({quoted} AS VARCHAR)"
+            return f"CAST({quoted} AS {self.text_type})"
         if _is_text(base) or pa.types.is_null(base):
             target = "TIMESTAMP" if kind == DATE else "DOUBLE"
-            return f"TRY_CAST(NULLIF(trim(CAST({quoted} AS VARCHAR)), '') AS {target})"
+            return f"TRY_CAST(NULLIF(trim(CAST({quoted} AS {self.text_type})), '') AS {target})"
         if kind == DATE and pa.types.is_timestamp(base) and base.tz:
             # wall-clock time in the column's own zone, as pandas sees it (not the session's zone)
-            return f"timezone('{base.tz}', {quoted})"
+            return self.wall_clock(quoted, base.tz)
         if kind == DATE:
             return f"CAST({quoted} AS TIMESTAMP)"
         return f"CAST({quoted} AS DOUBLE)"
@@ -285,28 +327,17 @@ class _Duck:
         for column, kind in REQUIRED_COLUMNS[table].items():
             base = _base_type(self.types[table].field(column).type)
             if kind != TEXT and _is_text(base):
-                raw = f"NULLIF(trim(CAST(\"{column}\" AS VARCHAR)), '')"
+                raw = f"NULLIF(trim(CAST({self.quote(column)} AS {self.text_type})), '')"
                 checks.append((column, kind, f"count(*) FILTER (WHERE {raw} IS NOT NULL AND "
                                              f"{self.expr(table, column)} IS NULL)"))
         if not checks:
             return
-        row = self.con.execute(f"SELECT {', '.join(c[2] for c in checks)} FROM {self.source(table)}").fetchall()[0]
+        row = self.fetch_row(f"SELECT {', '.join(c[2] for c in checks)} FROM {self.source(table)}")
         for (column, kind, _), bad in zip(checks, row, strict=True):
             if bad:
                 what = "dates (YYYY-MM-DD)" if kind == DATE else "numbers"
                 raise FeatureError(f"table {table!r}, column {column!r}: expected {what}; "
                                    f"{bad} value(s) do not parse")
-
-    def close(self) -> None:
-        self.con.close()
-
-    def fetch(self, sql: str) -> pd.DataFrame:
-        try:
-            return self.con.execute(sql).df()
-        except self.duckdb.Error as exc:
-            # DuckDB messages can quote a value; name the failure only.
-            raise FeatureError(f"the clean zone cannot be aggregated ({type(exc).__name__}); "
-                               "check the column types of transactions and accounts_monthly") from exc
 
 
 def _date_sql(day: np.datetime64) -> str:
@@ -322,10 +353,10 @@ def _data_range(duck: _Duck) -> tuple[np.datetime64 | None, np.datetime64 | None
     """(first and last date of accounts_monthly.month_end and transactions.txn_time), as days."""
     me = duck.expr("accounts_monthly", "month_end")
     tt = duck.expr("transactions", "txn_time")
-    a = duck.con.execute(f"SELECT CAST(min({me}) AS DATE), CAST(max({me}) AS DATE) "
-                         f"FROM {duck.source('accounts_monthly')}").fetchall()[0]
-    t = duck.con.execute(f"SELECT CAST(min({tt}) AS DATE), CAST(max({tt}) AS DATE) "
-                         f"FROM {duck.source('transactions')}").fetchall()[0]
+    a = duck.fetch_row(f"SELECT CAST(min({me}) AS DATE), CAST(max({me}) AS DATE) "
+                       f"FROM {duck.source('accounts_monthly')}")
+    t = duck.fetch_row(f"SELECT CAST(min({tt}) AS DATE), CAST(max({tt}) AS DATE) "
+                       f"FROM {duck.source('transactions')}")
 
     def day(v: Any) -> np.datetime64 | None:
         return None if v is None else np.datetime64(v, "D")
@@ -388,7 +419,7 @@ def _transaction_aggregates(duck: _Duck, window: Window) -> pd.DataFrame:
         SELECT cid, {', '.join(parts)}
         FROM (
             SELECT {duck.expr('transactions', 'customer_no')} AS cid,
-                   date_diff('day', CAST(ts AS DATE), {s}) AS age,
+                   {duck.day_diff('CAST(ts AS DATE)', s)} AS age,
                    {duck.expr('transactions', 'amount')} AS amount,
                    {duck.expr('transactions', 'direction')} AS direction,
                    {duck.expr('transactions', 'channel')} AS channel,
@@ -409,10 +440,10 @@ def _account_aggregates(duck: _Duck, window: Window) -> tuple[pd.DataFrame, bool
     me = duck.expr("accounts_monthly", "month_end")
     src = duck.source("accounts_monthly")
     s, end = _date_sql(window.s), _date_sql(window.end)
-    ref_day, label_day = duck.con.execute(
+    ref_day, label_day = duck.fetch_row(
         f"SELECT max(CAST(me AS DATE)) FILTER (WHERE CAST(me AS DATE) <= {s}), "
         f"max(CAST(me AS DATE)) FILTER (WHERE CAST(me AS DATE) > {s} AND CAST(me AS DATE) <= {end}) "
-        f"FROM (SELECT {me} AS me FROM {src})").fetchall()[0]
+        f"FROM (SELECT {me} AS me FROM {src})")
     ref = _month_index(np.datetime64(ref_day, "D")) if ref_day is not None else -10**9
     lab = _month_index(np.datetime64(label_day, "D")) if label_day is not None else -10**9
     cols = {c: duck.expr("accounts_monthly", c) for c in
@@ -643,11 +674,15 @@ def _age_features(cust: dict[str, Any], window: Window) -> dict[str, Any]:
 
 def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
                      config: FeatureConfig | None = None,
-                     allow_partial_labels: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+                     allow_partial_labels: bool = False, *, engine: str = "local",
+                     spark_master: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Compute the feature table (ID, features, labels) without writing it.
 
     A snapshot whose label horizon ends after the last record is a :class:`FeatureError`
-    unless ``allow_partial_labels``.
+    unless ``allow_partial_labels``. ``engine`` is ``local`` (DuckDB) or ``spark`` (the same
+    aggregate SQL on Spark SQL, :mod:`features.spark_engine`; ``spark_master`` as
+    :func:`kequn.spark.spark_session`). The clean zone's manifest and table digests are
+    verified before either engine reads a table.
 
     Returns
     -------
@@ -661,9 +696,26 @@ def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
     tiers = load_value_tiers()
     window = Window(snapshot, horizon_days)
     extract = tuple(config.extract_attributes)
-    with console.stage("check clean zone") as st:
+    check_engine(engine)
+    with contextlib.ExitStack() as stack:
+        # the firewall first: no engine reads a table of a zone that is unsigned, forged or changed
         manifest, paths, extra = _table_paths(Path(clean_dir), extract)
-        duck = _Duck(paths)
+        if engine == "spark":
+            from features.spark_engine import open_spark_duck
+
+            duck: _Duck = stack.enter_context(open_spark_duck(paths, spark_master))
+        else:
+            duck = _Duck(paths)
+            stack.callback(duck.close)
+        return _compute(duck, manifest, paths, extra, window, config, tiers, extract, allow_partial_labels)
+
+
+def _compute(duck: _Duck, manifest: dict[str, Any], paths: dict[str, Path], extra: dict[str, str],
+             window: Window, config: FeatureConfig, tiers: list[ValueTier], extract: tuple[str, ...],
+             allow_partial_labels: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+    snapshot = window.snapshot
+    label = "Spark" if duck.engine == "spark" else "DuckDB"
+    with console.stage("check clean zone") as st:
         for table in DUCKDB_TABLES:
             duck.validate_text_columns(table)
         _check_snapshot(duck, window, allow_partial_labels)
@@ -688,15 +740,14 @@ def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
         for name in ("gender", *extract):
             cols[name] = cust[name].remove_unused_categories()
         st.done(f"{n} customers open at {snapshot}")
-    with console.stage("transactions (DuckDB)") as st:
+    with console.stage(f"transactions ({label})") as st:
         tx = _transaction_aggregates(duck, window)
         cols.update(_activity_features(tx, tenure))
         st.done(f"{int(cols['has_transactions'].sum())} customers with transactions")
-    with console.stage("accounts_monthly (DuckDB)") as st:
+    with console.stage(f"accounts_monthly ({label})") as st:
         acc, has_label_month = _account_aggregates(duck, window)
         cols.update(_value_features(acc, tiers))
         st.done(f"{int(np.isfinite(cols['aum']).sum())} customers with AUM at the snapshot month")
-    duck.close()
     columns: dict[str, Any] = {ID_COLUMN: customer_ids.to_pandas().astype("string")}
     for feat in selected_features(extract):
         if feat.name != "lifecycle_stage":
@@ -718,7 +769,8 @@ def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
 
 
 def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_days: int = 90,
-                   allow_partial_labels: bool = False) -> dict[str, Any]:
+                   allow_partial_labels: bool = False, engine: str = "local",
+                   spark_master: str | None = None) -> dict[str, Any]:
     """Build the feature table of a clean zone at ``snapshot`` and write it with its dictionary.
 
     Parameters
@@ -734,6 +786,9 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
         Length of the label window after the snapshot.
     allow_partial_labels:
         Accept a horizon that ends after the last record (labels then see only part of it).
+    engine, spark_master:
+        ``local`` (DuckDB) or ``spark`` (Spark SQL; ``spark_master`` as ``--spark-master``).
+        Both give the same table; ``engine`` is recorded in the embedded lineage.
 
     Returns
     -------
@@ -759,8 +814,10 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
             raise InputError(f"--out {out}: write the feature table outside the clean zone {clean_dir}")
     except (OSError, ValueError):  # pragma: no cover - unresolvable paths are caught when writing
         pass
+    check_engine(engine)
     config = load_feature_config()
-    frame, manifest = compute_features(clean_dir, snapshot, horizon_days, config, allow_partial_labels)
+    frame, manifest = compute_features(clean_dir, snapshot, horizon_days, config, allow_partial_labels,
+                                       engine=engine, spark_master=spark_master)
     lineage = {
         "kind": "features",
         "manifest_id": manifest["manifest_id"],
@@ -775,6 +832,7 @@ def build_features(*, clean_dir: Path, snapshot: dt.date, out: Path, horizon_day
         "propensity_target_product": config.propensity.target_product,
         "extract_attributes": list(config.extract_attributes),
         "allow_partial_labels": bool(allow_partial_labels),
+        "engine": engine,
     }
     with console.stage("write") as st:
         write_signed_features(frame, out, lineage, manifest)
