@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,19 +25,9 @@ import pyarrow as pa
 
 from features.build import DUCKDB_TABLES, _Duck
 from kequn.errors import FeatureError, KequnError
-from kequn.spark import spark_session
+from kequn.spark import quiet_pandas_warnings, spark_session
 
 __all__ = ["SparkDuck", "open_spark_duck"]
-
-
-@contextlib.contextmanager
-def quiet_pandas_warnings() -> Iterator[None]:
-    """PySpark warns about the pandas version (FutureWarning) and pandas about PySpark's calls
-    (deprecations) on every conversion; neither is the user's concern nor belongs on stderr."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", module=r"pyspark(\.|$)")
-        warnings.filterwarnings("ignore", category=FutureWarning, message=r"PySpark does not yet")
-        yield
 
 
 class SparkDuck(_Duck):

@@ -24,12 +24,14 @@ import contextlib
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from kequn.errors import InputError
 
-__all__ = ["ENGINES", "check_engine", "spark_session"]
+__all__ = ["ENGINES", "check_engine", "quiet_pandas_warnings", "spark_session"]
 
 ENGINES = ("local", "spark")
 
@@ -43,6 +45,21 @@ _SESSION_CONF = {
     "spark.sql.ansi.enabled": "false",
     "spark.eventLog.enabled": "false",
 }
+
+
+#: log4j 2 settings of a session this process launches: errors only, on stderr (Spark's default
+#: profile prints its banner and WARN lines about the hostname and native Hadoop on every run).
+LOG4J2_PROPERTIES = Path(__file__).with_name("log4j2-spark.properties")
+
+
+@contextlib.contextmanager
+def quiet_pandas_warnings() -> Iterator[None]:
+    """PySpark warns about the pandas version (FutureWarning) and pandas about PySpark's calls
+    (deprecations) on every conversion; neither is the user's concern nor belongs on stderr."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"pyspark(\.|$)")
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r"PySpark does not yet")
+        yield
 
 
 def check_engine(engine: str) -> str:
@@ -102,12 +119,19 @@ def spark_session(master: str | None = None, *, app: str = "kequn",
             _require_java()
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        if target.startswith("local"):
+            # local mode binds to loopback (nothing listens on the machine's network) and logs
+            # errors only; a cluster's driver options stay the operator's.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            settings.setdefault("spark.driver.extraJavaOptions",
+                                f"-Dlog4j2.configurationFile={LOG4J2_PROPERTIES.as_uri()}")
         builder = builder.master(target)
     for key, value in settings.items():
         builder = builder.config(key, value)
     existing = SparkSession.getActiveSession() if hasattr(SparkSession, "getActiveSession") else None
     try:
-        session = builder.getOrCreate()
+        with quiet_pandas_warnings():
+            session = builder.getOrCreate()
     except Exception as exc:  # JVM launch or Connect failures arrive as many exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot start Spark ({master or remote or 'local[*]'}): {first}") from exc

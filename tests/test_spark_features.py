@@ -30,8 +30,7 @@ SYNTH_SNAPSHOT = "2024-03-31"
 
 @pytest.fixture(scope="module")
 def spark():
-    from features.spark_engine import quiet_pandas_warnings
-    from kequn.spark import spark_session
+    from kequn.spark import quiet_pandas_warnings, spark_session
 
     with quiet_pandas_warnings(), spark_session("local[2]", conf={"spark.sql.shuffle.partitions": "2"}) as session:
         yield session
