@@ -121,12 +121,13 @@ def read_tables(spark: Any, tables: dict[str, Path], encoding: str | None) -> tu
         if suffix == ".csv":  # the local reader's text columns (its dtype, NaN for missing)
             local = local.astype(object).where(local.notna(), np.nan)
             text_dtype = _local_text_dtype()
-            if text_dtype is not np.dtype(object):
+            if not isinstance(text_dtype, np.dtype):  # pandas 3: the str dtype
                 local = local.astype(text_dtype)
         local.columns = names
         # contiguous row ranges per partition; the file-order row id orders the results
         n_parts = max(min(_parallelism(spark), -(-len(local) // 1000)), -(-len(local) // ROWS_PER_PARTITION))
-        sdf = sdf.repartitionByRange(n_parts, ROW)
+        if n_parts > 1:
+            sdf = sdf.repartitionByRange(n_parts, ROW)
         frames[name] = local
         sframes[name] = (sdf, rows.to_numpy())
         inputs.append({"table": name, "path": str(path), "sha256": sha256_file(path), "rows": int(len(local)),
