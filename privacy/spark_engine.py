@@ -43,6 +43,8 @@ NA_STRINGS = sorted(_PANDAS_NA)
 ROW = "__kequn_row"
 #: Rows per partition the per-row stage aims at (fewer partitions for small tables).
 ROWS_PER_PARTITION = 50_000
+#: Fewest rows per partition (a small table is not cut finer than this).
+MIN_ROWS_PER_PARTITION = 1000
 #: Spark's names for the encodings :func:`kequn.io.detect_encoding` returns.
 _SPARK_ENCODING = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "gb18030": "GB18030", "gbk": "GBK"}
 
@@ -125,7 +127,7 @@ def read_tables(spark: Any, tables: dict[str, Path], encoding: str | None) -> tu
                 local = local.astype(text_dtype)
         local.columns = names
         # contiguous row ranges per partition; the file-order row id orders the results
-        n_parts = max(min(_parallelism(spark), -(-len(local) // 1000)), -(-len(local) // ROWS_PER_PARTITION))
+        n_parts = max(min(_parallelism(spark), -(-len(local) // MIN_ROWS_PER_PARTITION)), -(-len(local) // ROWS_PER_PARTITION))
         if n_parts > 1:
             sdf = sdf.repartitionByRange(n_parts, ROW)
         frames[name] = local
@@ -210,7 +212,7 @@ def _run_table(sdf: Any, rows: np.ndarray, frame: pd.DataFrame, plan: dict[str, 
         redacted.name = column
         spans = []
         for row, cell in enumerate(done[f"s{i}"].to_numpy(dtype=object)):
-            if cell is not None:
+            if isinstance(cell, str):  # a row without spans arrives as None or NaN
                 spans.extend([row, *span] for span in json.loads(cell))
         spans_df = pd.DataFrame(spans, columns=["row", "start", "end", "entity", "score", "method"])
         result[column] = (redacted, spans_df, bool(done[f"c{i}"].all()))

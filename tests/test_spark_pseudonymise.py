@@ -17,6 +17,7 @@ import yaml
 
 from kequn.errors import InputError, PolicyNotMetError
 from kequn.spark import spark_session
+from privacy import spark_engine
 from privacy.policy import DEFAULT_POLICY_PATH
 from privacy.pseudonymise import pseudonymise
 
@@ -42,8 +43,13 @@ def spark_dirs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("spark_pseudonymise")
     local_dir = tmp / "spark_local"
     local_dir.mkdir()
-    with spark_session("local[2]", conf={"spark.local.dir": str(local_dir)}) as spark:
-        yield {"tmp": tmp, "spark": spark, "local_dir": local_dir, "tables": _bank(tmp)}
+    # cut even these small tables into 2 partitions, so results are joined across tasks
+    old, spark_engine.MIN_ROWS_PER_PARTITION = spark_engine.MIN_ROWS_PER_PARTITION, 50
+    try:
+        with spark_session("local[2]", conf={"spark.local.dir": str(local_dir)}) as spark:
+            yield {"tmp": tmp, "spark": spark, "local_dir": local_dir, "tables": _bank(tmp)}
+    finally:
+        spark_engine.MIN_ROWS_PER_PARTITION = old
 
 
 @pytest.fixture(scope="module")
