@@ -40,6 +40,7 @@ from kequn.io import (
     write_text,
 )
 from kequn.signing import ensure_step_key, sign_record
+from kequn.spark import check_engine, spark_session
 from privacy import entities as E
 from privacy.checksums import gb11643_valid_array, luhn_valid_array
 from privacy.classify import ColumnFinding, classify_columns
@@ -122,7 +123,8 @@ class TableResult:
 MAX_REDACTION_PASSES = 3
 
 def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None, key: bytes,
-                 encoding: str | None = None, workers: int | None = None) -> dict[str, Any]:
+                 encoding: str | None = None, workers: int | None = None, engine: str = "local",
+                 spark_master: str | None = None) -> dict[str, Any]:
     """Pseudonymise ``tables`` into the clean zone ``out`` under the policy.
 
     Parameters
@@ -140,6 +142,12 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
     workers:
         Processes for the free-text detection (default: ``$KEQUN_WORKERS``, else every core the
         process may use); tokens, redactions and manifests are the same for any number.
+    engine:
+        ``local`` (this process) or ``spark`` (:mod:`privacy.spark_engine`: Spark reads the
+        tables and its executors tokenise and redact; the rest runs here, with the same code).
+        The output is the same; the manifest records the engine.
+    spark_master:
+        ``--spark-master`` for ``spark`` (:func:`kequn.spark.spark_session`).
 
     Returns
     -------
@@ -164,21 +172,19 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
     if step_note:
         console.info(f"  {step_note}")
 
-    frames: dict[str, pd.DataFrame] = {}
-    inputs: list[dict[str, Any]] = []
-    with console.stage(f"read {len(tables)} table(s)") as st:
-        for name, path in tables.items():
-            path = Path(path)
-            frame = read_table(path, as_text=True, encoding=encoding)
-            if len(frame) == 0:
-                raise InputError(f"{path}: the table has a header but no rows")
-            enc = detect_encoding(path, encoding) if path.suffix.lower() == ".csv" else None
-            frames[name] = frame
-            inputs.append({"table": name, "path": str(path), "sha256": sha256_file(path), "rows": int(len(frame)),
-                           "encoding": enc})
-        st.done(f"{sum(len(f) for f in frames.values()):,} rows")
+    engine = check_engine(engine)
+    if engine == "spark":
+        from privacy import spark_engine
 
-    results = pseudonymise_frames(frames, policy=policy, key=key, paths=tables, workers=workers)
+        with spark_session(spark_master, app="kequn-pseudonymise") as spark:
+            with console.stage(f"read {len(tables)} table(s) with Spark") as st:
+                frames, inputs, sframes = spark_engine.read_tables(spark, tables, encoding)
+                st.done(f"{sum(len(f) for f in frames.values()):,} rows")
+            results = pseudonymise_frames(frames, policy=policy, key=key, paths=tables, workers=workers,
+                                          row_work=spark_engine.row_work(sframes))
+    else:
+        frames, inputs = _read_tables(tables, encoding)
+        results = pseudonymise_frames(frames, policy=policy, key=key, paths=tables, workers=workers)
     n_findings = sum(_finding_count(f) for r in results for f in r.residual)
     k_ok = all(r.k_anonymity is None or r.k_anonymity["met"] for r in results)
     risk_failing = [r.table for r in results if r.k_anonymity is not None
@@ -215,6 +221,7 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
             "created_at": created_at,
             "tool": "kequn",
             "tool_version": __version__,
+            "engine": engine,
             "policy_hash": policy.hash,
             "key_fingerprint": fingerprint,
             "inputs": inputs,
@@ -248,8 +255,27 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
     }
 
 
+def _read_tables(tables: dict[str, Path], encoding: str | None) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
+    """The local engine's reader: every CSV column as text; ``(frames, manifest input records)``."""
+    frames: dict[str, pd.DataFrame] = {}
+    inputs: list[dict[str, Any]] = []
+    with console.stage(f"read {len(tables)} table(s)") as st:
+        for name, path in tables.items():
+            path = Path(path)
+            frame = read_table(path, as_text=True, encoding=encoding)
+            if len(frame) == 0:
+                raise InputError(f"{path}: the table has a header but no rows")
+            enc = detect_encoding(path, encoding) if path.suffix.lower() == ".csv" else None
+            frames[name] = frame
+            inputs.append({"table": name, "path": str(path), "sha256": sha256_file(path), "rows": int(len(frame)),
+                           "encoding": enc})
+        st.done(f"{sum(len(f) for f in frames.values()):,} rows")
+    return frames, inputs
+
+
 def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key: bytes,
-                        paths: dict[str, Path] | None = None, workers: int | None = None) -> list[TableResult]:
+                        paths: dict[str, Path] | None = None, workers: int | None = None,
+                        row_work: Any = None) -> list[TableResult]:
     """The in-memory core of :func:`pseudonymise`: policy per column, k-anonymity, residual scan.
 
     Writes nothing. Each :class:`TableResult` holds the output frame, what was done to every
@@ -269,6 +295,10 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
     workers:
         Processes for the free-text detection (:func:`resolve_workers`); the output does not
         depend on it.
+    row_work:
+        Where the per-row work (tokens, free-text redaction) runs instead of this process:
+        ``row_work(table, frame, plan, key=, matcher=, custom=)`` returns ``{column: tokens}``
+        and ``{column: (redacted, spans, clean)}`` (:func:`privacy.spark_engine.row_work`).
     """
     n_workers = resolve_workers(workers)
     results: list[TableResult] = []
@@ -276,7 +306,8 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
     findings = {name: classify_columns(frame, name) for name, frame in frames.items()}
     # tokens, generalisation and the other structured columns: in a process of their own
     # (with more than one worker) while the dictionary is built here
-    join_structured = _start_structured(frames, policy, key, findings, n_workers)
+    # (not beside Spark: its per-row work runs on the executors, and no process forks a JVM client)
+    join_structured = _start_structured(frames, policy, key, findings, 1 if row_work is not None else n_workers)
     try:
         with console.stage("exact-match dictionary") as st:
             matcher = _exact_matcher(frames, policy, findings)
@@ -290,7 +321,7 @@ def pseudonymise_frames(frames: dict[str, pd.DataFrame], *, policy: Policy, key:
             path = Path(paths[name]) if paths and name in paths else Path(name)
             result = _pseudonymise_table(name, path, frame, policy, key, matcher=matcher,
                                          findings=findings[name], workers=n_workers,
-                                         structured=structured[name])
+                                         structured=structured[name], row_work=row_work)
             results.append(result)
             st.done(_table_detail(result))
 
@@ -343,16 +374,26 @@ def _exact_matcher(frames: dict[str, pd.DataFrame], policy: Policy,
 def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Policy, key: bytes,
                         matcher: ExactMatcher | None = None,
                         findings: list[ColumnFinding] | None = None, workers: int = 1,
-                        structured: _Structured | None = None) -> TableResult:
-    """One table: the structured columns (``structured``, else computed here), then the free text."""
+                        structured: _Structured | None = None, row_work: Any = None) -> TableResult:
+    """One table: the structured columns (``structured``, else computed here), then the free text.
+    With ``row_work`` (the Spark engine) tokens and free-text redaction come from it instead."""
     if findings is None:
         findings = classify_columns(frame, table)
-    if structured is None:
-        structured = _structured_columns(table, frame, policy, key, findings)
-    out_cols, out_entities, results, free_text = structured
     decided = _decisions(policy, table, frame, findings)
     person_cols = [c for c, (ent, *_rest) in decided.items() if ent == E.PERSON]
     known_names = frame[person_cols[0]] if person_cols else None
+    done: dict[str, Any] = {}
+    if row_work is not None:  # the per-row actions run elsewhere (Spark executors), same functions
+        plan = {"token": {c: ent if ent != E.NONE else "VALUE" for c, (ent, act, *_r) in decided.items()
+                          if act == "token"},
+                "text": {c: policy.free_text.mode == "token" for c, (ent, act, *_r) in decided.items()
+                         if act == "redact" and ent == E.FREE_TEXT},
+                "names": person_cols[0] if person_cols else None}
+        if plan["token"] or plan["text"]:
+            done = row_work(table, frame, plan, key=key, matcher=matcher, custom=policy.custom)
+    if structured is None:
+        structured = _structured_columns(table, frame, policy, key, findings, done=done)
+    out_cols, out_entities, results, free_text = structured
     verified: set[str] = set()
     for column in free_text:
         res = next(r for r in results if r.column == column)
@@ -360,9 +401,9 @@ def _pseudonymise_table(table: str, path: Path, frame: pd.DataFrame, policy: Pol
         mode = policy.free_text.mode
         texts = values.astype("string").reset_index(drop=True)
         names = known_names.reset_index(drop=True) if known_names is not None else None
-        redacted, spans, clean = redact_column(texts, names, matcher=matcher, custom=policy.custom,
-                                               key=key if mode == "token" else None, workers=workers,
-                                               with_clean=True)
+        redacted, spans, clean = done[column] if column in done else redact_column(
+            texts, names, matcher=matcher, custom=policy.custom, key=key if mode == "token" else None,
+            workers=workers, with_clean=True)
         if clean:
             verified.add(column)
         out_cols[column] = pd.Series(redacted.to_numpy(), index=values.index, dtype="string")
@@ -387,10 +428,12 @@ def _decisions(policy: Policy, table: str, frame: pd.DataFrame,
 
 
 def _structured_columns(table: str, frame: pd.DataFrame, policy: Policy, key: bytes,
-                        findings: list[ColumnFinding]) -> _Structured:
+                        findings: list[ColumnFinding], done: dict[str, Any] | None = None) -> _Structured:
     """Every column's action but the free-text redaction (tokens, generalisation, drop, keep):
     it needs neither the exact-match dictionary nor the span finder, so it can run in a
-    process of its own while the dictionary is built (:func:`_start_structured`)."""
+    process of its own while the dictionary is built (:func:`_start_structured`). ``done``
+    holds token columns already computed elsewhere (the Spark executors)."""
+    done = done or {}
     by_column = {f.column: f for f in findings}
     decided = _decisions(policy, table, frame, findings)
     taken = set(map(str, frame.columns))
@@ -421,7 +464,8 @@ def _structured_columns(table: str, frame: pd.DataFrame, policy: Policy, key: by
         if action == "drop":
             pass
         elif action == "token":
-            out_cols[column] = tokenise_series(values, entity if entity != E.NONE else "VALUE", key)
+            out_cols[column] = done[column] if column in done else tokenise_series(
+                values, entity if entity != E.NONE else "VALUE", key)
             out_entities[column] = "TOKEN"
             res.outputs = [column]
             res.malformed = _malformed(values, entity)

@@ -20,8 +20,14 @@ from kequn import console
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes for free-text detection (default: $KEQUN_WORKERS, else every core); "
                    "the output is the same for any number.")
+@click.option("--engine", default="local", show_default=True,
+              help="local (this process) or spark (Spark reads the tables, executors tokenise and redact); "
+                   "the same output.")
+@click.option("--spark-master", default=None,
+              help="Spark master URL for --engine spark (spark://host:7077, yarn, local[4]); default "
+                   "Spark Connect when $SPARK_REMOTE is set, else local[*].")
 def command(paths: tuple[Path, ...], out: Path, policy: Path | None, key_file: Path | None,
-            encoding: str | None, workers: int | None) -> None:
+            encoding: str | None, workers: int | None, engine: str, spark_master: str | None) -> None:
     """Scan, pseudonymise per the policy (keyed HMAC tokens, generalisation, drop, redaction),
     measure k-anonymity, re-scan the output, and write DIR/<table>.parquet, manifest.json,
     privacy_report.json and privacy_report.html. If the policy is not met, both reports are
@@ -35,12 +41,20 @@ def command(paths: tuple[Path, ...], out: Path, policy: Path | None, key_file: P
       export KEQUN_PSEUDONYM_KEY=$(cat /secure/kequn.key)
       kequn pseudonymise raw/ --out clean/
       kequn pseudonymise raw/customers.csv --out clean/ --key-file /secure/kequn.key
+      kequn pseudonymise raw/ --out clean/ --engine spark --spark-master spark://host:7077
     """
     from kequn.io import find_tables
+    from kequn.spark import check_engine
     from privacy.keys import load_key
     from privacy.pseudonymise import pseudonymise
 
+    engine = check_engine(engine)  # a typo'd engine fails before the key is read
+    if spark_master is not None and engine != "spark":
+        from kequn.errors import InputError
+
+        raise InputError("--spark-master needs --engine spark")
     key = load_key(key_file)
     tables = find_tables(paths)
-    result = pseudonymise(tables, out=out, policy_path=policy, key=key, encoding=encoding, workers=workers)
+    result = pseudonymise(tables, out=out, policy_path=policy, key=key, encoding=encoding, workers=workers,
+                          engine=engine, spark_master=spark_master)
     console.result(result["summary"])
