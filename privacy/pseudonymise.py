@@ -40,7 +40,7 @@ from kequn.io import (
     write_text,
 )
 from kequn.signing import ensure_step_key, sign_record
-from kequn.spark import check_engine, spark_session
+from kequn.spark import check_engine, quiet_pandas_warnings, spark_session
 from privacy import entities as E
 from privacy.checksums import gb11643_valid_array, luhn_valid_array
 from privacy.classify import ColumnFinding, classify_columns
@@ -176,7 +176,7 @@ def pseudonymise(tables: dict[str, Path], *, out: Path, policy_path: Path | None
     if engine == "spark":
         from privacy import spark_engine
 
-        with spark_session(spark_master, app="kequn-pseudonymise") as spark:
+        with quiet_pandas_warnings(), spark_session(spark_master, app="kequn-pseudonymise") as spark:
             with console.stage(f"read {len(tables)} table(s) with Spark") as st:
                 frames, inputs, sframes = spark_engine.read_tables(spark, tables, encoding)
                 st.done(f"{sum(len(f) for f in frames.values()):,} rows")

@@ -57,9 +57,11 @@ def _local_text_dtype() -> Any:
 
 
 def _quiet() -> None:
-    """PySpark warns on every pandas conversion under pandas 3; the conversions used here are tested."""
+    """In an executor's Python worker: PySpark warns on every pandas conversion under pandas 3 (the
+    conversions used here are tested). The driver uses :func:`kequn.spark.quiet_pandas_warnings`."""
     import warnings
 
+    warnings.filterwarnings("ignore", module=r"pyspark(\.|$)")
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 
@@ -80,7 +82,6 @@ def read_tables(spark: Any, tables: dict[str, Path], encoding: str | None) -> tu
     """
     from pyspark.sql import functions as F
 
-    _quiet()
     frames: dict[str, pd.DataFrame] = {}
     inputs: list[dict[str, Any]] = []
     sframes: dict[str, Any] = {}
