@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                           chunk=args.chunk, pii_tokens=args.pii_tokens)
     except KequnError as exc:  # a missing key, a bad size, an output folder that is not ours
         print(f"kequn: error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     result.update(seconds=round(time.perf_counter() - start, 1),
                   peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     print(json.dumps(result))
