@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kequn.errors import LineageError
@@ -159,6 +160,31 @@ def read_parquet_lineage(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _defined(array: pa.Array) -> pa.Array:
+    """``array`` with the value bytes under its null slots set to zero.
+
+    Arrow leaves those bytes undefined and the Parquet reader leaves whatever the memory pool
+    held there (stale values of another column, seen from ~1M rows on), so two reads of the same
+    file can differ in them; a digest must cover only what the table holds. Where the bytes
+    were already zero (small tables) the digest is unchanged.
+    """
+    if array.null_count == 0:
+        return array
+    typ = array.type
+    if pa.types.is_dictionary(typ):
+        return pa.DictionaryArray.from_arrays(_defined(array.indices), array.dictionary, ordered=typ.ordered)
+    if not (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
+            or pa.types.is_temporal(typ) or pa.types.is_decimal(typ)):
+        return array  # variable-width: a null slot's offsets repeat, it has no value bytes
+    try:
+        zero = pc.cast(pa.scalar(0, pa.int32() if pa.types.is_date32(typ) else pa.int64()), typ)
+        filled = pc.fill_null(array, zero)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):  # pragma: no cover - exotic types
+        return array
+    valid = pc.is_valid(array)
+    return pa.Array.from_buffers(typ, len(array), [valid.buffers()[1], filled.buffers()[1]], array.null_count, 0)
+
+
 def table_data_sha256(table: pa.Table) -> str:
     """SHA-256 of a table's schema (names, types) and data, without its metadata.
 
@@ -169,6 +195,7 @@ def table_data_sha256(table: pa.Table) -> str:
     table = table.replace_schema_metadata(None)
     schema = pa.schema([f.remove_metadata() for f in table.schema])
     table = table.cast(schema).combine_chunks()
+    table = pa.table([_defined(c.chunk(0)) if c.num_chunks == 1 else c for c in table.columns], schema=schema)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, schema) as writer:
         writer.write_table(table)
