@@ -160,6 +160,25 @@ def read_parquet_lineage(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+class _HashSink:
+    """A write-only file that feeds SHA-256 (the IPC stream is hashed as it is written)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self.sha.update(data)
+        return len(data) if isinstance(data, bytes) else memoryview(data).nbytes
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def _defined(array: pa.Array) -> pa.Array:
     """``array`` with the value bytes under its null slots set to zero.
 
@@ -196,10 +215,10 @@ def table_data_sha256(table: pa.Table) -> str:
     schema = pa.schema([f.remove_metadata() for f in table.schema])
     table = table.cast(schema).combine_chunks()
     table = pa.table([_defined(c.chunk(0)) if c.num_chunks == 1 else c for c in table.columns], schema=schema)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, schema) as writer:
+    digest = _HashSink()
+    with pa.ipc.new_stream(pa.PythonFile(digest, mode="w"), schema) as writer:  # streamed: no copy of the table
         writer.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    return digest.sha.hexdigest()
 
 
 def parquet_data_sha256(path: Path) -> str:
