@@ -706,7 +706,7 @@ def compute_features(clean_dir: Path, snapshot: dt.date, horizon_days: int = 90,
         duck.set_customers(customer_ids)
         tenure = (window.s - cust["open_date"]).astype("timedelta64[D]").astype("float64")
         tenure[np.isnat(cust["open_date"])] = np.nan
-        codes = {t: _codes(customer_ids, small[t][ID_COLUMN]) for t in small if t != "customers"}
+        codes = {t: _codes(customer_ids, small[t].pop(ID_COLUMN)) for t in small if t != "customers"}
         cols: dict[str, Any] = {}
         cols.update(_product_features(small["products"], codes["products"], n, window))
         cols.update(_service_features(small["service_notes"], codes["service_notes"], n, window))
