@@ -98,19 +98,6 @@ def main() -> None:
     samples: list[tuple[float, int, int]] = []
     done = threading.Event()
 
-    killed: list[float] = []
-
-    def sample() -> None:
-        while not done.is_set():
-            samples.append((time.perf_counter() - start, _tree_rss(ps), _dir_bytes(spill) if spill.exists() else 0))
-            if samples[-1][1] > args.kill_above_gib * 2**30 and not killed:
-                killed.append(samples[-1][0])
-                for p in ps.children(recursive=True):  # the command (and a JVM), not /usr/bin/time
-                    p.kill()
-            done.wait(0.2)
-
-    threading.Thread(target=sample, daemon=True).start()
-    lines: list[tuple[float, str]] = []
     cpu_marks: dict[int, float] = {}  # line number -> CPU seconds of the command (and children) so far
 
     def cpu_now() -> float:
@@ -123,6 +110,21 @@ def main() -> None:
             pass
         return total
 
+    killed: list[float] = []
+    tree_cpu = [0.0]  # CPU of the command's process tree (a Spark JVM is not reaped by time -v)
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append((time.perf_counter() - start, _tree_rss(ps), _dir_bytes(spill) if spill.exists() else 0))
+            tree_cpu[0] = max(tree_cpu[0], cpu_now())
+            if samples[-1][1] > args.kill_above_gib * 2**30 and not killed:
+                killed.append(samples[-1][0])
+                for p in ps.children(recursive=True):  # the command (and a JVM), not /usr/bin/time
+                    p.kill()
+            done.wait(0.2)
+
+    threading.Thread(target=sample, daemon=True).start()
+    lines: list[tuple[float, str]] = []
     for line in proc.stderr:
         lines.append((time.perf_counter() - start, line.rstrip("\n")))
         if line.startswith(("» ", "✓ ")):
@@ -161,6 +163,7 @@ def main() -> None:
         "summary": next((line for _, line in lines if line.startswith("features:")), stdout.strip()[-300:]),
     }
     result["cpu_s"] = round(result["user_s"] + result["sys_s"], 1)
+    result["cpu_s_tree_sampled"] = round(tree_cpu[0], 1)
     if result["exit"] != 0:
         result["stderr_tail"] = [line for _, line in lines if "kequn" in line or "Error" in line][-5:]
     print(json.dumps(result, ensure_ascii=False))
