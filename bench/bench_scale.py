@@ -131,6 +131,7 @@ def main() -> None:
             cpu_marks[len(lines) - 1] = cpu_now()
     stdout = proc.stdout.read()
     proc.wait()
+    (args.out / "stderr.log").write_text("\n".join(line for _, line in lines) + "\n", encoding="utf-8")
     done.set()
     elapsed = time.perf_counter() - start
     stages, current = [], None
