@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kequn.errors import LineageError
@@ -165,6 +166,50 @@ def read_parquet_lineage(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+class _HashSink:
+    """A write-only file that feeds SHA-256 (the IPC stream is hashed as it is written)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self.sha.update(data)
+        return len(data) if isinstance(data, bytes) else memoryview(data).nbytes
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _defined(array: pa.Array) -> pa.Array:
+    """``array`` with the value bytes under its null slots set to zero.
+
+    Arrow leaves those bytes undefined and the Parquet reader leaves whatever the memory pool
+    held there (stale values of another column, seen from ~1M rows on), so two reads of the same
+    file can differ in them; a digest must cover only what the table holds. Where the bytes
+    were already zero (small tables) the digest is unchanged.
+    """
+    if array.null_count == 0:
+        return array
+    typ = array.type
+    if pa.types.is_dictionary(typ):
+        return pa.DictionaryArray.from_arrays(_defined(array.indices), array.dictionary, ordered=typ.ordered)
+    if not (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
+            or pa.types.is_temporal(typ) or pa.types.is_decimal(typ)):
+        return array  # variable-width: a null slot's offsets repeat, it has no value bytes
+    try:
+        zero = pc.cast(pa.scalar(0, pa.int32() if pa.types.is_date32(typ) else pa.int64()), typ)
+        filled = pc.fill_null(array, zero)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):  # pragma: no cover - exotic types
+        return array
+    valid = pc.is_valid(array)
+    return pa.Array.from_buffers(typ, len(array), [valid.buffers()[1], filled.buffers()[1]], array.null_count, 0)
+
+
 def table_data_sha256(table: pa.Table) -> str:
     """SHA-256 of a table's schema (names, types) and data, without its metadata.
 
@@ -175,10 +220,11 @@ def table_data_sha256(table: pa.Table) -> str:
     table = table.replace_schema_metadata(None)
     schema = pa.schema([f.remove_metadata() for f in table.schema])
     table = table.cast(schema).combine_chunks()
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, schema) as writer:
+    table = pa.table([_defined(c.chunk(0)) if c.num_chunks == 1 else c for c in table.columns], schema=schema)
+    digest = _HashSink()
+    with pa.ipc.new_stream(pa.PythonFile(digest, mode="w"), schema) as writer:  # streamed: no copy of the table
         writer.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    return digest.sha.hexdigest()
 
 
 def parquet_data_sha256(path: Path) -> str:
@@ -397,6 +443,7 @@ def write_signed_table(table: pa.Table, path: str | Path, lineage: dict[str, Any
     body = {**lineage, "manifest": manifest, "table_sha256": table_data_sha256(table)}
     signed = sign_record(key, body, signer="privacy-step")
     _write_with_lineage(table, path, signed)
+    del table  # the read-back check below holds its own copy
     if not digests_equal(parquet_data_sha256(path), body["table_sha256"]):  # pragma: no cover - guard
         raise LineageError(f"{path}: the written table does not read back as signed")
     return path

@@ -342,6 +342,16 @@ def test_unparseable_values(clean_zone_factory, tmp_path, table, column, value, 
     assert value not in str(exc.value)  # the message never echoes a data value
 
 
+def test_text_dates_parsed_once_per_value_still_count_bad_rows(clean_zone_factory, tmp_path):
+    """Small tables convert each distinct text value once; a repeated bad value counts every row."""
+    t = bank()
+    t["products"]["open_date"] = t["products"]["open_date"].astype(str).astype(object)
+    t["products"].loc[[0, 1, 2], "open_date"] = "someday"
+    zone = clean_zone_factory(t)
+    with pytest.raises(FeatureError, match="table 'products', column 'open_date': expected dates .* 3 value"):
+        build_features(clean_dir=zone, snapshot=SNAP, out=tmp_path / "f.parquet")
+
+
 def test_wrong_dtype(clean_zone_factory, tmp_path):
     t = bank()
     t["accounts_monthly"]["month_end"] = 20240131
