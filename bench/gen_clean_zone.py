@@ -60,7 +60,7 @@ from kequn.lineage import MANIFEST_NAME  # noqa: E402
 from kequn.signing import ensure_step_key, sign_record  # noqa: E402
 from privacy.keys import key_fingerprint, load_key  # noqa: E402
 from privacy.policy import load_policy  # noqa: E402
-from privacy.tokens import tokenise_series  # noqa: E402
+from privacy.tokens import TOKEN_PREFIX, key_id, tokenise_series  # noqa: E402
 
 D0 = np.datetime64("2008-01-01")           # first opening day of the synthetic bank
 W0 = np.datetime64("2023-01-01")           # first dated record (transactions, month-ends)
@@ -141,11 +141,13 @@ def token_column(raw: pa.Array, entity: str, key: bytes) -> pa.Array:
     return pa.array(tokenise_series(series, entity, key).to_numpy(dtype=object, na_value=None), LS)
 
 
-def shape_tokens(ids: np.ndarray, salt: int) -> pa.Array:
-    """Token-shaped strings (``tk_`` + 16 hex) of integers, not HMACs (``--pii-tokens shape``)."""
+def shape_tokens(ids: np.ndarray, salt: int, key: bytes) -> pa.Array:
+    """Token-shaped strings (``tk_<key id>_`` + 16 hex) of integers, not HMACs (``--pii-tokens
+    shape``); they carry the zone's key id, so the zone passes the mixed-key check."""
     mixed = (ids.astype(np.uint64) + np.uint64(salt)) * np.uint64(0x9E3779B97F4A7C15)
     mixed ^= mixed >> np.uint64(29)
-    return pa.array(np.char.add("tk_", np.char.mod("%016x", mixed)).astype(object), LS)
+    prefix = f"{TOKEN_PREFIX}{key_id(key_fingerprint(key))}_"
+    return pa.array(np.char.add(prefix, np.char.mod("%016x", mixed)).astype(object), LS)
 
 
 def _digits(prefix: str, values: np.ndarray, width: int) -> pa.Array:
@@ -233,7 +235,7 @@ def _chunk(zone: Zone, rng: np.random.Generator, lo: int, hi: int, counters: dic
         email = token_column(pc.binary_join_element_wise("u", pc.cast(pa.array(ids), pa.string()), "@example.com"),
                              "EMAIL_ADDRESS", key)
     else:
-        id_no, mobile, email = shape_tokens(ids, 1), shape_tokens(ids, 2), shape_tokens(ids, 3)
+        id_no, mobile, email = shape_tokens(ids, 1, key), shape_tokens(ids, 2, key), shape_tokens(ids, 3, key)
     zone.write("customers", {
         "customer_no": cust,
         "gender": pc.take(pa.array(["男", "女"], LS), pa.array(rng.integers(0, 2, m))),

@@ -62,6 +62,15 @@ def quiet_pandas_warnings() -> Iterator[None]:
         yield
 
 
+def _local_driver_memory() -> str:
+    """Half of this machine's physical memory, in whole GiB (at least 1)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "2g"
+    return f"{max(1, total // 2 // 2**30)}g"
+
+
 def check_engine(engine: str) -> str:
     """The engine name, or a one-line error for a typo'd ``--engine``."""
     if engine not in ENGINES:
@@ -123,6 +132,11 @@ def spark_session(master: str | None = None, *, app: str = "kequn",
             # local mode binds to loopback (nothing listens on the machine's network) and logs
             # errors only; a cluster's driver options stay the operator's.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            # local mode runs the executors inside the driver's JVM; Spark's 1 GiB default failed
+            # features at 1M customers (bench/RESULTS.scale.md). Half the machine's memory, unless
+            # the operator set it (SPARK_DRIVER_MEMORY or conf).
+            if not os.environ.get("SPARK_DRIVER_MEMORY"):
+                settings.setdefault("spark.driver.memory", _local_driver_memory())
             settings.setdefault("spark.driver.extraJavaOptions",
                                 f"-Dlog4j2.configurationFile={LOG4J2_PROPERTIES.as_uri()}")
         builder = builder.master(target)

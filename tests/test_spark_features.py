@@ -136,3 +136,17 @@ def test_typo_engine_is_one_line(clean_zone_factory, tmp_path, capsys):
     assert not (tmp_path / "f.parquet").exists()
     with pytest.raises(InputError, match="unknown engine"):
         compute_features(zone, SNAP, HORIZON, engine="sparc")
+
+
+def test_a_local_session_binds_to_loopback_logs_errors_only_and_has_a_usable_heap(spark):
+    import os
+
+    from kequn.spark import LOG4J2_PROPERTIES, _local_driver_memory
+
+    conf = dict(spark.sparkContext.getConf().getAll())
+    assert LOG4J2_PROPERTIES.is_file() and f"-Dlog4j2.configurationFile={LOG4J2_PROPERTIES.as_uri()}" in \
+        conf["spark.driver.extraJavaOptions"]
+    if not os.environ.get("SPARK_DRIVER_MEMORY"):  # half the machine, not Spark's 1 GiB default
+        assert conf["spark.driver.memory"] == _local_driver_memory()
+    assert conf["spark.driver.host"] in ("127.0.0.1", "localhost")
+    assert conf["spark.ui.enabled"] == "false"
