@@ -133,7 +133,7 @@ def spark_session(master: str | None = None, *, app: str = "kequn",
             # errors only; a cluster's driver options stay the operator's.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             # local mode runs the executors inside the driver's JVM; Spark's 1 GiB default failed
-            # features at 1M customers (bench/RESULTS.scale.md). Half the machine's memory, unless
+            # features at 1M customers (bench/RESULTS.md, session of 2026-12-03). Half the machine's memory, unless
             # the operator set it (SPARK_DRIVER_MEMORY or conf).
             if not os.environ.get("SPARK_DRIVER_MEMORY"):
                 settings.setdefault("spark.driver.memory", _local_driver_memory())

@@ -1,6 +1,6 @@
 """bench/gen_clean_zone.py writes what `kequn pseudonymise` of `kequn synth` writes, at any size.
 
-The scale benchmarks of `kequn features` (bench/RESULTS.scale.md) run on zones this generator
+The scale benchmarks of `kequn features` (bench/RESULTS.md, session of 2026-12-03) run on zones this generator
 makes, so it must match the real pipeline: the same tables, column names and Arrow types, the
 same tokens for the join keys under the same key, a manifest signed by the step key that
 `features` accepts unmodified -- and features that come out sane.
