@@ -100,12 +100,12 @@ def with_lineage(source: Path, frame: pd.DataFrame, path: Path) -> Path:
 
 
 def test_score_churn_champion(bank, capsys):
+    import tempfile
+
     import mlflow
 
     from experiments.data import table_digest
     from pipelines.governance import load_champion
-
-    import tempfile
 
     out, summary = bank["tmp"] / "churn_scores.parquet", bank["tmp"] / "score.json"
     downloads = set(Path(tempfile.gettempdir()).glob("kequn-score-model-*"))
