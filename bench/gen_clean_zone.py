@@ -425,7 +425,7 @@ def generate(out: Path, n_customers: int, txns_per_customer: float, *, key: byte
         manifest = {
             "manifest_id": uuid.uuid4().hex, "status": "passed",
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "tool": "kequn", "tool_version": __version__, "policy_hash": load_policy().hash,
+            "tool": "kequn", "tool_version": __version__, "engine": "generated", "policy_hash": load_policy().hash,
             "key_fingerprint": key_fingerprint(key), "inputs": [], "outputs": outputs,
             "columns": {t: {c: {"entity": spec[0], "action": spec[1],
                                 "outputs": spec[2] if len(spec) > 2 else [c]} for c, spec in cols.items()}
