@@ -71,7 +71,7 @@ W0_DAY, W1_DAY = int((W0 - D0).astype(int)), int((W1 - D0).astype(int))
 LS = pa.large_string()
 ROW_GROUP = 1 << 20                        # pandas/pyarrow's default, as pseudonymise writes
 
-_DAY_TEXT = pa.array(np.datetime_as_string(D0 + np.arange(N_DAYS).astype("timedelta64[D]"), unit="D"), LS)
+_DAY_TEXT = pa.array(np.datetime_as_string(D0 + np.arange(N_DAYS).astype("timedelta64[D]"), unit="D").astype(object), LS)
 _TOD_TEXT = pa.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)], LS)
 _MONTH_ENDS = (np.arange(np.datetime64("2023-01"), np.datetime64("2025-01")) + 1).astype("datetime64[D]") - 1
 _MONTH_END_DAY = (_MONTH_ENDS - D0).astype(int)

@@ -47,6 +47,10 @@ def zone(tmp_path_factory) -> Path:
     return out
 
 
+def _text_as_one(typ) -> str:
+    return "string" if str(typ) in ("string", "large_string") else str(typ)
+
+
 def test_same_tables_columns_and_arrow_types_as_pseudonymise(real, zone):
     clean = real[1]
     real_tables = sorted(p.name for p in clean.glob("*.parquet"))
@@ -54,7 +58,11 @@ def test_same_tables_columns_and_arrow_types_as_pseudonymise(real, zone):
     for name in real_tables:
         want, got = pq.read_schema(clean / name), pq.read_schema(zone / name)
         assert got.names == want.names, name
-        assert [str(t) for t in got.types] == [str(t) for t in want.types], name
+        # text is large_string from pandas 3 on, string before, and an all-missing text column is
+        # typed null before pandas 3: the same column to every reader
+        wanted = [_text_as_one(t) for t in want.types]
+        gotten = [_text_as_one(t) for t in got.types]
+        assert [g if w == "null" and g == "string" else w for w, g in zip(wanted, gotten, strict=True)] == gotten, name
     assert pq.read_metadata(zone / "transactions.parquet").num_row_groups == 3
 
 
