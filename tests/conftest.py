@@ -109,3 +109,16 @@ def postgres():
 
     with postgres_server() as server:
         yield server
+
+
+def kequn(capsys, *argv: str) -> tuple[int, str, str]:
+    """``kequn -q ARGV`` in this process: ``(exit code, stdout, stderr)``."""
+    from pipelines.cli.main import main
+
+    code = 0
+    try:
+        main(["-q", *argv])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -11,17 +11,7 @@ import pandas as pd
 import pytest
 
 from pipelines import audit
-from pipelines.cli.main import main
-
-
-def kequn(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["-q", *argv])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import kequn
 
 
 @pytest.fixture

@@ -17,21 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.cli.main import main
 from privacy.tokens import TOKEN_PATTERN
+from tests.conftest import kequn
 
 KEY = "k" * 40
 N = 400
-
-
-def kequn(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["-q", *argv])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def raw_customers(n: int = N, seed: int = 0) -> pd.DataFrame:

@@ -15,8 +15,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from kequn.tracking import display_uri
-from pipelines.cli.main import main
 from tests import servers
+from tests.conftest import kequn
 from tests.servers import create_users, grant, mlflow_server
 from tests.test_train_data import synthetic_features
 from tests.test_workers import check_parallel_run
@@ -24,16 +24,6 @@ from tests.test_workers import check_parallel_run
 ADMIN = ("admin", "admin-password-for-tests-0123")
 USERS = {"author": "author-password-0123", "reviewer": "reviewer-password-0123", "owner": "owner-password-0123"}
 MODEL = "churn-demo"
-
-
-def kequn(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["-q", *argv])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def act_as(monkeypatch, server: dict, name: str) -> None:

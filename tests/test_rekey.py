@@ -32,22 +32,12 @@ from privacy.tokens import (
     token_of,
     tokenise_series,
 )
-from tests.conftest import make_clean_zone
+from tests.conftest import kequn, make_clean_zone
 from tests.leakscan import find_leaks, raw_pii_values
 
 OLD = "rekey-test-old-key-0123456789abcdef0123"
 NEW = "rekey-test-new-key-fedcba9876543210fedc"
 SNAPSHOT = "2024-06-30"
-
-
-def kequn(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["-q", *argv])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_token_format_carries_the_key_id_and_keeps_the_hmac():

@@ -16,22 +16,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.cli.main import main
+from tests.conftest import kequn
 
 # The module's bank takes ~30 s to build on a quiet 2-core box (synth, pseudonymise, two trainings).
 pytestmark = pytest.mark.slow
 
 CHURN, SEGMENT = "churn-model", "segment-model"
-
-
-def kequn(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["-q", *argv])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

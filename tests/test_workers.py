@@ -11,20 +11,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from experiments.workers import split_trials, threads_per_worker
-from pipelines.cli.main import main
+from tests.conftest import kequn
 from tests.test_train_data import synthetic_features
 
 TRIALS = 4
-
-
-def kequn(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["-q", *argv])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def synthetic_table(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
