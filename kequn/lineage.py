@@ -49,7 +49,7 @@ from kequn.signing import (
     trusted_step_keys,
     verify_signed,
 )
-from kequn.tokens import column_key_ids, key_id, mixed_key_message
+from kequn.tokens import KEY_ID_CHARS, TOKEN_PREFIX, column_key_ids, key_id, mixed_key_message
 
 MANIFEST_NAME = "manifest.json"
 PARQUET_LINEAGE_KEY = b"kequn.lineage"
@@ -276,7 +276,7 @@ def check_token_keys(path: Path, manifest: dict[str, Any], table: pa.Table | Non
             raise LineageError(message)
 
 
-_HEAD = re.compile(r"tk_([0-9a-f]{6})_")
+_HEAD = re.compile(re.escape(TOKEN_PREFIX) + rf"([0-9a-f]{{{KEY_ID_CHARS}}})_")  # the one format (kequn.tokens)
 
 
 def statistics_key_ids(meta: pq.FileMetaData, column: str) -> set[str] | None:
