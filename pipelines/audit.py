@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import random
+import secrets
 import socket
 import time
 from collections.abc import Iterator
@@ -104,12 +105,39 @@ def _already_exists(exc: Exception) -> bool:
     return getattr(exc, "error_code", "") == "RESOURCE_ALREADY_EXISTS" or "already exists" in str(exc).lower()
 
 
-@contextlib.contextmanager
-def locked(client: Any, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
-    """Hold the trail's lock (see the module docstring) for the duration of the block."""
+def _lock_state(client: Any) -> tuple[str, float] | None:
+    """The lock as ``(identity, since)``, or ``None`` when nobody holds it.
+
+    ``since`` comes from the ``since`` tag and, when the tags are not visible yet (the store may
+    create the row before its tags, so a reader can see a lock without them), from the row's
+    creation time: a lock read without its tags is as young as its row, never stale.
+    """
     from mlflow.exceptions import MlflowException
 
-    holder = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        model = client.get_registered_model(LOCK_MODEL)
+    except MlflowException:
+        return None
+    tags = dict(model.tags or {})
+    created = (model.creation_timestamp or 0) / 1000.0 or time.time()
+    try:
+        since = float(tags["since"])
+    except (KeyError, ValueError):
+        since = created
+    return f"{tags.get('holder', '')}@{model.creation_timestamp}", since
+
+
+@contextlib.contextmanager
+def locked(client: Any, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold the trail's lock (see the module docstring) for the duration of the block.
+
+    A stale lock (held longer than :data:`STALE_LOCK_SECONDS`, a crashed writer) is broken only
+    when a second read a moment later still sees the same lock, so a writer never deletes a lock
+    another writer has just taken in its place.
+    """
+    from mlflow.exceptions import MlflowException
+
+    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -118,13 +146,13 @@ def locked(client: Any, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[No
             break
         except MlflowException as exc:
             if _already_exists(exc):
-                try:
-                    since = float(dict(client.get_registered_model(LOCK_MODEL).tags).get("since", "0"))
-                except (MlflowException, ValueError):
-                    since = time.time()
-                if time.time() - since > STALE_LOCK_SECONDS:
-                    with contextlib.suppress(MlflowException):
-                        client.delete_registered_model(LOCK_MODEL)
+                state = _lock_state(client)
+                # state is None: released between our attempt and the read; retry after the pause
+                if state is not None and time.time() - state[1] > STALE_LOCK_SECONDS:
+                    time.sleep(0.2)
+                    if _lock_state(client) == state:
+                        with contextlib.suppress(MlflowException):
+                            client.delete_registered_model(LOCK_MODEL)
                     continue
             if time.monotonic() > deadline:
                 raise RegistryError(f"the audit trail is locked by another kequn command (registered model "
@@ -133,8 +161,11 @@ def locked(client: Any, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[No
     try:
         yield
     finally:
-        with contextlib.suppress(MlflowException):
-            client.delete_registered_model(LOCK_MODEL)
+        # release only our own lock: if ours was broken as stale, another writer holds it now
+        state = _lock_state(client)
+        if state is not None and state[0].startswith(f"{holder}@"):
+            with contextlib.suppress(MlflowException):
+                client.delete_registered_model(LOCK_MODEL)
 
 
 # --------------------------------------------------------------------------------------------

@@ -184,3 +184,41 @@ def test_two_concurrent_approvals_exactly_one_wins_and_both_are_in_the_trail(mlf
     assert [(e["action"], e["actor"]) for e in entries] == [("publish", "alice"), ("approve", winner),
                                                             ("conflict", loser)]
     assert entries[2]["attempted"] == "approve"
+
+
+# --------------------------------------------------------------------------------------------
+# the lock's edge cases (the race CI hit: a lock read before its tags are visible)
+
+
+def _client(mlflow_uri):
+    from mlflow import MlflowClient
+
+    from kequn.tracking import configure_tracking
+
+    configure_tracking()
+    return MlflowClient()
+
+
+def test_a_fresh_lock_whose_tags_are_not_visible_is_not_broken(mlflow_uri):
+    client = _client(mlflow_uri)
+    # what a second writer sees in the instant between the lock's row and its tags: no "since"
+    client.create_registered_model(audit.LOCK_MODEL)
+    with pytest.raises(audit.RegistryError, match="the audit trail is locked by another kequn command"):
+        with audit.locked(client, timeout=0.5):
+            pass  # pragma: no cover - must not be reached
+    assert client.get_registered_model(audit.LOCK_MODEL).name == audit.LOCK_MODEL  # still held
+
+
+def test_a_stale_lock_is_broken_and_a_broken_holder_does_not_release_the_new_lock(mlflow_uri):
+    import time
+
+    client = _client(mlflow_uri)
+    client.create_registered_model(audit.LOCK_MODEL, tags={"holder": "crashed:1:x",
+                                                          "since": f"{time.time() - 10_000:.3f}"})
+    with audit.locked(client, timeout=5):
+        holder = client.get_registered_model(audit.LOCK_MODEL).tags["holder"]
+        assert holder != "crashed:1:x"
+        # the lock is broken under us and another writer takes it; leaving must not delete theirs
+        client.delete_registered_model(audit.LOCK_MODEL)
+        client.create_registered_model(audit.LOCK_MODEL, tags={"holder": "other:2:y", "since": f"{time.time():.3f}"})
+    assert client.get_registered_model(audit.LOCK_MODEL).tags["holder"] == "other:2:y"
