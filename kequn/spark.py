@@ -14,16 +14,27 @@ secret is ever put into the Spark configuration: a stage that needs the pseudony
 ships it to executors inside its UDF's closure (see ``privacy/spark_engine.py``), where it never
 appears in ``spark.conf``, the event log or the UI.
 
+The JVM that ``local`` and cluster-client modes launch inherits this process's standard error and
+prints its start-up lines there before any logging configuration applies ("Using incubator
+modules", "Setting default log level"). While it starts, standard error is pointed at a private
+file (:func:`jvm_log_path`, mode 0600); the JVM keeps that file as its stderr. Whatever it writes
+there apart from those start-up lines is forwarded to the real standard error when a session
+ends, and the file is removed when this process exits; if the JVM fails to start, the error
+names the file.
+
 PySpark is an optional dependency (``pip install 'kequn[spark]'``) and needs Java 17 or newer;
 either missing is a one-line :class:`~kequn.errors.InputError`, never a traceback.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import re
 import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +42,7 @@ from typing import Any
 
 from kequn.errors import InputError
 
-__all__ = ["ENGINES", "check_engine", "quiet_pandas_warnings", "spark_session"]
+__all__ = ["ENGINES", "check_engine", "jvm_log_path", "quiet_pandas_warnings", "spark_session"]
 
 ENGINES = ("local", "spark")
 
@@ -50,6 +61,74 @@ _SESSION_CONF = {
 #: log4j 2 settings of a session this process launches: errors only, on stderr (Spark's default
 #: profile prints its banner and WARN lines about the hostname and native Hadoop on every run).
 LOG4J2_PROPERTIES = Path(__file__).with_name("log4j2-spark.properties")
+
+
+#: What the JVM prints on every start before log4j's configuration applies; never forwarded.
+_START_LINES = re.compile(
+    r"^(WARNING: Using incubator modules:.*"
+    r"|Setting default log level to .*"
+    r"|To adjust logging level use sc\.setLogLevel\(newLevel\).*)$")
+
+
+def jvm_log_path() -> Path:
+    """The private file the driver JVM this process launches writes its standard error to."""
+    return Path(tempfile.gettempdir()) / f"kequn-spark-{os.getpid()}.log"
+
+
+class _JvmLog:
+    """The JVM's standard error file: what is new in it (start-up lines aside) is forwarded."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+
+    def forward(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            return
+        # forward whole lines only; a partial last line waits for the next call
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        news = [line for line in complete.decode("utf-8", "replace").splitlines()
+                if line.strip() and not _START_LINES.match(line)]
+        if news:
+            sys.stderr.write("\n".join(news) + "\n")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        self.forward()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+_jvm_log: _JvmLog | None = None
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Point file descriptor 2 (what a child process inherits) at ``path`` for the block."""
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    saved = os.dup(2)
+    try:
+        os.dup2(fd, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+
+
+def _launches_jvm() -> bool:
+    """Whether creating a session now starts this process's driver JVM (not running yet)."""
+    try:
+        from pyspark import SparkContext
+    except ImportError:  # pragma: no cover - checked by _import_pyspark first
+        return False
+    return getattr(SparkContext, "_gateway", None) is None
 
 
 @contextlib.contextmanager
@@ -143,12 +222,20 @@ def spark_session(master: str | None = None, *, app: str = "kequn",
     for key, value in settings.items():
         builder = builder.config(key, value)
     existing = SparkSession.getActiveSession() if hasattr(SparkSession, "getActiveSession") else None
+    global _jvm_log
+    launch = not (master is None and remote) and _launches_jvm()
+    log_path = jvm_log_path()
     try:
-        with quiet_pandas_warnings():
+        with quiet_pandas_warnings(), (_stderr_to(log_path) if launch else contextlib.nullcontext()):
             session = builder.getOrCreate()
     except Exception as exc:  # JVM launch or Connect failures arrive as many exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot start Spark ({master or remote or 'local[*]'}): {first}") from exc
+        where = f" (the JVM's output: {log_path})" if launch and log_path.exists() else ""
+        raise InputError(f"cannot start Spark ({master or remote or 'local[*]'}): {first}{where}") from exc
+    if launch:
+        _jvm_log = _JvmLog(log_path)
+        atexit.register(_jvm_log.close)
+        _jvm_log.forward()
     with contextlib.suppress(Exception):
         session.sparkContext.setLogLevel("ERROR")
     try:
@@ -157,3 +244,5 @@ def spark_session(master: str | None = None, *, app: str = "kequn",
         if existing is None and os.environ.get("KEQUN_SPARK_KEEP") != "1":
             with contextlib.suppress(Exception):
                 session.stop()
+        if _jvm_log is not None:
+            _jvm_log.forward()

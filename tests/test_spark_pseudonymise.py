@@ -135,3 +135,33 @@ def test_a_typod_engine_is_one_line_error(tmp_path, spark_dirs):
     assert done.returncode != 0
     assert done.stderr.strip() == "kequn: error: unknown engine 'sprak': choose one of local, spark"
     assert not (tmp_path / "o").exists()
+
+
+def test_the_cli_keeps_the_jvms_start_up_lines_off_stderr(tmp_path, spark_dirs):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "KEQUN_PSEUDONYM_KEY": KEY.decode(), "TMPDIR": str(tmp)}
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "pseudonymise",
+                           str(spark_dirs["tables"]["customers"]), "--out", str(tmp_path / "o"), "--engine", "spark"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for line in ("Using incubator modules", "Setting default log level", "sc.setLogLevel"):
+        assert line not in done.stderr, done.stderr
+    assert not list(tmp.glob("kequn-spark-*.log"))  # the JVM's private log is gone with the process
+
+
+def test_what_the_jvm_writes_besides_its_start_up_lines_is_forwarded(tmp_path, capsys):
+    from kequn.spark import _JvmLog
+
+    log = tmp_path / "jvm.log"
+    log.write_text("WARNING: Using incubator modules: jdk.incubator.vector\n"
+                   'Setting default log level to "WARN".\n'
+                   "To adjust logging level use sc.setLogLevel(newLevel). For SparkR, use setLogLevel(newLevel).\n"
+                   "ERROR Executor: task 3 failed\npartial", encoding="utf-8")
+    jvm = _JvmLog(log)
+    jvm.forward()
+    assert capsys.readouterr().err == "ERROR Executor: task 3 failed\n"
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(" line\n")
+    jvm.close()
+    assert capsys.readouterr().err == "partial line\n" and not log.exists()
