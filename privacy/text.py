@@ -716,7 +716,9 @@ def redact_texts(texts: pd.Series, spans: pd.DataFrame,
         Output of :func:`find_spans`.
     replace:
         Optional function of ``(entity, span text)`` returning the replacement, e.g. a keyed
-        token function. Default: :data:`privacy.entities.TEXT_PLACEHOLDERS`.
+        token function; one with a ``many(entities, span_texts)`` method (a
+        :class:`privacy.tokens.TokenReplacer`) gets every span in one call.
+        Default: :data:`privacy.entities.TEXT_PLACEHOLDERS`.
 
     Returns
     -------
@@ -733,21 +735,41 @@ def redact_texts(texts: pd.Series, spans: pd.DataFrame,
     ends = spans["end"].to_numpy().tolist()
     ents = spans["entity"].tolist()
     values = out.to_numpy(dtype=object, na_value=None).copy()
-    # one pass per row that has spans, rebuilding its string from pieces
+    # the spans that are replaced (a later span overlapping an earlier one is skipped) and their
+    # text; then every replacement at once (a token replacer canonicalises and hashes in batches)
+    keep: list[int] = []
+    found: list[str] = []
     for g in range(len(bounds) - 1):
         lo, hi = int(bounds[g]), int(bounds[g + 1])
-        r = int(rows[lo])
-        text = values[r]
+        text = values[int(rows[lo])]
         if text is None:
             continue
-        pieces, pos = [], 0
+        pos = 0
         for k in range(lo, hi):
-            a, b, ent = starts[k], ends[k], ents[k]
-            if a < pos:  # overlapping input: skip the later span
+            if starts[k] < pos:  # overlapping input: skip the later span
                 continue
-            pieces.append(text[pos:a])
-            pieces.append(replace(ent, text[a:b]) if replace else E.TEXT_PLACEHOLDERS[ent])
-            pos = b
+            keep.append(k)
+            found.append(text[starts[k]:ends[k]])
+            pos = ends[k]
+    kept_ents = [ents[k] for k in keep]
+    if replace is None:
+        new = [E.TEXT_PLACEHOLDERS[e] for e in kept_ents]
+    elif hasattr(replace, "many"):
+        new = replace.many(kept_ents, found)
+    else:
+        new = [replace(e, t) for e, t in zip(kept_ents, found, strict=True)]
+    # one pass per row that has spans, rebuilding its string from pieces
+    i, n = 0, len(keep)
+    while i < n:
+        r = int(rows[keep[i]])
+        text = values[r]
+        pieces, pos = [], 0
+        while i < n and int(rows[keep[i]]) == r:
+            k = keep[i]
+            pieces.append(text[pos:starts[k]])
+            pieces.append(new[i])
+            pos = ends[k]
+            i += 1
         pieces.append(text[pos:])
         values[r] = "".join(pieces)
     return pd.Series(values, index=texts.index, dtype="string", name=texts.name)
