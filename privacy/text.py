@@ -738,10 +738,12 @@ def redact_texts(texts: pd.Series, spans: pd.DataFrame,
     # the spans that are replaced (a later span overlapping an earlier one is skipped) and their
     # text; then every replacement at once (a token replacer canonicalises and hashes in batches)
     keep: list[int] = []
+    keep_rows: list[int] = []
     found: list[str] = []
     for g in range(len(bounds) - 1):
         lo, hi = int(bounds[g]), int(bounds[g + 1])
-        text = values[int(rows[lo])]
+        r = int(rows[lo])
+        text = values[r]
         if text is None:
             continue
         pos = 0
@@ -749,6 +751,7 @@ def redact_texts(texts: pd.Series, spans: pd.DataFrame,
             if starts[k] < pos:  # overlapping input: skip the later span
                 continue
             keep.append(k)
+            keep_rows.append(r)
             found.append(text[starts[k]:ends[k]])
             pos = ends[k]
     kept_ents = [ents[k] for k in keep]
@@ -761,10 +764,10 @@ def redact_texts(texts: pd.Series, spans: pd.DataFrame,
     # one pass per row that has spans, rebuilding its string from pieces
     i, n = 0, len(keep)
     while i < n:
-        r = int(rows[keep[i]])
+        r = keep_rows[i]
         text = values[r]
         pieces, pos = [], 0
-        while i < n and int(rows[keep[i]]) == r:
+        while i < n and keep_rows[i] == r:
             k = keep[i]
             pieces.append(text[pos:starts[k]])
             pieces.append(new[i])

@@ -148,9 +148,9 @@ class TokenReplacer:
         return self.many([entity], [span])[0]
 
     def many(self, entities: list[str], spans: list[str]) -> list[str]:
-        """The token of each ``(entity, span)``: distinct new pairs canonicalised per entity in
-        one vectorised call (a span with no canonical form is hashed as written), then hashed
-        once each (:func:`tokenise_uniques`, the message of :func:`token_of`)."""
+        """The token of each ``(entity, span)``: the distinct new spans of each entity are
+        tokenised as a column is (:func:`tokenise_series`: canonicalised in one vectorised call,
+        each canonical value hashed once); a span with no canonical form is hashed as written."""
         cache = self._cache
         todo: dict[str, dict[str, None]] = {}
         for pair in zip(entities, spans, strict=True):
@@ -158,8 +158,9 @@ class TokenReplacer:
                 todo.setdefault(pair[0], {})[pair[1]] = None
         for entity, distinct in todo.items():
             raw = pd.Series(list(distinct), dtype="string")
-            canonical = canonical_identifier(raw, entity).fillna(raw)
-            codes, uniques = pd.factorize(canonical)
-            tokens = tokenise_uniques(np.asarray(uniques, dtype=object), entity, self._key)[codes]
+            tokens = tokenise_series(raw, entity, self._key)  # the identifier columns' path
+            plain = tokens.isna().to_numpy(dtype=bool)
+            if plain.any():
+                tokens[plain] = tokenise_uniques(raw[plain].to_numpy(dtype=object), entity, self._key)
             cache.update(zip(((entity, v) for v in distinct), tokens.tolist(), strict=True))
         return [cache[pair] for pair in zip(entities, spans, strict=True)]
