@@ -77,7 +77,7 @@ def stage_feature_table(path: Path, tokens: set[str], *, manifest: dict[str, Any
     embedded = check_feature_table(path, str(erasure["previous_manifest_id"]))
     table = pq.read_table(path)
     kept = table.filter(pc.invert(_hits(table, tokens)))
-    body = {k: v for k, v in signed_body(embedded).items() if k not in ("manifest", "table_sha256")}
+    body = {k: v for k, v in signed_body(embedded).items() if k not in ("manifest", "table_sha256", "table_digest")}
     body.update({"manifest_id": manifest["manifest_id"],
                  "erasures": [*(embedded.get("erasures") or []),
                               {**erasure, "rows_removed": int(table.num_rows - kept.num_rows)}]})

@@ -189,7 +189,7 @@ def migrate_file(path: Path, out: Path, lookup: dict[str, str], *, old_manifest:
               "key_fingerprint": new_manifest["key_fingerprint"], "clean_dir": str(new_clean.resolve()),
               "rekeyed": [*(lineage.get("rekeyed") or []), rekeyed]}
     if kind == "features":
-        body = {k: v for k, v in signed_body(lineage).items() if k not in ("manifest", "table_sha256")}
+        body = {k: v for k, v in signed_body(lineage).items() if k not in ("manifest", "table_sha256", "table_digest")}
         write_signed_table(table, out, {**body, **update}, new_manifest)
         require_clean_table(out)  # verifies under the new zone, tokens included
     else:

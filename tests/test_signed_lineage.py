@@ -274,3 +274,60 @@ def test_publish_privacy_gate_refuses_an_unsigned_manifest_on_disk(clean, tmp_pa
     (zone / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
     result = privacy_gate({**tags, "kequn.clean_dir": str(zone)}, load_gates(None))
     assert result["passed"] is False and "not signed by the privacy step" in result["detail"]
+
+
+def _resign(path: Path, out: Path, **changes) -> None:
+    """``path``'s table with its lineage changed and signed again by the trusted step key
+    (what `kequn features` itself could have written)."""
+    from kequn.signing import SIGNATURE_KEY, ensure_step_key
+
+    table = pq.read_table(path)
+    body = {k: v for k, v in read_parquet_lineage(path).items() if k != SIGNATURE_KEY}
+    body.update(changes)
+    body = {k: v for k, v in body.items() if v is not None}
+    key, _ = ensure_step_key()
+    _rewrite(out, table, sign_record(key, body, signer="privacy-step"))
+
+
+def test_feature_table_is_signed_with_the_per_column_digest_and_tables_signed_before_still_verify(
+        feature_table, tmp_path):
+    from kequn.lineage import COLUMN_DIGEST, table_data_sha256
+
+    assert read_parquet_lineage(feature_table)["table_digest"] == COLUMN_DIGEST
+    # a table signed before the per-column digest: whole-table digest, no table_digest field
+    legacy = tmp_path / "legacy.parquet"
+    _resign(feature_table, legacy, table_digest=None,
+            table_sha256=table_data_sha256(pq.read_table(feature_table)))
+    assert "table_digest" not in read_parquet_lineage(legacy)
+    assert require_clean_table(legacy).kind == "features"
+    # ... and an edit of such a table is still refused
+    frame = pq.read_table(legacy).to_pandas()
+    frame.loc[0, "aum"] = 1e9
+    edited = tmp_path / "legacy_edited.parquet"
+    _rewrite(edited, pa.Table.from_pandas(frame, preserve_index=False), read_parquet_lineage(legacy))
+    with pytest.raises(LineageError, match="the table changed after `kequn features` wrote it"):
+        require_clean_table(edited)
+
+
+def test_the_digest_kind_cannot_be_downgraded_or_unknown(feature_table, tmp_path):
+    from kequn.lineage import table_data_sha256
+
+    table = pq.read_table(feature_table)
+    # downgrade without the key: the old digest put in, table_digest removed, signature kept
+    lineage = read_parquet_lineage(feature_table)
+    lineage.pop("table_digest")
+    lineage["table_sha256"] = table_data_sha256(table)
+    _rewrite(tmp_path / "down.parquet", table, lineage)
+    with pytest.raises(LineageError, match="signature does not verify"):
+        require_clean_table(tmp_path / "down.parquet")
+    # a digest kind this kequn does not know (signed): refused, never skipped
+    _resign(feature_table, tmp_path / "new.parquet", table_digest="sha3-something-v9")
+    with pytest.raises(LineageError, match="unknown data digest"):
+        require_clean_table(tmp_path / "new.parquet")
+    # a per-column digest over other data (signed by the key, the file then edited)
+    frame = table.to_pandas()
+    frame.loc[1, "aum"] = 123.0
+    _rewrite(tmp_path / "ed.parquet", pa.Table.from_pandas(frame, preserve_index=False),
+             read_parquet_lineage(feature_table))
+    with pytest.raises(LineageError, match="the table changed after `kequn features` wrote it"):
+        require_clean_table(tmp_path / "ed.parquet")
