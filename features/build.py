@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,12 +128,18 @@ def _table_paths(clean_dir: Path, extract: tuple[str, ...] = ()) -> tuple[dict[s
     if not clean_dir.is_dir():
         raise InputError(f"{clean_dir}: no such folder (--data expects a clean zone from `kequn pseudonymise`)")
     manifest = require_passing_manifest(clean_dir)
-    paths: dict[str, Path] = {}
-    for table, columns in REQUIRED_COLUMNS.items():
-        path = clean_dir / f"{table}.parquet"
-        if not path.is_file():
+    paths = {t: clean_dir / f"{t}.parquet" for t in REQUIRED_COLUMNS}
+    # listed in the manifest, unchanged since pseudonymisation: the tables are hashed on every core
+    # (SHA-256 and reads release the GIL; 8 GB at 5M customers); the first failure in table order
+    # (missing or refused) is the one raised, as when they were checked one by one
+    with ThreadPoolExecutor(max_workers=max(1, min(len(paths), os.cpu_count() or 1))) as pool:
+        checks = {t: pool.submit(require_clean_table, path) for t, path in paths.items() if path.is_file()}
+    for table, path in paths.items():
+        if table not in checks:
             raise FeatureError(f"{clean_dir}: table {table!r} is missing (no {path.name} in the clean zone)")
-        require_clean_table(path)  # listed in the manifest, unchanged since pseudonymisation
+        checks[table].result()
+    for table, columns in REQUIRED_COLUMNS.items():
+        path = paths[table]
         try:
             schema = pq.read_schema(path)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -350,8 +358,8 @@ class _Duck:
             return f"CAST({quoted} AS TIMESTAMP)"
         return f"CAST({quoted} AS DOUBLE)"
 
-    def validate_text_columns(self, table: str) -> None:
-        """Count text values of date/number columns that do not parse; raise naming the column."""
+    def text_checks(self, table: str) -> list[tuple[str, str, str]]:
+        """``(column, kind, SQL)`` counting the text values of a date/number column that do not parse."""
         checks = []
         for column, kind in REQUIRED_COLUMNS[table].items():
             base = _base_type(self.types[table].field(column).type)
@@ -359,14 +367,15 @@ class _Duck:
                 raw = f"NULLIF(trim(CAST({self.quote(column)} AS {self.text_type})), '')"
                 checks.append((column, kind, f"count(*) FILTER (WHERE {raw} IS NOT NULL AND "
                                              f"{self.expr(table, column)} IS NULL)"))
-        if not checks:
-            return
-        row = self.fetch_row(f"SELECT {', '.join(c[2] for c in checks)} FROM {self.source(table)}")
-        for (column, kind, _), bad in zip(checks, row, strict=True):
-            if bad:
-                what = "dates (YYYY-MM-DD)" if kind == DATE else "numbers"
-                raise FeatureError(f"table {table!r}, column {column!r}: expected {what}; "
-                                   f"{bad} value(s) do not parse")
+        return checks
+
+
+def _raise_unparsed(table: str, checks: list[tuple[str, str, str]], counts: tuple[Any, ...]) -> None:
+    for (column, kind, _), bad in zip(checks, counts, strict=True):
+        if bad:
+            what = "dates (YYYY-MM-DD)" if kind == DATE else "numbers"
+            raise FeatureError(f"table {table!r}, column {column!r}: expected {what}; "
+                               f"{bad} value(s) do not parse")
 
 
 def _date_sql(day: np.datetime64) -> str:
@@ -377,30 +386,45 @@ def _month_index(day: np.datetime64) -> int:
     return int(day.astype("datetime64[M]").astype(np.int64))
 
 
-def _data_range(duck: _Duck) -> tuple[np.datetime64 | None, np.datetime64 | None, np.datetime64 | None,
-                                       np.datetime64 | None]:
-    """(first and last date of accounts_monthly.month_end and transactions.txn_time), as days."""
-    me = duck.expr("accounts_monthly", "month_end")
-    tt = duck.expr("transactions", "txn_time")
-    a = duck.fetch_row(f"SELECT CAST(min({me}) AS DATE), CAST(max({me}) AS DATE) "
-                       f"FROM {duck.source('accounts_monthly')}")
-    t = duck.fetch_row(f"SELECT CAST(min({tt}) AS DATE), CAST(max({tt}) AS DATE) "
-                       f"FROM {duck.source('transactions')}")
+def _scan_large_tables(duck: _Duck, window: Window) -> dict[str, tuple[np.datetime64 | None, ...]]:
+    """One pass over each large table: the text values that do not parse, the date range and,
+    for accounts_monthly, the month-ends the value features use (the last on or before the
+    snapshot, the last in the label window).
 
-    def day(v: Any) -> np.datetime64 | None:
-        return None if v is None else np.datetime64(v, "D")
+    Returns ``{table: (first, last[, reference month-end, label month-end])}`` as days; raises
+    for an unparsable value. One scan per table instead of three (validation, range, month-ends):
+    at 10M customers each pass parses 300M text timestamps.
+    """
+    s, end = _date_sql(window.s), _date_sql(window.end)
+    found: dict[str, tuple[np.datetime64 | None, ...]] = {}
+    for table, column in (("accounts_monthly", "month_end"), ("transactions", "txn_time")):
+        date_expr = duck.expr(table, column)
+        # the date column's own check reads the parsed ``d`` (each text timestamp parsed once)
+        checks = [(c, k, sql.replace(date_expr, "d") if c == column else sql) for c, k, sql in duck.text_checks(table)]
+        parts = [c[2] for c in checks] + ["CAST(min(d) AS DATE)", "CAST(max(d) AS DATE)"]
+        if table == "accounts_monthly":
+            parts += [f"max(CAST(d AS DATE)) FILTER (WHERE CAST(d AS DATE) <= {s})",
+                      f"max(CAST(d AS DATE)) FILTER (WHERE CAST(d AS DATE) > {s} AND CAST(d AS DATE) <= {end})"]
+        row = duck.fetch_row(f"SELECT {', '.join(parts)} "
+                             f"FROM (SELECT *, {date_expr} AS d FROM {duck.source(table)})")
+        _raise_unparsed(table, checks, row[:len(checks)])
+        found[table] = tuple(None if v is None else np.datetime64(v, "D") for v in row[len(checks):])
+    return found
 
-    return day(a[0]), day(a[1]), day(t[0]), day(t[1])
 
-
-def _check_snapshot(duck: _Duck, window: Window, allow_partial_labels: bool = False) -> None:
+def _check_snapshot(duck: _Duck, window: Window, allow_partial_labels: bool = False
+                    ) -> tuple[np.datetime64 | None, np.datetime64 | None]:
     """Refuse a snapshot outside the data, or whose label horizon ends after the last record.
 
     Threat: labels computed over a window the data does not cover look like "nobody churned"
     (churn rate 0, responses missing) and surface only at training as a single class, or worse,
     as a model trained on truncated labels. ``allow_partial_labels`` accepts it knowingly.
+
+    Returns accounts_monthly's reference and label month-ends (:func:`_account_aggregates`).
     """
-    a_lo, a_hi, t_lo, t_hi = _data_range(duck)
+    found = _scan_large_tables(duck, window)
+    a_lo, a_hi, ref_day, label_day = found["accounts_monthly"]
+    t_lo, t_hi = found["transactions"]
     if a_lo is None:
         raise FeatureError("table 'accounts_monthly', column 'month_end': no dated rows; cannot place the snapshot")
     lo = min(d for d in (a_lo, t_lo) if d is not None)
@@ -417,6 +441,7 @@ def _check_snapshot(duck: _Duck, window: Window, allow_partial_labels: bool = Fa
                 f"last record {hi}; the latest valid snapshot is {latest} (or pass --allow-partial-labels)")
         console.info(f"! the label horizon ends {window.end}, after the last dated record {hi}: "
                      "labels see only part of the window (--allow-partial-labels)")
+    return ref_day, label_day
 
 
 def _transaction_aggregates(duck: _Duck, window: Window) -> pd.DataFrame:
@@ -461,18 +486,17 @@ def _transaction_aggregates(duck: _Duck, window: Window) -> pd.DataFrame:
     return duck.per_customer(sql)
 
 
-def _account_aggregates(duck: _Duck, window: Window) -> tuple[pd.DataFrame, bool]:
+def _account_aggregates(duck: _Duck, window: Window, ref_day: np.datetime64 | None,
+                        label_day: np.datetime64 | None) -> tuple[pd.DataFrame, bool]:
     """Month-end balances around the snapshot and at the end of the label window.
 
-    Returns the per-customer frame and whether a month-end exists in ``(s, s+h]``.
+    ``ref_day`` and ``label_day`` are the last month-end on or before the snapshot and in
+    ``(s, s+h]`` (:func:`_check_snapshot`). Returns the per-customer frame and whether a
+    month-end exists in ``(s, s+h]``.
     """
     me = duck.expr("accounts_monthly", "month_end")
     src = duck.source("accounts_monthly")
     s, end = _date_sql(window.s), _date_sql(window.end)
-    ref_day, label_day = duck.fetch_row(
-        f"SELECT max(CAST(me AS DATE)) FILTER (WHERE CAST(me AS DATE) <= {s}), "
-        f"max(CAST(me AS DATE)) FILTER (WHERE CAST(me AS DATE) > {s} AND CAST(me AS DATE) <= {end}) "
-        f"FROM (SELECT {me} AS me FROM {src})")
     ref = _month_index(np.datetime64(ref_day, "D")) if ref_day is not None else -10**9
     lab = _month_index(np.datetime64(label_day, "D")) if label_day is not None else -10**9
     cols = {c: duck.expr("accounts_monthly", c) for c in
@@ -745,9 +769,7 @@ def _compute(duck: _Duck, manifest: dict[str, Any], paths: dict[str, Path], extr
     snapshot = window.snapshot
     label = "Spark" if duck.engine == "spark" else "DuckDB"
     with console.stage("check clean zone") as st:
-        for table in DUCKDB_TABLES:
-            duck.validate_text_columns(table)
-        _check_snapshot(duck, window, allow_partial_labels)
+        ref_day, label_day = _check_snapshot(duck, window, allow_partial_labels)
         st.done(f"{len(paths)} tables, manifest passed")
     with console.stage("customers, profile and risk history, products, campaigns, service notes") as st:
         small = {t: _read_small(paths[t], t, extra if t == "customers" else None)
@@ -775,13 +797,16 @@ def _compute(duck: _Duck, manifest: dict[str, Any], paths: dict[str, Path], extr
             del small[t]
         codes = {t: codes[t] for t in ("products", "campaigns")}
         del cust
+        # Arrow's allocator keeps the pages of the tables just read and converted for its next
+        # allocation; nothing below allocates through it at that scale, so they go back to the OS
+        pa.default_memory_pool().release_unused()
     with console.stage(f"transactions ({label})") as st:
         tx = _transaction_aggregates(duck, window)
         cols.update(_activity_features(tx, tenure))
         del tx
         st.done(f"{int(cols['has_transactions'].sum())} customers with transactions")
     with console.stage(f"accounts_monthly ({label})") as st:
-        acc, has_label_month = _account_aggregates(duck, window)
+        acc, has_label_month = _account_aggregates(duck, window, ref_day, label_day)
         cols.update(_value_features(acc, tiers))
         aum_label_end = (acc["aum_label_end"].to_numpy(dtype="float64", na_value=np.nan)
                          if has_label_month else None)
