@@ -358,15 +358,18 @@ class _Duck:
             return f"CAST({quoted} AS TIMESTAMP)"
         return f"CAST({quoted} AS DOUBLE)"
 
-    def text_checks(self, table: str) -> list[tuple[str, str, str]]:
-        """``(column, kind, SQL)`` counting the text values of a date/number column that do not parse."""
+    def text_checks(self, table: str, parsed: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
+        """``(column, kind, SQL)`` counting the text values of a date/number column that do not parse.
+
+        ``parsed`` names columns whose parsed value the query already has (column → SQL name), so
+        their text is not parsed a second time."""
         checks = []
         for column, kind in REQUIRED_COLUMNS[table].items():
             base = _base_type(self.types[table].field(column).type)
             if kind != TEXT and _is_text(base):
                 raw = f"NULLIF(trim(CAST({self.quote(column)} AS {self.text_type})), '')"
-                checks.append((column, kind, f"count(*) FILTER (WHERE {raw} IS NOT NULL AND "
-                                             f"{self.expr(table, column)} IS NULL)"))
+                value = (parsed or {}).get(column) or self.expr(table, column)
+                checks.append((column, kind, f"count(*) FILTER (WHERE {raw} IS NOT NULL AND {value} IS NULL)"))
         return checks
 
 
@@ -398,15 +401,13 @@ def _scan_large_tables(duck: _Duck, window: Window) -> dict[str, tuple[np.dateti
     s, end = _date_sql(window.s), _date_sql(window.end)
     found: dict[str, tuple[np.datetime64 | None, ...]] = {}
     for table, column in (("accounts_monthly", "month_end"), ("transactions", "txn_time")):
-        date_expr = duck.expr(table, column)
-        # the date column's own check reads the parsed ``d`` (each text timestamp parsed once)
-        checks = [(c, k, sql.replace(date_expr, "d") if c == column else sql) for c, k, sql in duck.text_checks(table)]
+        checks = duck.text_checks(table, parsed={column: "d"})  # each text timestamp parsed once
         parts = [c[2] for c in checks] + ["CAST(min(d) AS DATE)", "CAST(max(d) AS DATE)"]
         if table == "accounts_monthly":
             parts += [f"max(CAST(d AS DATE)) FILTER (WHERE CAST(d AS DATE) <= {s})",
                       f"max(CAST(d AS DATE)) FILTER (WHERE CAST(d AS DATE) > {s} AND CAST(d AS DATE) <= {end})"]
         row = duck.fetch_row(f"SELECT {', '.join(parts)} "
-                             f"FROM (SELECT *, {date_expr} AS d FROM {duck.source(table)})")
+                             f"FROM (SELECT *, {duck.expr(table, column)} AS d FROM {duck.source(table)})")
         _raise_unparsed(table, checks, row[:len(checks)])
         found[table] = tuple(None if v is None else np.datetime64(v, "D") for v in row[len(checks):])
     return found
@@ -797,8 +798,8 @@ def _compute(duck: _Duck, manifest: dict[str, Any], paths: dict[str, Path], extr
             del small[t]
         codes = {t: codes[t] for t in ("products", "campaigns")}
         del cust
-        # Arrow's allocator keeps the pages of the tables just read and converted for its next
-        # allocation; nothing below allocates through it at that scale, so they go back to the OS
+        # Arrow's allocator keeps the freed pages of the tables just read for its next allocation;
+        # the DuckDB stages below allocate outside it, so the pages go back to the OS now
         pa.default_memory_pool().release_unused()
     with console.stage(f"transactions ({label})") as st:
         tx = _transaction_aggregates(duck, window)
